@@ -1,0 +1,38 @@
+//! Shared domain library of the rent-collection messaging components.
+//!
+//! Everything with logic lives here and is tested natively; the Spin
+//! components are thin glue around it.
+//!
+//! - [`db`]: the [`db::Db`] trait over Spin's SQLite model, with
+//!   [`db::SpinDb`] (feature `spin`) and [`db::NativeDb`] (feature `native`).
+//! - [`schema`]: numbered migrations; call [`schema::migrate`] first.
+//! - [`import`]: CSV imports of properties, tenants and the ledger.
+//! - [`tenants`], [`ledger`], [`consent`], [`exclusions`], [`notes`],
+//!   [`contact_log`], [`audit`]: typed access to each table.
+//! - [`view`]: the tenant as staff see it.
+//! - [`api`]: the staff API, independent of the HTTP stack.
+//! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod audit;
+pub mod channel;
+pub mod consent;
+pub mod contact_log;
+pub mod db;
+pub mod error;
+pub mod exclusions;
+pub mod import;
+pub mod ledger;
+pub mod money;
+pub mod normalize;
+pub mod notes;
+pub mod schema;
+pub mod tenants;
+pub mod time;
+pub mod view;
+
+pub use channel::Channel;
+pub use error::{Error, Result};

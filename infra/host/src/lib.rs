@@ -1,0 +1,65 @@
+//! A small Spin-compatible host: runs a Spin app (spin.toml manifest version 2
+//! and its wasm components) with Spin's semantics for HTTP and cron triggers,
+//! key-value, SQLite, variables, outbound HTTP and component dependencies.
+
+pub mod app;
+mod bindings;
+mod blocking;
+pub mod build_cmd;
+pub mod cron_trigger;
+mod dependencies;
+mod files;
+mod grants;
+pub mod http_trigger;
+mod key_value;
+mod outbound_http;
+mod sqlite;
+mod state;
+mod variables;
+
+use std::sync::Arc;
+
+pub use app::HostOptions;
+
+/// A loaded app, ready to serve and to fire cron ticks.
+#[derive(Clone)]
+pub struct Host {
+    app: Arc<app::App>,
+}
+
+impl Host {
+    /// Load and validate the app; fails if anything in it is wrong.
+    pub async fn load(options: HostOptions) -> anyhow::Result<Host> {
+        Ok(Host { app: app::App::load(options).await? })
+    }
+
+    /// Serve the HTTP routes on `listener` until the future is dropped.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+        http_trigger::serve(self.app.clone(), listener).await
+    }
+
+    /// Start the cron schedules in the background.
+    pub fn start_cron(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        cron_trigger::start(self.app.clone())
+    }
+
+    /// Run one component's cron handler now.
+    pub async fn fire_cron(&self, component: &str) -> anyhow::Result<()> {
+        cron_trigger::fire(&self.app, component).await
+    }
+
+    /// `(route, component)` pairs of the HTTP trigger.
+    pub fn routes(&self) -> Vec<(String, String)> {
+        self.app.router.routes().map(|(r, c)| (r.to_string(), c.to_string())).collect()
+    }
+
+    /// `(component, cron expression)` pairs of the cron trigger.
+    pub fn cron_schedules(&self) -> Vec<(String, String)> {
+        self.app
+            .manifest
+            .cron_triggers
+            .iter()
+            .map(|t| (t.component.clone(), t.cron_expression.clone()))
+            .collect()
+    }
+}

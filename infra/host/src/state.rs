@@ -1,0 +1,82 @@
+//! The per-instance state (`T` of `Store<T>`): one per HTTP request or cron tick.
+
+use std::sync::Arc;
+
+use wasmtime::component::{Instance, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::app::AppShared;
+use crate::grants::Grants;
+use crate::outbound_http::OutboundHooks;
+
+/// Store data for one instantiation of a component (and its dependencies).
+pub struct HostState {
+    /// WASI context (environment, preopened files, stdio).
+    pub wasi: WasiCtx,
+    /// Resources the guest holds (streams, key-value stores, connections...).
+    pub table: ResourceTable,
+    /// wasi-http context.
+    pub http: WasiHttpCtx,
+    /// Outbound HTTP policy for the code currently running.
+    pub hooks: OutboundHooks,
+    /// State shared by the whole app (stores, databases, variables).
+    pub app: Arc<AppShared>,
+    /// Grants of the importer component, and on top those of any dependency
+    /// currently executing a call on its behalf.
+    grants: Vec<Arc<Grants>>,
+    /// Instances of this component's dependencies, by dependency index.
+    pub dependency_instances: Vec<Option<Instance>>,
+    /// Key-value stores the guest holds open (Spin caps this per instance).
+    pub open_stores: usize,
+}
+
+impl HostState {
+    /// State for one run of the component with `grants`.
+    pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, dependencies: usize) -> Self {
+        let hooks = OutboundHooks::new(grants.clone(), app.clone());
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks,
+            app,
+            grants: vec![grants],
+            dependency_instances: vec![None; dependencies],
+            open_stores: 0,
+        }
+    }
+
+    /// The grants of the code running right now.
+    pub fn grants(&self) -> &Arc<Grants> {
+        // `grants` is created with one entry and `pop_grants` never removes it.
+        &self.grants[self.grants.len() - 1]
+    }
+
+    /// Enter a dependency call: its grants apply until `pop_grants`.
+    pub fn push_grants(&mut self, grants: Arc<Grants>) {
+        self.hooks.set_grants(grants.clone());
+        self.grants.push(grants);
+    }
+
+    /// Leave a dependency call.
+    pub fn pop_grants(&mut self) {
+        if self.grants.len() > 1 {
+            self.grants.pop();
+        }
+        let current = self.grants().clone();
+        self.hooks.set_grants(current);
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
