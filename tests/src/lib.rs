@@ -1,0 +1,428 @@
+//! Harness for end-to-end tests: start the real local host (`spin-host`) on
+//! the app's `spin.toml` with a fresh state directory, drive it over HTTP and
+//! cron ticks only, and stand up fake provider servers on 127.0.0.1 that
+//! record what they receive.
+//!
+//! Components must be built first (`cargo xtask test` does it); the harness
+//! builds the host binary if it is missing.
+
+use std::io::{BufRead, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+pub use reqwest::blocking::Response;
+pub use serde_json::{json, Value as Json};
+
+/// The staff token every test app is started with.
+pub const STAFF_TOKEN: &str = "e2e-staff-token-7f3a9c";
+/// The link key every test app is started with.
+pub const LINK_KEY: &str = "e2e-link-key-2b8d41";
+
+/// The workspace root (where spin.toml is).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Path of the host binary, built on first use when missing.
+pub fn host_binary() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let root = workspace_root();
+    let bin = root.join("target/host/spin-host");
+    BUILD.call_once(|| {
+        if !bin.exists() {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--profile", "host", "-p", "spin-host"])
+                .current_dir(&root)
+                .status()
+                .expect("run cargo to build spin-host");
+            assert!(status.success(), "building spin-host failed");
+        }
+    });
+    bin
+}
+
+/// How to start an app.
+#[derive(Clone)]
+pub struct AppBuilder {
+    /// Manifest to run.
+    manifest: PathBuf,
+    /// `SPIN_VARIABLE_*` values (lower-case names).
+    variables: Vec<(String, String)>,
+    /// Extra host arguments.
+    args: Vec<String>,
+    /// State directory to reuse (a second host on the same data).
+    state_dir: Option<PathBuf>,
+}
+
+impl Default for AppBuilder {
+    fn default() -> Self {
+        AppBuilder {
+            manifest: workspace_root().join("spin.toml"),
+            variables: vec![
+                ("staff_token".into(), STAFF_TOKEN.into()),
+                ("link_key".into(), LINK_KEY.into()),
+            ],
+            args: Vec::new(),
+            state_dir: None,
+        }
+    }
+}
+
+impl AppBuilder {
+    /// Run another manifest (host fixtures, benchmarks).
+    pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
+        self.manifest = path.into();
+        self
+    }
+
+    /// Set an application variable.
+    pub fn variable(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.variables.retain(|(n, _)| n != name);
+        self.variables.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Pass an extra argument to `spin-host up`.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Use this state directory instead of a fresh one.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Start the host and wait until it serves.
+    pub fn start(self) -> App {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let state_dir = self.state_dir.clone().unwrap_or_else(|| temp.path().join("state"));
+        let mut cmd = self.command("up");
+        cmd.args(["--listen", "127.0.0.1:0", "--no-cron"]).args(&self.args);
+        cmd.arg("--state-dir").arg(&state_dir);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start spin-host");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if std::env::var_os("E2E_HOST_LOG").is_some() {
+                        eprintln!("[host] {line}");
+                    }
+                    if let Ok(mut l) = log.lock() {
+                        l.push_str(&line);
+                        l.push('\n');
+                    }
+                }
+            });
+        }
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("Serving ") {
+                base = Some(url.trim().to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let Some(base) = base else {
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("spin-host did not start:\n{}", log.lock().map(|l| l.clone()).unwrap_or_default());
+        };
+        App {
+            child,
+            base,
+            builder: self,
+            state_dir,
+            log,
+            _temp: temp,
+            client: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    fn command(&self, sub: &str) -> Command {
+        let mut cmd = Command::new(host_binary());
+        cmd.arg(sub).arg("--from").arg(&self.manifest);
+        cmd.env_clear();
+        for key in ["PATH", "HOME", "XDG_CACHE_HOME", "SPIN_HOST_CACHE_DIR", "SPIN_HOST_LOG", "TMPDIR"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        for (name, value) in &self.variables {
+            cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
+        cmd
+    }
+}
+
+/// A running app.
+pub struct App {
+    /// The host process.
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// How it was started (for cron runs and restarts).
+    builder: AppBuilder,
+    /// Its state directory.
+    pub state_dir: PathBuf,
+    /// Everything the host wrote to stderr.
+    log: Arc<Mutex<String>>,
+    /// Owns the fresh state directory.
+    _temp: tempfile::TempDir,
+    /// HTTP client (no redirects followed).
+    pub client: reqwest::blocking::Client,
+}
+
+impl App {
+    /// Start the product on its default manifest with test secrets.
+    pub fn start() -> App {
+        AppBuilder::default().start()
+    }
+
+    /// A builder with the test secrets set.
+    pub fn builder() -> AppBuilder {
+        AppBuilder::default()
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Host stderr so far (for assertions on logs).
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Fire a cron component once through `spin-host cron`, on the same state.
+    pub fn cron(&self, component: &str) -> std::process::Output {
+        let mut cmd = self.builder.command("cron");
+        cmd.arg(component).arg("--state-dir").arg(&self.state_dir);
+        cmd.output().expect("run spin-host cron")
+    }
+
+    /// `GET path` without credentials.
+    pub fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().expect("GET")
+    }
+
+    /// A staff API request builder with the bearer token set.
+    pub fn staff(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(STAFF_TOKEN)
+    }
+
+    /// `GET` a staff route; returns status and JSON body.
+    pub fn staff_get(&self, path: &str) -> (u16, Json) {
+        json_of(self.staff(reqwest::Method::GET, path).send().expect("GET"))
+    }
+
+    /// `POST` JSON to a staff route.
+    pub fn staff_post(&self, path: &str, body: &Json) -> (u16, Json) {
+        json_of(self.staff(reqwest::Method::POST, path).json(body).send().expect("POST"))
+    }
+
+    /// `PUT` JSON to a staff route.
+    pub fn staff_put(&self, path: &str, body: &Json) -> (u16, Json) {
+        json_of(self.staff(reqwest::Method::PUT, path).json(body).send().expect("PUT"))
+    }
+
+    /// `POST` a CSV import.
+    pub fn import(&self, kind: &str, csv: &str) -> (u16, Json) {
+        json_of(
+            self.staff(reqwest::Method::POST, &format!("/api/import/{kind}"))
+                .header("content-type", "text/csv")
+                .body(csv.to_string())
+                .send()
+                .expect("POST import"),
+        )
+    }
+
+    /// Stop the host (also done on drop).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Status and JSON body of a response (`Null` when the body is not JSON).
+pub fn json_of(resp: Response) -> (u16, Json) {
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
+}
+
+/// One request a fake provider received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub url: String,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// First header value by (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Body as UTF-8 text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Form-encoded body fields.
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_decode(&self.text())
+    }
+
+    /// A form field by name.
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// JSON body.
+    pub fn json(&self) -> Json {
+        serde_json::from_slice(&self.body).unwrap_or(Json::Null)
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded`.
+pub fn form_decode(s: &str) -> Vec<(String, String)> {
+    fn dec(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (bytes[i], hex) {
+                (b'+', _) => out.push(b' '),
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 2;
+                }
+                (b, _) => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// What a fake answers: status, content type, body.
+pub type Reply = (u16, String, String);
+
+type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
+/// A fake provider on 127.0.0.1 that records every request.
+pub struct FakeServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Requests received, in order.
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    /// The handler (replaceable while running).
+    handler: Arc<Mutex<Arc<Handler>>>,
+    /// The server (unblocked on drop).
+    server: Arc<tiny_http::Server>,
+}
+
+impl FakeServer {
+    /// Start a fake answering with `handler`.
+    pub fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> FakeServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind fake server"));
+        let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(0);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Mutex<Arc<Handler>>> = Arc::new(Mutex::new(Arc::new(handler)));
+        for _ in 0..4 {
+            let server = server.clone();
+            let requests = requests.clone();
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                while let Ok(mut req) = server.recv() {
+                    let mut body = Vec::new();
+                    let _ = req.as_reader().read_to_end(&mut body);
+                    let recorded = Recorded {
+                        method: req.method().to_string(),
+                        url: req.url().to_string(),
+                        headers: req
+                            .headers()
+                            .iter()
+                            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+                            .collect(),
+                        body,
+                    };
+                    let h = handler.lock().map(|h| h.clone());
+                    let (status, content_type, text) = match h {
+                        Ok(h) => h(&recorded),
+                        Err(_) => (500, "text/plain".into(), "poisoned".into()),
+                    };
+                    if let Ok(mut r) = requests.lock() {
+                        r.push(recorded);
+                    }
+                    let mut resp = tiny_http::Response::from_string(text).with_status_code(status);
+                    if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes()) {
+                        resp = resp.with_header(h);
+                    }
+                    let _ = req.respond(resp);
+                }
+            });
+        }
+        FakeServer { base: format!("http://127.0.0.1:{port}"), requests, handler, server }
+    }
+
+    /// Replace the handler.
+    pub fn set_handler(&self, handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) {
+        if let Ok(mut h) = self.handler.lock() {
+            *h = Arc::new(handler);
+        }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Forget recorded requests.
+    pub fn clear(&self) {
+        if let Ok(mut r) = self.requests.lock() {
+            r.clear();
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
