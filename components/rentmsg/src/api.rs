@@ -5,9 +5,11 @@
 //! Every route needs `Authorization: Bearer <staff_token>`, compared in
 //! constant time; a missing or wrong token gets 401 and no data, before any
 //! routing. Bad input always gets a 4xx JSON `{"error": "..."}` saying what
-//! is wrong. The routes served are [`ROUTES`]; `docs/openapi.yaml` documents
-//! exactly those (a test checks).
+//! is wrong. The routes served are [`ROUTES`];
+//! `components/staff-console/openapi.yaml` documents exactly those (a test
+//! checks both directions).
 
+use crate::audit;
 use crate::channel::Channel;
 use crate::consent::{self, ConsentChange, ConsentStatus};
 use crate::contact_log;
@@ -203,6 +205,7 @@ pub const ROUTES: &[Route] = &[
         handler: put_contact_point_exclusion,
     },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/contacts", handler: get_contacts },
+    Route { method: "GET", path: "/api/audit", handler: get_audit },
 ];
 
 /// `(method, path template)` of every route, for docs and tests.
@@ -683,6 +686,16 @@ fn get_contacts(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let limit = limit_param(call, None)?;
     let contacts = contact_log::for_tenant(call.db(), &tenant.tenant_id, limit)?;
     Ok(ApiResponse::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "contacts": contacts })))
+}
+
+fn get_audit(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
+    let target = match call.query("tenant_id").filter(|t| !t.is_empty()) {
+        Some(tenant_id) => Some(audit::tenant_target(tenant_id)),
+        None => None,
+    };
+    let entries = audit::list(call.db(), target.as_deref(), limit)?;
+    Ok(ApiResponse::json(200, &serde_json::json!({ "entries": entries })))
 }
 
 #[cfg(test)]

@@ -317,7 +317,7 @@ mod native {
 
     impl NativeDb {
         /// Open (or create) a database file. Waits up to 10 s for locks held
-        /// by other connections.
+        /// by other connections. Foreign keys are enforced, as in the local host.
         pub fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
             let conn = rusqlite::Connection::open(path).map_err(map_err)?;
             Self::with_connection(conn)
@@ -331,6 +331,9 @@ mod native {
 
         fn with_connection(conn: rusqlite::Connection) -> Result<Self, DbError> {
             conn.busy_timeout(Duration::from_secs(10)).map_err(map_err)?;
+            // As the local host opens its connections, so native tests catch
+            // writes that would break a reference there.
+            conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
             conn.set_prepared_statement_cache_capacity(128);
             Ok(NativeDb { conn })
         }

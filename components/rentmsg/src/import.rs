@@ -6,9 +6,10 @@
 //!   contract column must be present (the tenants' trailing `status` column
 //!   is optional); extra columns are ignored; a column named twice is an error.
 //! - Each data row is checked on its own. A bad row is rejected with its
-//!   physical line number (header = line 1; a quoted field spanning lines
-//!   counts every line) and every reason found, and changes nothing. Good
-//!   rows land. Rows whose fields are all empty are skipped silently.
+//!   physical line number (header = line 1; blank lines and every line of a
+//!   quoted field spanning lines count; LF, CRLF and CR line ends alike) and
+//!   every reason found, and changes nothing. Good rows land. Rows whose
+//!   fields are all empty are skipped silently.
 //! - A key seen twice in one file (property_id, tenant_id, or tenant_id +
 //!   reference) is rejected on its second line, so a re-import of the same
 //!   file is always "all unchanged".
@@ -201,10 +202,11 @@ fn read_table(kind: ImportKind, body: &[u8], report: &mut ImportReport) -> Resul
     }
     let width = headers.len();
     let mut records = Vec::new();
+    let mut lines = LineCounter::new(text.as_bytes());
     for result in reader.records() {
         match result {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
                 if record.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
@@ -218,12 +220,52 @@ fn read_table(kind: ImportKind, body: &[u8], report: &mut ImportReport) -> Resul
                 records.push((line, record));
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 report.rejected.push(Rejection { line, reason: format!("unreadable CSV row: {e}") });
             }
         }
     }
     Ok(Table { columns, width, records })
+}
+
+/// Physical line numbers of records from their byte offsets.
+///
+/// The csv crate's own line count skips blank lines and miscounts CRLF files
+/// (as Windows AR exports are), so the line is counted here: a record's
+/// offset is where the reader resumed after the previous record, so line
+/// breaks there (blank lines, the `\n` of a CRLF) are skipped to reach its
+/// first byte; `\n`, `\r\n` and a lone `\r` each end one line. Offsets
+/// only grow, so each byte is looked at once.
+struct LineCounter<'t> {
+    /// The whole body.
+    text: &'t [u8],
+    /// Bytes before this offset are counted.
+    pos: usize,
+    /// The line `pos` is on (1-based).
+    line: u64,
+}
+
+impl<'t> LineCounter<'t> {
+    fn new(text: &'t [u8]) -> Self {
+        LineCounter { text, pos: 0, line: 1 }
+    }
+
+    /// The line of the first byte at or after `offset` that is not a line break.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        while self.pos < start {
+            match self.text[self.pos] {
+                b'\n' => self.line += 1,
+                b'\r' if self.text.get(self.pos + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.line
+    }
 }
 
 /// Collects every problem of one row.
@@ -884,4 +926,33 @@ fn import_ledger(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Import
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of the data records the reader reports, for each body.
+    #[test]
+    fn line_numbers_are_physical_lines() {
+        let cases: &[(&str, &[u64])] = &[
+            ("h\na\nb\n", &[2, 3]),
+            ("h\na\n\nb\n", &[2, 4]),
+            ("h\na\n\n\n\nb", &[2, 6]),
+            ("h\r\na\r\n\r\nb\r\n", &[2, 4]),
+            ("h\ra\r\rb", &[2, 4]),
+            ("h\n\"a\nx\"\nb\n", &[2, 4]),
+            ("h\r\n\"a\r\nx\r\ny\"\r\n\r\nb", &[2, 6]),
+            ("\n\nh\na\n", &[4]),
+        ];
+        for (text, want) in cases {
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+            let mut lines = LineCounter::new(text.as_bytes());
+            let got: Vec<u64> = reader
+                .records()
+                .map(|r| lines.line_at(r.unwrap().position().unwrap().byte()))
+                .collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
 }

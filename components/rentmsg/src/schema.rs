@@ -185,11 +185,19 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
-fn current_version(db: &dyn Db) -> Result<i64, DbError> {
-    let rows = db.execute("SELECT coalesce(max(version), 0) AS v FROM schema_migrations", &[])?;
+/// Is every migration of `list` recorded? Counts as well as the newest
+/// version, because parallel branches append versions out of order: a
+/// database migrated by a branch that had only 1 and 3 must still get 2
+/// after a merge.
+fn is_current(db: &dyn Db, list: &[Migration]) -> Result<bool, DbError> {
+    let latest = list.last().map_or(0, |m| m.version);
+    let rows = db.execute(
+        "SELECT count(*) AS n, coalesce(max(version), 0) AS v FROM schema_migrations WHERE version <= ?",
+        &[latest.into()],
+    )?;
     match rows.first() {
-        Some(row) => row.i64("v"),
-        None => Ok(0),
+        Some(row) => Ok(row.i64("n")? == list.len() as i64 && row.i64("v")? == latest),
+        None => Ok(false),
     }
 }
 
@@ -197,15 +205,21 @@ fn current_version(db: &dyn Db) -> Result<i64, DbError> {
 /// statements). Safe to call from several connections at once. Returns the
 /// versions this call applied.
 pub fn migrate(db: &dyn Db, now: DateTime<Utc>) -> Result<Vec<i64>, DbError> {
+    migrate_list(db, MIGRATIONS, now)
+}
+
+fn migrate_list(db: &dyn Db, list: &[Migration], now: DateTime<Utc>) -> Result<Vec<i64>, DbError> {
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         &[],
     )?;
     let mut applied = Vec::new();
-    if current_version(db)? >= latest_version() {
+    if is_current(db, list)? {
         return Ok(applied);
     }
-    for m in MIGRATIONS {
+    for m in list {
+        // Re-checked inside the write lock: another connection may have
+        // applied it since the check above.
         let did = db::transaction(db, |tx| -> Result<bool, DbError> {
             let present = tx.execute("SELECT 1 AS x FROM schema_migrations WHERE version = ?", &[m.version.into()])?;
             if !present.is_empty() {
@@ -279,5 +293,40 @@ mod tests {
             let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).unwrap();
             assert_eq!(rows.first().unwrap().i64("n").unwrap(), 1);
         }
+    }
+
+    const T1: Migration = Migration { version: 1, name: "one", statements: &["CREATE TABLE one (x INTEGER)"] };
+    const T2: Migration = Migration { version: 2, name: "two", statements: &["CREATE TABLE two (x INTEGER)"] };
+    const T3: Migration = Migration { version: 3, name: "three", statements: &["CREATE TABLE three (x INTEGER)"] };
+
+    #[test]
+    fn a_version_merged_in_below_the_newest_is_still_applied() {
+        let db = NativeDb::open_in_memory().unwrap();
+        let now = Utc::now();
+        // A branch that had versions 1 and 3 ran first...
+        assert_eq!(migrate_list(&db, &[T1, T3], now).unwrap(), vec![1, 3]);
+        // ...then the merged code also knows 2.
+        assert_eq!(migrate_list(&db, &[T1, T2, T3], now).unwrap(), vec![2]);
+        assert_eq!(migrate_list(&db, &[T1, T2, T3], now).unwrap(), Vec::<i64>::new());
+        db.execute("SELECT x FROM two", &[]).unwrap();
+    }
+
+    #[test]
+    fn older_code_on_a_newer_database_changes_nothing() {
+        let db = NativeDb::open_in_memory().unwrap();
+        let now = Utc::now();
+        assert_eq!(migrate_list(&db, &[T1, T2, T3], now).unwrap(), vec![1, 2, 3]);
+        assert_eq!(migrate_list(&db, &[T1, T2], now).unwrap(), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_no_trace() {
+        const BAD: Migration =
+            Migration { version: 2, name: "bad", statements: &["CREATE TABLE half (x INTEGER)", "NOT SQL"] };
+        let db = NativeDb::open_in_memory().unwrap();
+        assert!(migrate_list(&db, &[T1, BAD], Utc::now()).is_err());
+        assert!(db.execute("SELECT x FROM half", &[]).is_err(), "the first statement was rolled back");
+        let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).unwrap();
+        assert_eq!(rows.first().unwrap().i64("n").unwrap(), 1);
     }
 }

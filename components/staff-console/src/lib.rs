@@ -1,30 +1,41 @@
 //! Staff API component: `/api/*` in, `rentmsg::api` does the work.
 
+use futures::StreamExt as _;
 use rentmsg::api::{self, ApiContext, ApiRequest};
 use rentmsg::db::SpinDb;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::{http_component, variables};
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     let started = std::time::Instant::now();
-    let api_request = ApiRequest {
-        method: req.method().to_string(),
-        path: req.path_and_query().unwrap_or("/").to_string(),
-        headers: req
-            .headers()
-            .filter_map(|(name, value)| Some((name.to_string(), value.as_str()?.to_string())))
-            .collect(),
-        body: req.body().to_vec(),
-    };
+    let method = req.method().to_string();
+    let path = req.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, String::from_utf8(value).ok()?)))
+        .collect();
+    let (body, body_bytes, complete) = read_capped(req).await;
+    let api_request = ApiRequest { method, path, headers, body };
     // No token configured means nobody gets in (fail closed).
     let staff_token = variables::get("staff_token").unwrap_or_default();
-    let response = match SpinDb::open_default() {
-        Ok(db) => api::handle(&api_request, &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() }),
-        Err(e) => {
-            let mut r = api::ApiResponse::error(503, "database unavailable");
-            r.diagnostic = Some(e.to_string());
-            r
+    let response = if !complete {
+        // Never import a truncated file: part of a CSV would land. The token
+        // is still checked first, so strangers learn nothing.
+        match api::authenticate(&api_request.headers, &staff_token) {
+            Ok(_) => api::ApiResponse::error(400, "the request body could not be read completely; send it again"),
+            Err(denied) => denied,
+        }
+    } else {
+        match SpinDb::open_default() {
+            Ok(db) => api::handle(&api_request, &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() }),
+            Err(e) => {
+                let mut r = api::ApiResponse::error(503, "database unavailable");
+                r.diagnostic = Some(e.to_string());
+                r
+            }
         }
     };
     // Route templates only: raw paths can hold phone numbers or emails.
@@ -33,6 +44,7 @@ fn handle(req: Request) -> Response {
         "method": api_request.method,
         "route": response.route.unwrap_or("-"),
         "status": response.status,
+        "body_bytes": body_bytes,
         "ms": started.elapsed().as_millis() as u64,
         "diagnostic": response.diagnostic,
     });
@@ -43,4 +55,22 @@ fn handle(req: Request) -> Response {
         builder.header(name.as_str(), value.as_str());
     }
     builder.body(response.body).build()
+}
+
+/// Read the body, keeping at most one byte more than the API accepts (so it
+/// can answer 413 after checking the token) and discarding the rest: a huge
+/// upload costs time, never memory. Returns the kept bytes, the full size
+/// and whether the body arrived whole.
+async fn read_capped(req: IncomingRequest) -> (Vec<u8>, u64, bool) {
+    let keep = api::MAX_BODY_BYTES + 1;
+    let mut body = Vec::new();
+    let mut total: u64 = 0;
+    let mut stream = req.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { return (body, total, false) };
+        total += chunk.len() as u64;
+        let room = keep.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    (body, total, true)
 }

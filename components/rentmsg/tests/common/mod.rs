@@ -35,6 +35,19 @@ impl Env {
         self.request(ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec() })
     }
 
+    /// A request with exactly these headers (no token added).
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> ApiResponse {
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.request(ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec() })
+    }
+
+    /// The JSON body of a GET, asserting 200.
+    pub fn get_ok(&self, path: &str) -> Json {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "GET {path}: {}", String::from_utf8_lossy(&r.body));
+        r.body_json()
+    }
+
     pub fn get(&self, path: &str) -> ApiResponse {
         self.send("GET", path, None, b"")
     }
