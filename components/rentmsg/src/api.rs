@@ -431,7 +431,14 @@ fn json_body<T: DeserializeOwned>(call: &Call<'_>) -> Result<T, ApiError> {
     if call.req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the body is empty; expected a JSON object"));
     }
-    serde_json::from_slice(&call.req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    let value: serde_json::Value =
+        serde_json::from_slice(&call.req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    // serde would also read a struct from an array (`["opted_in"]`); the
+    // documented bodies are objects, so anything else is refused.
+    if !value.is_object() {
+        return Err(ApiError::bad_request("invalid JSON body: expected an object"));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 fn limit_param(call: &Call<'_>, default: Option<i64>) -> Result<Option<i64>, ApiError> {
@@ -648,18 +655,15 @@ struct ContactPointExclusionBody {
 }
 
 fn put_contact_point_exclusion(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    let raw: serde_json::Value = json_body(call)?;
-    let Some(obj) = raw.as_object() else {
-        return Err(ApiError::bad_request("invalid JSON body: expected an object like {\"on\": true, \"reason\": \"...\"}"));
-    };
-    if obj.contains_key("by_customer") {
+    let raw: serde_json::Map<String, serde_json::Value> = json_body(call)?;
+    if raw.contains_key("by_customer") {
         return Err(ApiError::new(
             409,
             "the by-customer exclusion is set by the customer's STOP and only their START lifts it; staff cannot edit it",
         ));
     }
     let body: ContactPointExclusionBody =
-        serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+        serde_json::from_value(serde_json::Value::Object(raw)).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     let tenant = require_tenant(call)?;
     let property = tenants::property(call.db(), &tenant.property_id)?;
     let eff = tenants::effective(&tenant, property.as_ref());

@@ -1,0 +1,320 @@
+//! `components/staff-console/openapi.yaml` documents exactly the routes the
+//! staff API serves (`rentmsg::api::ROUTES`), and the replies the API really
+//! gives match the documented schemas.
+//!
+//! Adding a route: add it to `ROUTES` and to `paths` in the OpenAPI file (with
+//! its parameters and at least a 401 response); the first test names
+//! whatever is missing on either side.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::Env;
+use rentmsg::channel::Channel;
+use rentmsg::contact_log::{self, Direction, NewContact};
+use serde_json::{json, Value as Json};
+use std::collections::BTreeSet;
+
+const OPENAPI: &str = "components/staff-console/openapi.yaml";
+const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "options"];
+
+fn document() -> Json {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../staff-console/openapi.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {OPENAPI}: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{OPENAPI} is not valid YAML: {e}"))
+}
+
+/// Follow a local `$ref` (`#/components/...`).
+fn resolve<'d>(doc: &'d Json, node: &'d Json) -> &'d Json {
+    match node.get("$ref").and_then(Json::as_str) {
+        Some(r) => {
+            let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("only local $refs are used: {r}"));
+            let target = doc.pointer(pointer).unwrap_or_else(|| panic!("{OPENAPI}: $ref {r} points nowhere"));
+            resolve(doc, target)
+        }
+        None => node,
+    }
+}
+
+fn documented_operations(doc: &Json) -> BTreeSet<(String, String)> {
+    let paths = doc["paths"].as_object().unwrap_or_else(|| panic!("{OPENAPI} has no paths"));
+    let mut ops = BTreeSet::new();
+    for (path, item) in paths {
+        for (key, _) in item.as_object().into_iter().flatten() {
+            if METHODS.contains(&key.as_str()) {
+                ops.insert((key.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn openapi_paths_and_methods_match_the_served_routes() {
+    let doc = document();
+    let documented = documented_operations(&doc);
+    let served: BTreeSet<(String, String)> =
+        rentmsg::api::route_table().into_iter().map(|(m, p)| (m.to_owned(), p.to_owned())).collect();
+    let mut problems = Vec::new();
+    for (method, path) in served.difference(&documented) {
+        problems.push(format!(
+            "{method} {path} is served (rentmsg::api::ROUTES) but missing from {OPENAPI}: add `{}:` under `paths: {path}:`",
+            method.to_ascii_lowercase()
+        ));
+    }
+    for (method, path) in documented.difference(&served) {
+        problems.push(format!("{method} {path} is documented in {OPENAPI} but not served: add it to rentmsg::api::ROUTES or remove it"));
+    }
+    assert!(problems.is_empty(), "the OpenAPI document and the routes disagree:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn openapi_document_is_3_1_and_consistent() {
+    let doc = document();
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1."), "{OPENAPI}: openapi is {version:?}, expected 3.1.x");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{OPENAPI}: info.title and info.version are required");
+    assert_eq!(doc["security"], json!([{"staffToken": []}]), "every route needs the bearer token");
+    assert_eq!(doc["components"]["securitySchemes"]["staffToken"]["scheme"], json!("bearer"));
+
+    // Every $ref resolves.
+    fn refs<'a>(node: &'a Json, out: &mut Vec<&'a str>) {
+        match node {
+            Json::Object(map) => {
+                if let Some(Json::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Json::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        assert!(doc.pointer(r.trim_start_matches('#')).is_some(), "{OPENAPI}: $ref {r} points nowhere");
+    }
+
+    let mut problems = Vec::new();
+    for (method, path) in documented_operations(&doc) {
+        let op = &doc["paths"][&path][method.to_ascii_lowercase()];
+        let name = format!("{method} {path}");
+        let template: BTreeSet<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(str::to_owned)
+            .collect();
+        let declared: BTreeSet<String> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| resolve(&doc, p))
+            .filter(|p| p["in"] == json!("path"))
+            .map(|p| {
+                if p["required"] != json!(true) {
+                    problems.push(format!("{name}: path parameter {} must be required", p["name"]));
+                }
+                p["name"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        if template != declared {
+            problems.push(format!("{name}: path parameters {declared:?} do not match the template's {template:?}"));
+        }
+        let responses = op["responses"].as_object().cloned().unwrap_or_default();
+        for status in ["200", "401"] {
+            if !responses.contains_key(status) {
+                problems.push(format!("{name}: no {status} response documented"));
+            }
+        }
+        if op["operationId"].as_str().is_none() {
+            problems.push(format!("{name}: no operationId"));
+        }
+        if !op["requestBody"].is_null() {
+            for status in ["400", "413", "415"] {
+                if !responses.contains_key(status) {
+                    problems.push(format!("{name}: takes a body but documents no {status} response (the API answers it)"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{OPENAPI}:\n  {}", problems.join("\n  "));
+}
+
+/// Check `value` against a (small) JSON Schema subset: `$ref`, `type`,
+/// `enum`, `const`, `oneOf`, `properties`, `required`,
+/// `additionalProperties`, `items`. Problems are pushed with their JSON path.
+fn check(doc: &Json, schema: &Json, value: &Json, at: &str, problems: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    if let Some(options) = schema["oneOf"].as_array() {
+        let matching = options
+            .iter()
+            .filter(|s| {
+                let mut p = Vec::new();
+                check(doc, s, value, at, &mut p);
+                p.is_empty()
+            })
+            .count();
+        if matching != 1 {
+            problems.push(format!("{at}: {value} matches {matching} of the oneOf schemas"));
+        }
+        return;
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Json::String(s) => vec![s.as_str()],
+            Json::Array(a) => a.iter().filter_map(Json::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match value {
+            Json::Null => "null",
+            Json::Bool(_) => "boolean",
+            Json::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Json::Number(_) => "number",
+            Json::String(_) => "string",
+            Json::Array(_) => "array",
+            Json::Object(_) => "object",
+        };
+        if !types.iter().any(|t| *t == actual || (*t == "number" && actual == "integer")) {
+            problems.push(format!("{at}: {actual} where the schema says {types:?}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            problems.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            problems.push(format!("{at}: {value} is not {c}"));
+        }
+    }
+    match value {
+        Json::Object(map) => {
+            for key in schema["required"].as_array().into_iter().flatten().filter_map(Json::as_str) {
+                if !map.contains_key(key) {
+                    problems.push(format!("{at}: required property `{key}` is missing"));
+                }
+            }
+            let props = schema["properties"].as_object();
+            for (key, v) in map {
+                match props.and_then(|p| p.get(key)) {
+                    Some(s) => check(doc, s, v, &format!("{at}.{key}"), problems),
+                    None => match schema.get("additionalProperties") {
+                        Some(Json::Bool(false)) => problems.push(format!("{at}: property `{key}` is not documented")),
+                        Some(extra) if extra.is_object() => check(doc, extra, v, &format!("{at}.{key}"), problems),
+                        _ => {}
+                    },
+                }
+            }
+        }
+        Json::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    check(doc, item_schema, v, &format!("{at}[{i}]"), problems);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The documented schema of one reply.
+fn response_schema<'d>(doc: &'d Json, method: &str, path: &str, status: u16) -> &'d Json {
+    let op = &doc["paths"][path][method.to_ascii_lowercase()];
+    let response = resolve(doc, &op["responses"][status.to_string()]);
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(!schema.is_null(), "{OPENAPI}: {method} {path} documents no JSON schema for {status}");
+    schema
+}
+
+#[test]
+fn real_replies_match_the_documented_schemas() {
+    let doc = document();
+    let env = Env::new();
+    let mut problems = Vec::new();
+    let mut expect = |method: &str, template: &str, r: rentmsg::api::ApiResponse| {
+        let schema = response_schema(&doc, method, template, r.status);
+        check(&doc, schema, &r.body_json(), &format!("{method} {template} {}", r.status), &mut problems);
+    };
+    expect("POST", "/api/import/properties", env.import("properties", common::PROPERTIES));
+    expect(
+        "POST",
+        "/api/import/tenants",
+        env.import("tenants", &format!("{}T9,P9,Nobody,,,,,,,,,,\n", common::TENANTS)),
+    );
+    expect("POST", "/api/import/ledger", env.import("ledger", common::LEDGER));
+    expect("POST", "/api/import/ledger", env.send("POST", "/api/import/ledger", Some("text/csv"), b"nope\n"));
+    expect("POST", "/api/import/ledger", env.send("POST", "/api/import/ledger", Some("text/plain"), b"x"));
+    expect("PUT", "/api/tenants/{tenant_id}/consent", env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in", "evidence": "lease"})));
+    expect("PUT", "/api/tenants/{tenant_id}/consent", env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in"})));
+    expect(
+        "PUT",
+        "/api/tenants/{tenant_id}/consent",
+        env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_out", "channel": "text", "address": "mobile_phone"})),
+    );
+    expect(
+        "PUT",
+        "/api/tenants/{tenant_id}/exclusions",
+        env.put_json("/api/tenants/T1/exclusions", &json!({"bankruptcy": {"on": true, "reason": "filed"}, "disable_texting_auto_calls": true})),
+    );
+    expect(
+        "PUT",
+        "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion",
+        env.put_json("/api/tenants/T1/contact-points/home_phone/exclusion", &json!({"on": true, "reason": "asked"})),
+    );
+    expect(
+        "PUT",
+        "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion",
+        env.put_json("/api/tenants/T1/contact-points/home_phone/exclusion", &json!({"by_customer": false})),
+    );
+    rentmsg::exclusions::set_customer_opt_out(&env.db, "+14155552671", env.now, Some("SM1")).unwrap();
+    for (minutes, direction) in [(0, Direction::Outbound), (5, Direction::Inbound)] {
+        contact_log::record(
+            &env.db,
+            &NewContact {
+                tenant_id: Some("T1"),
+                channel: Channel::Text,
+                direction,
+                address: "+14155552671",
+                body: "hello",
+                status: "delivered",
+                at: Utc::now() - Duration::minutes(minutes),
+                provider_id: Some("SM9"),
+                detail: Some(&json!({"stage": 1})),
+            },
+        )
+        .unwrap();
+    }
+    expect("GET", "/api/tenants/{tenant_id}", env.get("/api/tenants/T1"));
+    expect("GET", "/api/tenants/{tenant_id}", env.get("/api/tenants/T3"));
+    expect("GET", "/api/tenants/{tenant_id}", env.get("/api/tenants/nobody"));
+    expect("GET", "/api/tenants", env.get("/api/tenants?limit=2"));
+    expect("GET", "/api/tenants/{tenant_id}/ledger", env.get("/api/tenants/T1/ledger"));
+    expect("GET", "/api/tenants/{tenant_id}/consent", env.get("/api/tenants/T1/consent"));
+    expect("GET", "/api/tenants/{tenant_id}/contacts", env.get("/api/tenants/T1/contacts"));
+    expect("GET", "/api/audit", env.get("/api/audit"));
+    expect("GET", "/api/audit", env.raw("GET", "/api/audit", &[], b""));
+    assert!(problems.is_empty(), "replies that do not match {OPENAPI}:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_schema_check_itself_catches_drift() {
+    // The checker above must be able to fail, or the test proves nothing.
+    let doc = document();
+    let schema = json!({"$ref": "#/components/schemas/ImportReport"});
+    let mut problems = Vec::new();
+    check(&doc, &schema, &json!({"created": 1, "updated": 0, "unchanged": 0, "rejected": [], "extra": 1}), "r", &mut problems);
+    check(&doc, &schema, &json!({"created": "1", "updated": 0, "unchanged": 0, "rejected": [{"line": 2}]}), "r", &mut problems);
+    check(&doc, &json!({"$ref": "#/components/schemas/ConsentStatus"}), &json!("maybe"), "s", &mut problems);
+    assert_eq!(
+        problems,
+        [
+            "r: property `extra` is not documented",
+            "r.created: string where the schema says [\"integer\"]",
+            "r.rejected[0]: required property `reason` is missing",
+            "s: \"maybe\" is not one of [String(\"opted_in\"), String(\"opted_out\")]",
+        ]
+    );
+}
