@@ -202,6 +202,11 @@ impl App {
         format!("{}{}", self.base, path)
     }
 
+    /// The host's process id (benchmarks read its memory use).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Host stderr so far (for assertions on logs).
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()

@@ -14,7 +14,8 @@
 //!   reference) is rejected on its second line, so a re-import of the same
 //!   file is always "all unchanged".
 //! - Rows are written in transactions of [`ROWS_PER_TX`] rows with
-//!   multi-row statements, so 50,000 rows take a few hundred statements.
+//!   multi-row upserts (new and changed rows alike), so 50,000 rows take a
+//!   few hundred statements.
 
 use crate::audit;
 use crate::db::{self, Db, Rows, Value};
@@ -339,9 +340,17 @@ fn select_in(db: &dyn Db, sql_prefix: &str, sql_suffix: &str, keys: &[&str]) -> 
     Ok(all)
 }
 
-/// `INSERT INTO table (cols) VALUES (...), (...)` over `rows` in slices
-/// that respect [`db::MAX_PARAMS`].
-fn insert_many(db: &dyn Db, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Result<(), db::DbError> {
+/// `INSERT INTO table (cols) VALUES (...), (...) <on_conflict>` over `rows`
+/// in slices that respect [`db::MAX_PARAMS`]: new and changed rows of a
+/// batch are written with a few statements, not one per row (each statement
+/// crosses the wasm host boundary).
+fn write_many(
+    db: &dyn Db,
+    table: &str,
+    columns: &[&str],
+    on_conflict: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), db::DbError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -350,11 +359,33 @@ fn insert_many(db: &dyn Db, table: &str, columns: &[&str], rows: Vec<Vec<Value>>
     while iter.peek().is_some() {
         let slice: Vec<Vec<Value>> = iter.by_ref().take(per).collect();
         let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
+            "INSERT INTO {table} ({}) VALUES {} {on_conflict}",
             columns.join(", "),
             db::row_placeholders(slice.len(), columns.len())
         );
         let params: Vec<Value> = slice.into_iter().flatten().collect();
+        db.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
+/// `ON CONFLICT (key) DO UPDATE SET c = excluded.c, ...`: an upsert that
+/// keeps `created_at` (and any column not named).
+fn upsert_clause(key: &[&str], update: &[&str]) -> String {
+    let sets: Vec<String> = update.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    format!("ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), sets.join(", "))
+}
+
+/// Delete rows by a two-column key, in slices.
+fn delete_pairs(db: &dyn Db, table: &str, key: (&str, &str), pairs: Vec<(String, String)>) -> Result<(), db::DbError> {
+    for slice in pairs.chunks(db::MAX_PARAMS / 2) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE ({}, {}) IN (VALUES {})",
+            key.0,
+            key.1,
+            db::row_placeholders(slice.len(), 2)
+        );
+        let params: Vec<Value> = slice.iter().flat_map(|(a, b)| [Value::from(a), Value::from(b)]).collect();
         db.execute(&sql, &params)?;
     }
     Ok(())
@@ -426,43 +457,32 @@ fn import_properties(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
                     },
                 );
             }
-            let mut inserts = Vec::new();
+            let mut writes = Vec::new();
             for (_, id, f) in chunk {
                 match current.get(id) {
-                    None => {
-                        inserts.push(vec![
-                            id.into(),
-                            (&f.name).into(),
-                            (&f.time_zone).into(),
-                            opt_value(&f.state),
-                            opt_value(&f.country),
-                            (&stamp).into(),
-                            (&stamp).into(),
-                        ]);
-                        report.created += 1;
+                    None => report.created += 1,
+                    Some(old) if old == f => {
+                        report.unchanged += 1;
+                        continue;
                     }
-                    Some(old) if old == f => report.unchanged += 1,
-                    Some(_) => {
-                        tx.execute(
-                            "UPDATE properties SET name = ?, time_zone = ?, state = ?, country = ?, updated_at = ? WHERE property_id = ?",
-                            &[
-                                (&f.name).into(),
-                                (&f.time_zone).into(),
-                                opt_value(&f.state),
-                                opt_value(&f.country),
-                                (&stamp).into(),
-                                id.into(),
-                            ],
-                        )?;
-                        report.updated += 1;
-                    }
+                    Some(_) => report.updated += 1,
                 }
+                writes.push(vec![
+                    id.into(),
+                    (&f.name).into(),
+                    (&f.time_zone).into(),
+                    opt_value(&f.state),
+                    opt_value(&f.country),
+                    (&stamp).into(),
+                    (&stamp).into(),
+                ]);
             }
-            insert_many(
+            write_many(
                 tx,
                 "properties",
                 &["property_id", "name", "time_zone", "state", "country", "created_at", "updated_at"],
-                inserts,
+                &upsert_clause(&["property_id"], &["name", "time_zone", "state", "country", "updated_at"]),
+                writes,
             )?;
             Ok(())
         })?;
@@ -645,38 +665,17 @@ fn import_tenants(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Impor
                 let kind: ContactKind = r.str("kind")?.parse().map_err(Error::Corrupt)?;
                 current_points.entry(r.string("tenant_id")?).or_default().insert(kind, r.string("address")?);
             }
-            let mut tenant_inserts = Vec::new();
-            let mut point_inserts = Vec::new();
+            let mut tenant_writes = Vec::new();
+            let mut point_writes = Vec::new();
+            let mut point_deletes = Vec::new();
             let empty = BTreeMap::new();
             for (row, points) in chunk {
                 let f = &row.fields;
                 let id = &row.tenant_id;
-                match current.get(id) {
+                let old_points = match current.get(id) {
                     None => {
-                        tenant_inserts.push(vec![
-                            id.into(),
-                            (&f.property_id).into(),
-                            (&f.name).into(),
-                            opt_value(&f.unit),
-                            opt_value(&f.state),
-                            opt_value(&f.country),
-                            opt_value(&f.time_zone),
-                            opt_value(&f.group_id),
-                            f.status.as_str().into(),
-                            (&stamp).into(),
-                            (&stamp).into(),
-                        ]);
-                        for (kind, address) in points {
-                            point_inserts.push(vec![
-                                id.into(),
-                                kind.as_str().into(),
-                                kind.address_kind().as_str().into(),
-                                address.into(),
-                                (&stamp).into(),
-                                (&stamp).into(),
-                            ]);
-                        }
                         report.created += 1;
+                        &empty
                     }
                     Some(old) => {
                         let old_points = current_points.get(id).unwrap_or(&empty);
@@ -684,56 +683,42 @@ fn import_tenants(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Impor
                             report.unchanged += 1;
                             continue;
                         }
-                        if old != f {
-                            tx.execute(
-                                "UPDATE tenants SET property_id = ?, name = ?, unit = ?, state = ?, country = ?, time_zone = ?, group_id = ?, status = ?, updated_at = ? WHERE tenant_id = ?",
-                                &[
-                                    (&f.property_id).into(),
-                                    (&f.name).into(),
-                                    opt_value(&f.unit),
-                                    opt_value(&f.state),
-                                    opt_value(&f.country),
-                                    opt_value(&f.time_zone),
-                                    opt_value(&f.group_id),
-                                    f.status.as_str().into(),
-                                    (&stamp).into(),
-                                    id.into(),
-                                ],
-                            )?;
-                        } else {
-                            tx.execute("UPDATE tenants SET updated_at = ? WHERE tenant_id = ?", &[(&stamp).into(), id.into()])?;
-                        }
-                        for kind in ContactKind::ALL {
-                            match (old_points.get(&kind), points.get(&kind)) {
-                                (None, None) => {}
-                                (Some(a), Some(b)) if a == b => {}
-                                (Some(_), Some(b)) => {
-                                    tx.execute(
-                                        "UPDATE contact_points SET address = ?, updated_at = ? WHERE tenant_id = ? AND kind = ?",
-                                        &[b.into(), (&stamp).into(), id.into(), kind.as_str().into()],
-                                    )?;
-                                }
-                                (None, Some(b)) => point_inserts.push(vec![
-                                    id.into(),
-                                    kind.as_str().into(),
-                                    kind.address_kind().as_str().into(),
-                                    b.into(),
-                                    (&stamp).into(),
-                                    (&stamp).into(),
-                                ]),
-                                (Some(_), None) => {
-                                    tx.execute(
-                                        "DELETE FROM contact_points WHERE tenant_id = ? AND kind = ?",
-                                        &[id.into(), kind.as_str().into()],
-                                    )?;
-                                }
-                            }
-                        }
                         report.updated += 1;
+                        old_points
+                    }
+                };
+                // A changed contact point also marks the tenant updated.
+                tenant_writes.push(vec![
+                    id.into(),
+                    (&f.property_id).into(),
+                    (&f.name).into(),
+                    opt_value(&f.unit),
+                    opt_value(&f.state),
+                    opt_value(&f.country),
+                    opt_value(&f.time_zone),
+                    opt_value(&f.group_id),
+                    f.status.as_str().into(),
+                    (&stamp).into(),
+                    (&stamp).into(),
+                ]);
+                for kind in ContactKind::ALL {
+                    match (old_points.get(&kind), points.get(&kind)) {
+                        (None, None) => {}
+                        (Some(a), Some(b)) if a == b => {}
+                        (_, Some(b)) => point_writes.push(vec![
+                            id.into(),
+                            kind.as_str().into(),
+                            kind.address_kind().as_str().into(),
+                            b.into(),
+                            (&stamp).into(),
+                            (&stamp).into(),
+                        ]),
+                        (Some(_), None) => point_deletes.push((id.clone(), kind.as_str().to_owned())),
                     }
                 }
             }
-            insert_many(
+            // Tenants first: contact points refer to them.
+            write_many(
                 tx,
                 "tenants",
                 &[
@@ -749,13 +734,19 @@ fn import_tenants(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Impor
                     "created_at",
                     "updated_at",
                 ],
-                tenant_inserts,
+                &upsert_clause(
+                    &["tenant_id"],
+                    &["property_id", "name", "unit", "state", "country", "time_zone", "group_id", "status", "updated_at"],
+                ),
+                tenant_writes,
             )?;
-            insert_many(
+            delete_pairs(tx, "contact_points", ("tenant_id", "kind"), point_deletes)?;
+            write_many(
                 tx,
                 "contact_points",
                 &["tenant_id", "kind", "channel", "address", "created_at", "updated_at"],
-                point_inserts,
+                &upsert_clause(&["tenant_id", "kind"], &["channel", "address", "updated_at"]),
+                point_writes,
             )?;
             Ok(())
         })?;
@@ -873,7 +864,7 @@ fn import_ledger(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Import
                     );
                 }
             }
-            let mut inserts = Vec::new();
+            let mut writes = Vec::new();
             for row in chunk {
                 if !known.contains(&row.tenant_id) {
                     report.rejected.push(Rejection {
@@ -884,43 +875,32 @@ fn import_ledger(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Import
                 }
                 let f = &row.fields;
                 match current.get(&(row.tenant_id.clone(), row.reference.clone())) {
-                    None => {
-                        inserts.push(vec![
-                            (&row.tenant_id).into(),
-                            (&row.reference).into(),
-                            f.kind.as_str().into(),
-                            time::date_string(f.date).into(),
-                            time::date_string(f.due_date).into(),
-                            f.amount_cents.into(),
-                            "import".into(),
-                            (&stamp).into(),
-                            (&stamp).into(),
-                        ]);
-                        report.created += 1;
+                    None => report.created += 1,
+                    Some(old) if old == f => {
+                        report.unchanged += 1;
+                        continue;
                     }
-                    Some(old) if old == f => report.unchanged += 1,
-                    Some(_) => {
-                        tx.execute(
-                            "UPDATE ledger_entries SET kind = ?, date = ?, due_date = ?, amount_cents = ?, updated_at = ? WHERE tenant_id = ? AND reference = ?",
-                            &[
-                                f.kind.as_str().into(),
-                                time::date_string(f.date).into(),
-                                time::date_string(f.due_date).into(),
-                                f.amount_cents.into(),
-                                (&stamp).into(),
-                                (&row.tenant_id).into(),
-                                (&row.reference).into(),
-                            ],
-                        )?;
-                        report.updated += 1;
-                    }
+                    Some(_) => report.updated += 1,
                 }
+                writes.push(vec![
+                    (&row.tenant_id).into(),
+                    (&row.reference).into(),
+                    f.kind.as_str().into(),
+                    time::date_string(f.date).into(),
+                    time::date_string(f.due_date).into(),
+                    f.amount_cents.into(),
+                    "import".into(),
+                    (&stamp).into(),
+                    (&stamp).into(),
+                ]);
             }
-            insert_many(
+            // An update keeps the entry's source (who first wrote it).
+            write_many(
                 tx,
                 "ledger_entries",
                 &["tenant_id", "reference", "kind", "date", "due_date", "amount_cents", "source", "created_at", "updated_at"],
-                inserts,
+                &upsert_clause(&["tenant_id", "reference"], &["kind", "date", "due_date", "amount_cents", "updated_at"]),
+                writes,
             )?;
             Ok(())
         })?;

@@ -268,8 +268,9 @@ fn re_importing_the_same_files_changes_nothing() {
 
 #[test]
 fn changed_rows_are_updated_in_place() {
-    let env = Env::new();
+    let mut env = Env::new();
     env.seed();
+    env.now += chrono::Duration::days(1);
     let report = env.import_ok(
         "properties",
         "property_id,name,time_zone,state,country\nP1,Maple Court East,America/New_York,MA,US\nP2,Lakeview,America/Toronto,ON,CA\n",
@@ -290,6 +291,40 @@ T2,P2,Lee Wong,2B,416 555 0199,,,lee@example.org,,,,,G7
     assert_eq!(counts(&report), (0, 1, 0, 0));
     let view = env.get_ok("/api/tenants/T1");
     assert_eq!(view["balance_cents"], json!(80_000));
+    // Updates keep when a record was first seen and say when it changed.
+    assert_eq!(view["created_at"], json!("2024-03-10T16:00:00.000Z"));
+    assert_eq!(view["updated_at"], json!("2024-03-11T16:00:00.000Z"));
+    assert_eq!(
+        str_col(&env, "SELECT created_at || ' ' || updated_at AS v FROM contact_points WHERE tenant_id = 'T1' AND kind = 'mobile_phone'"),
+        ["2024-03-10T16:00:00.000Z 2024-03-11T16:00:00.000Z"]
+    );
+    assert_eq!(
+        str_col(&env, "SELECT created_at || ' ' || updated_at AS v FROM tenants WHERE tenant_id = 'T2'"),
+        ["2024-03-10T16:00:00.000Z 2024-03-10T16:00:00.000Z"],
+        "unchanged rows are not touched"
+    );
+}
+
+#[test]
+fn an_import_never_takes_over_a_payment_recorded_by_the_payments_component() {
+    let env = Env::new();
+    env.seed();
+    let payment = rentmsg::ledger::NewPayment {
+        tenant_id: "T1",
+        reference: "pi_123",
+        kind: rentmsg::ledger::EntryKind::Payment,
+        date: chrono::NaiveDate::from_ymd_opt(2024, 3, 9).unwrap(),
+        amount_cents: 10_000,
+        source: "payments",
+    };
+    assert!(rentmsg::ledger::record_payment(&env.db, &payment, env.now).unwrap());
+    // The AR system echoes the same payment back with its reference.
+    let report = env.import_ok("ledger", "tenant_id,date,due_date,kind,amount,reference\nT1,2024-03-10,,payment,100.00,pi_123\n");
+    assert_eq!(counts(&report), (0, 1, 0, 0));
+    assert_eq!(
+        str_col(&env, "SELECT source || ' ' || date || ' ' || amount_cents AS v FROM ledger_entries WHERE reference = 'pi_123'"),
+        ["payments 2024-03-10 10000"]
+    );
 }
 
 #[test]
@@ -388,6 +423,16 @@ fn files_larger_than_one_transaction_land_whole_and_reimport_unchanged() {
     let report = env.import_ok("ledger", &ledger);
     assert_eq!(counts(&report), (0, 0, n as u64 - bad, bad as usize));
     assert_eq!(env.count("SELECT count(*) AS n FROM ledger_entries"), n as i64 - bad as i64);
+    // Every tenant renamed and given a home phone: all updated, in batches.
+    let renamed: String = tenants
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { format!("{l}\n") } else { format!("{}\n", l.replacen(",Tenant ", ",Renamed ", 1).replacen(",,,t", ",(212) 555-0100,,t", 1)) })
+        .collect();
+    let report = env.import_ok("tenants", &renamed);
+    assert_eq!(counts(&report), (0, n as u64 - bad, 0, bad as usize));
+    assert_eq!(env.count("SELECT count(*) AS n FROM tenants WHERE name LIKE 'Renamed %'"), n as i64 - bad as i64);
+    assert_eq!(env.count("SELECT count(*) AS n FROM contact_points WHERE kind = 'home_phone' AND address = '+12125550100'"), n as i64 - bad as i64);
     assert_eq!(
         env.count("SELECT sum(amount_cents) AS n FROM ledger_entries"),
         (0..n).filter(|i| i % 1000 != 999).map(|i| (500 + i % 700) as i64 * 100 + (i % 100) as i64).sum::<i64>()
