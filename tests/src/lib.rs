@@ -6,7 +6,7 @@
 //! Components must be built first (`cargo xtask test` does it); the harness
 //! builds the host binary if it is missing.
 
-use std::io::{BufRead, BufReader, Read as _};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};

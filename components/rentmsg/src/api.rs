@@ -694,10 +694,7 @@ fn get_contacts(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
 
 fn get_audit(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
-    let target = match call.query("tenant_id").filter(|t| !t.is_empty()) {
-        Some(tenant_id) => Some(audit::tenant_target(tenant_id)),
-        None => None,
-    };
+    let target = call.query("tenant_id").filter(|t| !t.is_empty()).map(audit::tenant_target);
     let entries = audit::list(call.db(), target.as_deref(), limit)?;
     Ok(ApiResponse::json(200, &serde_json::json!({ "entries": entries })))
 }

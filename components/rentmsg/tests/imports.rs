@@ -248,7 +248,7 @@ fn re_importing_the_same_files_changes_nothing() {
     env.seed();
     let snapshot = |env: &Env| {
         str_col(
-            &env,
+            env,
             "SELECT group_concat(x, '|') AS v FROM (
                SELECT property_id || name || time_zone || updated_at AS x FROM properties
                UNION ALL SELECT tenant_id || name || coalesce(time_zone, '') || updated_at FROM tenants
