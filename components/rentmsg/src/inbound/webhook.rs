@@ -18,7 +18,6 @@ use super::replies;
 use super::signature;
 use crate::db::{Db, DbError};
 use crate::error::Error;
-use crate::normalize;
 use crate::schema;
 use chrono::{DateTime, Utc};
 
@@ -227,10 +226,28 @@ fn sid<'f>(form: &'f form::Form, name: &str) -> Result<&'f str, String> {
     Ok(v)
 }
 
-/// A phone number field in E.164 (the provider sends E.164; national
-/// spellings are read as US numbers).
-fn phone(value: &str, name: &str) -> Result<String, String> {
-    normalize::phone_e164(value, normalize::DEFAULT_COUNTRY).map_err(|_| format!("{name} is not a phone number"))
+/// A phone number field: E.164 as the provider sends it (`+` and 7 to 15
+/// digits; spaces, dots, hyphens and parentheses are tolerated and dropped).
+/// Deliberately not checked against numbering-plan metadata: a STOP from a
+/// newly opened area code must never be refused because our tables are old.
+pub fn phone(value: &str, name: &str) -> Result<String, String> {
+    let bad = || format!("{name} is not a phone number in E.164 form like +14155552671");
+    let v = value.trim();
+    let digits = v.strip_prefix('+').ok_or_else(bad)?;
+    let mut out = String::with_capacity(v.len());
+    out.push('+');
+    for c in digits.chars() {
+        match c {
+            '0'..='9' => out.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return Err(bad()),
+        }
+    }
+    let n = out.len() - 1;
+    if !(7..=15).contains(&n) || out.as_bytes()[1] == b'0' {
+        return Err(bad());
+    }
+    Ok(out)
 }
 
 /// Our receiving number: E.164, or a short code (3 to 8 digits).
@@ -348,5 +365,22 @@ fn status(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
         Ok(o) if o.duplicate => WebhookResponse::twiml(route, "duplicate", None),
         Ok(o) => WebhookResponse::twiml(route, o.number_effect.unwrap_or(if o.updated > 0 { "updated" } else { "recorded" }), None),
         Err(e) => storage_failure(route, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_fields() {
+        assert_eq!(phone("+14155552671", "From").as_deref(), Ok("+14155552671"));
+        assert_eq!(phone(" +1 (415) 555-2671 ", "From").as_deref(), Ok("+14155552671"));
+        assert_eq!(phone("+442079460958", "From").as_deref(), Ok("+442079460958"));
+        for bad in ["4155552671", "whatsapp:+14155552671", "+1415555267a", "+123", "+0123456789", "+1234567890123456", "", "+"] {
+            assert!(phone(bad, "From").is_err(), "{bad:?}");
+        }
+        assert_eq!(our_number("12345").as_deref(), Ok("12345"));
+        assert!(our_number("12").is_err());
     }
 }
