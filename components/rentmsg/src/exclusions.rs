@@ -449,15 +449,16 @@ pub fn set_customer_opt_out_in_tx(
     reason: &str,
 ) -> Result<bool> {
     check_address(address)?;
-    let existing =
-        tx.execute("SELECT 1 AS x FROM exclusions WHERE kind = 'number_by_customer' AND address = ?", &[address.into()])?;
-    if !existing.is_empty() {
-        return Ok(false);
-    }
-    tx.execute(
-        "INSERT INTO exclusions (kind, tenant_id, address, reason, set_by, set_at, source_ref) VALUES ('number_by_customer', NULL, ?, ?, ?, ?, ?)",
+    // One statement: insert unless the number is already excluded (the
+    // partial unique index on by-customer addresses decides).
+    let inserted = tx.execute(
+        "INSERT INTO exclusions (kind, tenant_id, address, reason, set_by, set_at, source_ref) VALUES ('number_by_customer', NULL, ?, ?, ?, ?, ?)
+         ON CONFLICT (address) WHERE kind = 'number_by_customer' DO NOTHING RETURNING id",
         &[address.into(), reason.into(), CUSTOMER_ACTOR.into(), time::timestamp(at).into(), message_sid.into()],
     )?;
+    if inserted.is_empty() {
+        return Ok(false);
+    }
     event(
         tx,
         &Event { kind: NUMBER_BY_CUSTOMER, tenant_id: None, address: Some(address), on: true, reason: Some(reason), actor: CUSTOMER_ACTOR, source_ref: message_sid },

@@ -102,21 +102,28 @@ pub fn validate(raw: &str) -> std::result::Result<String, String> {
     Ok(k)
 }
 
+/// The key a whole message is looked up by in `sms_keywords`; None when it
+/// cannot be a keyword (empty or too long once normalised).
+pub fn lookup_key(body: &str) -> Option<String> {
+    let k = normalize(body);
+    (!k.is_empty() && k.chars().count() <= MAX_KEYWORD_CHARS).then_some(k)
+}
+
+/// An action as stored.
+pub fn parse_action(s: &str) -> Result<KeywordAction> {
+    KeywordAction::parse(s).ok_or_else(|| Error::Corrupt(format!("keyword action `{s}`")))
+}
+
 /// Which action a whole message asks for, if it is a keyword: the action
 /// and the keyword matched.
 pub fn classify(db: &dyn Db, body: &str) -> Result<Option<(KeywordAction, String)>> {
-    let k = normalize(body);
-    if k.is_empty() || k.chars().count() > MAX_KEYWORD_CHARS {
+    let Some(k) = lookup_key(body) else {
         return Ok(None);
-    }
+    };
     let rows = db.execute("SELECT action FROM sms_keywords WHERE keyword = ?", &[k.as_str().into()])?;
     match rows.first() {
         None => Ok(None),
-        Some(r) => {
-            let action = r.str("action")?;
-            let action = KeywordAction::parse(action).ok_or_else(|| Error::Corrupt(format!("keyword action `{action}`")))?;
-            Ok(Some((action, k)))
-        }
+        Some(r) => Ok(Some((parse_action(r.str("action")?)?, k))),
     }
 }
 
@@ -155,9 +162,7 @@ pub fn lists(db: &dyn Db) -> Result<KeywordLists> {
     let rows = db.execute("SELECT keyword, action FROM sms_keywords ORDER BY keyword", &[])?;
     let mut out = KeywordLists::default();
     for r in rows.iter() {
-        let action = r.str("action")?;
-        let action = KeywordAction::parse(action).ok_or_else(|| Error::Corrupt(format!("keyword action `{action}`")))?;
-        out.list_mut(action).push(r.string("keyword")?);
+        out.list_mut(parse_action(r.str("action")?)?).push(r.string("keyword")?);
     }
     Ok(out)
 }

@@ -183,23 +183,26 @@ struct Match {
     property_name: Option<String>,
 }
 
-fn tenants_with_number(db: &dyn Db, address: &str) -> Result<Vec<Match>> {
-    let rows = db.execute(
-        "SELECT DISTINCT t.tenant_id, t.property_id, p.name AS property_name
-         FROM contact_points cp JOIN tenants t ON t.tenant_id = cp.tenant_id
-         LEFT JOIN properties p ON p.property_id = t.property_id
-         WHERE cp.address = ? AND cp.channel = 'phone' ORDER BY t.tenant_id",
-        &[address.into()],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(Match {
-                tenant_id: r.string("tenant_id")?,
-                property_id: r.string("property_id")?,
-                property_name: r.opt_string("property_name")?,
-            })
-        })
-        .collect()
+/// Parse the `[[tenant_id, property_id, property_name], ...]` JSON built
+/// by the lookup.
+fn parse_matches(json: &str) -> Result<Vec<Match>> {
+    let rows: Vec<(String, String, Option<String>)> =
+        serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("tenant lookup: {e}")))?;
+    Ok(rows.into_iter().map(|(tenant_id, property_id, property_name)| Match { tenant_id, property_id, property_name }).collect())
+}
+
+/// The outcome of a MessageSid seen before: as first processed, no reply.
+fn duplicate(tx: &dyn Db, id: i64) -> Result<InboundOutcome> {
+    let rows = tx.execute("SELECT kind, effect, tenant_ids FROM inbound_messages WHERE id = ?", &[id.into()])?;
+    let r = rows.first().ok_or_else(|| Error::Corrupt(format!("inbound message {id} vanished")))?;
+    let kind = match r.str("kind")? {
+        "opt_out" => Kind::OptOut,
+        "opt_in" => Kind::OptIn,
+        "help" => Kind::Help,
+        _ => Kind::Text,
+    };
+    let tenant_ids: Vec<String> = serde_json::from_str(r.str("tenant_ids")?).unwrap_or_default();
+    Ok(InboundOutcome { id, duplicate: true, kind, effect: r.string("effect")?, reply: None, tenant_ids })
 }
 
 /// The contact HELP names: the first matched property's own contact, else
@@ -241,40 +244,38 @@ fn help_contact(db: &dyn Db, matches: &[Match], settings: &ReplySettings<'_>, to
 /// (or one unmatched row), the inbox, and the reply. Runs its own
 /// transaction; a MessageSid seen before changes nothing.
 pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, now: DateTime<Utc>) -> Result<InboundOutcome> {
-    // The lists are read before taking the write lock; an edit racing this
-    // message is indistinguishable from one made just after it.
-    let matched_keyword = keywords::classify(db, msg.body)?;
-    let (action, provider_handled) = match msg.provider_keyword {
-        Some(p) => (Some(p.action()), true),
-        None => (matched_keyword.as_ref().map(|(a, _)| *a), false),
-    };
-    let keyword = match msg.provider_keyword {
-        Some(p) => Some(matched_keyword.map_or_else(|| p.as_str().to_owned(), |(_, k)| k)),
-        None => matched_keyword.map(|(_, k)| k),
-    };
+    let key = keywords::lookup_key(msg.body);
     db::transaction(db, |tx| {
-        let seen = tx.execute(
-            "SELECT id, kind, effect, tenant_ids FROM inbound_messages WHERE message_sid = ?",
-            &[msg.message_sid.into()],
+        // Everything the decision needs, in one statement under the write
+        // lock (each statement is a host call; the lock is held across them).
+        let facts = tx.execute(
+            "SELECT
+                (SELECT id FROM inbound_messages WHERE message_sid = ?) AS seen_id,
+                (SELECT action FROM sms_keywords WHERE keyword = ?) AS action,
+                (SELECT json_group_array(json_array(tenant_id, property_id, property_name)) FROM (
+                    SELECT DISTINCT t.tenant_id, t.property_id, p.name AS property_name
+                    FROM contact_points cp JOIN tenants t ON t.tenant_id = cp.tenant_id
+                    LEFT JOIN properties p ON p.property_id = t.property_id
+                    WHERE cp.address = ? AND cp.channel = 'phone' ORDER BY t.tenant_id)) AS tenants",
+            &[msg.message_sid.into(), key.as_deref().into(), msg.from.into()],
         )?;
-        if let Some(r) = seen.first() {
-            let kind = match r.str("kind")? {
-                "opt_out" => Kind::OptOut,
-                "opt_in" => Kind::OptIn,
-                "help" => Kind::Help,
-                _ => Kind::Text,
-            };
-            let tenant_ids: Vec<String> = serde_json::from_str(r.str("tenant_ids")?).unwrap_or_default();
-            return Ok(InboundOutcome {
-                id: r.i64("id")?,
-                duplicate: true,
-                kind,
-                effect: r.string("effect")?,
-                reply: None,
-                tenant_ids,
-            });
+        let facts = facts.first().ok_or_else(|| Error::Corrupt("no row from a scalar select".into()))?;
+        if let Some(seen) = facts.opt_i64("seen_id")? {
+            return duplicate(tx, seen);
         }
-        let matches = tenants_with_number(tx, msg.from)?;
+        let matched_keyword = match facts.opt_str("action")? {
+            Some(a) => Some((keywords::parse_action(a)?, key.clone().unwrap_or_default())),
+            None => None,
+        };
+        let (action, provider_handled) = match msg.provider_keyword {
+            Some(p) => (Some(p.action()), true),
+            None => (matched_keyword.as_ref().map(|(a, _)| *a), false),
+        };
+        let keyword = match msg.provider_keyword {
+            Some(p) => Some(matched_keyword.map_or_else(|| p.as_str().to_owned(), |(_, k)| k)),
+            None => matched_keyword.map(|(_, k)| k),
+        };
+        let matches = parse_matches(facts.str("tenants")?)?;
         let facility = replies::facility_label(matches.iter().filter_map(|m| m.property_name.as_deref()));
         let facility = facility.as_deref();
         let kind = action.map_or(Kind::Text, Kind::from);
