@@ -131,10 +131,14 @@ fn storage_failure(route: &'static str, e: Error) -> WebhookResponse {
 /// Answer one webhook request.
 pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse {
     let path = req.path_and_query.split_once('?').map_or(req.path_and_query.as_str(), |(p, _)| p);
-    let route = match path {
-        INBOUND_PATH => INBOUND_PATH,
-        STATUS_PATH => STATUS_PATH,
-        _ => return WebhookResponse::error(404, "-", "not_found", "no such webhook"),
+    // By suffix: an app served under a base path (Spin's `base`) sees
+    // `/base/webhooks/sms`; the full path still goes into the signed URL.
+    let route = if path.ends_with(STATUS_PATH) {
+        STATUS_PATH
+    } else if path.ends_with(INBOUND_PATH) {
+        INBOUND_PATH
+    } else {
+        return WebhookResponse::error(404, "-", "not_found", "no such webhook");
     };
     if !req.method.eq_ignore_ascii_case("POST") {
         let mut r = WebhookResponse::error(405, route, "bad_request", "use POST");
@@ -143,7 +147,7 @@ pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse
     }
     let form = match verified_form(req, ctx, route) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if let Err(e) = schema::migrate(ctx.db, ctx.now) {
         return storage_failure(route, e.into());
@@ -157,23 +161,24 @@ pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse
 
 /// Size, content type, decoding and signature: the form only if the
 /// provider signed exactly this request.
-fn verified_form(req: &WebhookRequest, ctx: &WebhookContext<'_>, route: &'static str) -> Result<form::Form, WebhookResponse> {
+fn verified_form(
+    req: &WebhookRequest,
+    ctx: &WebhookContext<'_>,
+    route: &'static str,
+) -> Result<form::Form, Box<WebhookResponse>> {
+    let reject = |status: u16, outcome: &'static str, message: &str| {
+        Box::new(WebhookResponse::error(status, route, outcome, message))
+    };
     if req.body.len() > MAX_BODY_BYTES {
-        return Err(WebhookResponse::error(
-            413,
-            route,
-            "bad_request",
-            &format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
-        ));
+        return Err(reject(413, "bad_request", &format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024)));
     }
     let content_type = req.header("content-type").unwrap_or("");
     let mut parts = content_type.split(';');
     let media = parts.next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         let shown = if media.is_empty() { "none" } else { media };
-        return Err(WebhookResponse::error(
+        return Err(reject(
             415,
-            route,
             "bad_request",
             &format!("content type must be application/x-www-form-urlencoded, not {shown}"),
         ));
@@ -183,12 +188,12 @@ fn verified_form(req: &WebhookRequest, ctx: &WebhookContext<'_>, route: &'static
         k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_ascii_lowercase())
     });
     if charset.as_deref().is_some_and(|c| c != "utf-8" && c != "utf8") {
-        return Err(WebhookResponse::error(415, route, "bad_request", "the form must be UTF-8"));
+        return Err(reject(415, "bad_request", "the form must be UTF-8"));
     }
-    let form = form::parse(&req.body).map_err(|e| WebhookResponse::error(400, route, "bad_request", &e.to_string()))?;
+    let form = form::parse(&req.body).map_err(|e| reject(400, "bad_request", &e.to_string()))?;
     if ctx.config.auth_token.is_empty() {
         // Nothing can be verified: refuse everything, retryably, until configured.
-        return Err(WebhookResponse::error(503, route, "not_configured", "sms_auth_token is not configured"));
+        return Err(reject(503, "not_configured", "sms_auth_token is not configured"));
     }
     if let Some(settings) = req.header(signature::SETTINGS_HEADER) {
         let algorithm = settings.split(',').find_map(|p| {
@@ -196,20 +201,15 @@ fn verified_form(req: &WebhookRequest, ctx: &WebhookContext<'_>, route: &'static
             (k.trim() == "algorithm").then(|| v.trim())
         });
         if algorithm.is_some_and(|a| !a.is_empty() && !a.eq_ignore_ascii_case("HMAC_SHA1")) {
-            return Err(WebhookResponse::error(
-                403,
-                route,
-                "forged",
-                "only auth-token (HMAC-SHA1) webhook signatures are accepted",
-            ));
+            return Err(reject(403, "forged", "only auth-token (HMAC-SHA1) webhook signatures are accepted"));
         }
     }
     let Some(presented) = req.header(signature::HEADER) else {
-        return Err(WebhookResponse::error(403, route, "forged", "missing X-Twilio-Signature header"));
+        return Err(reject(403, "forged", "missing X-Twilio-Signature header"));
     };
     let url = signature::public_url(ctx.config.public_base_url, &req.path_and_query);
     if !signature::verify(ctx.config.auth_token, &url, &form.fields, presented) {
-        return Err(WebhookResponse::error(403, route, "forged", "X-Twilio-Signature does not match this request"));
+        return Err(reject(403, "forged", "X-Twilio-Signature does not match this request"));
     }
     Ok(form)
 }
