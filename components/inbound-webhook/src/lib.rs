@@ -45,7 +45,8 @@ fn handle(req: Request) -> Response {
         "ms": started.elapsed().as_millis() as u64,
         "diagnostic": response.diagnostic,
     });
-    eprintln!("{log}");
+    // One write: stderr is unbuffered, and each write is a host call.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{log}\n").as_bytes());
     let mut builder = Response::builder();
     builder.status(response.status).header("content-type", response.content_type);
     for (name, value) in &response.headers {
