@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub mod twilio;
+
 pub use reqwest::blocking::Response;
 pub use serde_json::{json, Value as Json};
 

@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+mod inbound;
+
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 
@@ -206,6 +208,16 @@ pub const ROUTES: &[Route] = &[
     },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/contacts", handler: get_contacts },
     Route { method: "GET", path: "/api/audit", handler: get_audit },
+    Route { method: "GET", path: "/api/inbox", handler: inbound::list_inbox },
+    Route { method: "GET", path: "/api/inbox/{id}", handler: inbound::get_inbox_message },
+    Route { method: "POST", path: "/api/inbox/{id}/read", handler: inbound::read_inbox_message },
+    Route { method: "POST", path: "/api/inbox/{id}/handled", handler: inbound::handle_inbox_message },
+    Route { method: "DELETE", path: "/api/inbox/{id}/handled", handler: inbound::reopen_inbox_message },
+    Route { method: "GET", path: "/api/keywords", handler: inbound::get_keywords },
+    Route { method: "PUT", path: "/api/keywords", handler: inbound::put_keywords },
+    Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: inbound::get_help_contact },
+    Route { method: "PUT", path: "/api/properties/{property_id}/sms-help-contact", handler: inbound::put_help_contact },
+    Route { method: "GET", path: "/api/sms-numbers/{number}", handler: inbound::get_sms_number },
 ];
 
 /// `(method, path template)` of every route, for docs and tests.

@@ -427,68 +427,85 @@ fn check_address(address: &str) -> Result<()> {
     }
 }
 
+/// Reason stored with an exclusion set by the customer's own STOP.
+pub const CUSTOMER_STOP_REASON: &str = "customer asked to stop";
+
 /// The customer's STOP (or email unsubscribe): exclude this address for every
 /// tenant that has it. `address` is E.164 (or a lower-case email);
 /// `message_sid` is the provider id of the message that asked. Returns false
 /// if it was already excluded. Audited with actor `customer`. Runs its own
 /// transaction.
 pub fn set_customer_opt_out(db: &dyn Db, address: &str, at: DateTime<Utc>, message_sid: Option<&str>) -> Result<bool> {
+    db::transaction(db, |tx| set_customer_opt_out_in_tx(tx, address, at, message_sid, CUSTOMER_STOP_REASON))
+}
+
+/// [`set_customer_opt_out`] inside the caller's transaction, with the reason
+/// to store (the inbound webhook records a carrier-reported opt-out this way).
+pub fn set_customer_opt_out_in_tx(
+    tx: &dyn Db,
+    address: &str,
+    at: DateTime<Utc>,
+    message_sid: Option<&str>,
+    reason: &str,
+) -> Result<bool> {
     check_address(address)?;
-    db::transaction(db, |tx| {
-        let existing =
-            tx.execute("SELECT 1 AS x FROM exclusions WHERE kind = 'number_by_customer' AND address = ?", &[address.into()])?;
-        if !existing.is_empty() {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO exclusions (kind, tenant_id, address, reason, set_by, set_at, source_ref) VALUES ('number_by_customer', NULL, ?, ?, ?, ?, ?)",
-            &[address.into(), "customer asked to stop".into(), CUSTOMER_ACTOR.into(), time::timestamp(at).into(), message_sid.into()],
-        )?;
-        event(
-            tx,
-            &Event { kind: NUMBER_BY_CUSTOMER, tenant_id: None, address: Some(address), on: true, reason: None, actor: CUSTOMER_ACTOR, source_ref: message_sid },
-            at,
-        )?;
-        audit::record(
-            tx,
-            CUSTOMER_ACTOR,
-            "exclusions.number_by_customer",
-            &format!("address:{address}"),
-            &serde_json::json!({ "on": true, "message_sid": message_sid }),
-            at,
-        )?;
-        Ok(true)
-    })
+    // One statement: insert unless the number is already excluded (the
+    // partial unique index on by-customer addresses decides).
+    let inserted = tx.execute(
+        "INSERT INTO exclusions (kind, tenant_id, address, reason, set_by, set_at, source_ref) VALUES ('number_by_customer', NULL, ?, ?, ?, ?, ?)
+         ON CONFLICT (address) WHERE kind = 'number_by_customer' DO NOTHING RETURNING id",
+        &[address.into(), reason.into(), CUSTOMER_ACTOR.into(), time::timestamp(at).into(), message_sid.into()],
+    )?;
+    if inserted.is_empty() {
+        return Ok(false);
+    }
+    event(
+        tx,
+        &Event { kind: NUMBER_BY_CUSTOMER, tenant_id: None, address: Some(address), on: true, reason: Some(reason), actor: CUSTOMER_ACTOR, source_ref: message_sid },
+        at,
+    )?;
+    audit::record(
+        tx,
+        CUSTOMER_ACTOR,
+        "exclusions.number_by_customer",
+        &format!("address:{address}"),
+        &serde_json::json!({ "on": true, "message_sid": message_sid, "reason": reason }),
+        at,
+    )?;
+    Ok(true)
 }
 
 /// The customer's START: lift their own exclusion of this address. Returns
 /// false if there was none. Audited with actor `customer`. Runs its own
 /// transaction.
 pub fn clear_customer_opt_out(db: &dyn Db, address: &str, at: DateTime<Utc>, message_sid: Option<&str>) -> Result<bool> {
+    db::transaction(db, |tx| clear_customer_opt_out_in_tx(tx, address, at, message_sid))
+}
+
+/// [`clear_customer_opt_out`] inside the caller's transaction.
+pub fn clear_customer_opt_out_in_tx(tx: &dyn Db, address: &str, at: DateTime<Utc>, message_sid: Option<&str>) -> Result<bool> {
     check_address(address)?;
-    db::transaction(db, |tx| {
-        let deleted = tx.execute(
-            "DELETE FROM exclusions WHERE kind = 'number_by_customer' AND address = ? RETURNING id",
-            &[address.into()],
-        )?;
-        if deleted.is_empty() {
-            return Ok(false);
-        }
-        event(
-            tx,
-            &Event { kind: NUMBER_BY_CUSTOMER, tenant_id: None, address: Some(address), on: false, reason: None, actor: CUSTOMER_ACTOR, source_ref: message_sid },
-            at,
-        )?;
-        audit::record(
-            tx,
-            CUSTOMER_ACTOR,
-            "exclusions.number_by_customer",
-            &format!("address:{address}"),
-            &serde_json::json!({ "on": false, "message_sid": message_sid }),
-            at,
-        )?;
-        Ok(true)
-    })
+    let deleted = tx.execute(
+        "DELETE FROM exclusions WHERE kind = 'number_by_customer' AND address = ? RETURNING id",
+        &[address.into()],
+    )?;
+    if deleted.is_empty() {
+        return Ok(false);
+    }
+    event(
+        tx,
+        &Event { kind: NUMBER_BY_CUSTOMER, tenant_id: None, address: Some(address), on: false, reason: None, actor: CUSTOMER_ACTOR, source_ref: message_sid },
+        at,
+    )?;
+    audit::record(
+        tx,
+        CUSTOMER_ACTOR,
+        "exclusions.number_by_customer",
+        &format!("address:{address}"),
+        &serde_json::json!({ "on": false, "message_sid": message_sid }),
+        at,
+    )?;
+    Ok(true)
 }
 
 /// Is there a by-customer exclusion (STOP) on this address?

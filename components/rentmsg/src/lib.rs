@@ -11,6 +11,8 @@
 //!   [`contact_log`], [`audit`]: typed access to each table.
 //! - [`view`]: the tenant as staff see it.
 //! - [`api`]: the staff API, independent of the HTTP stack.
+//! - [`inbound`]: SMS provider webhooks (STOP / START / HELP, free text,
+//!   delivery status) and the staff inbox.
 //! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
 
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod db;
 pub mod error;
 pub mod exclusions;
 pub mod import;
+pub mod inbound;
 pub mod ledger;
 pub mod money;
 pub mod normalize;

@@ -4,6 +4,15 @@
 //! from a small pool), so `BEGIN` / `COMMIT` issued over separate `execute`
 //! calls stay on one connection, as on Spin. SQL errors come back as
 //! `io(message)`, never as a trap.
+//!
+//! Write transactions (`BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE`) of this
+//! process queue for their turn on an async FIFO gate per database before
+//! asking SQLite for the write lock. SQLite's own busy handler waits by
+//! sleeping with growing back-off (up to 100 ms a try), so under many
+//! concurrent writers the lock sat idle while waiters slept: throughput
+//! collapsed and tail latency grew to seconds. The gate hands the turn over
+//! the moment a transaction ends. SQLite's locking still guards everything
+//! else (other processes such as `spin-host cron`, autocommit writes).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -18,6 +27,11 @@ use crate::state::HostState;
 
 /// Idle connections kept per database.
 const POOL_SIZE: usize = 16;
+
+/// Longest wait for the write gate; after it the transaction asks SQLite
+/// directly (whose busy timeout then decides), so a guest holding two write
+/// transactions at once gets SQLite's busy error, not a hang.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The configured SQLite databases of the app, by label.
 #[derive(Default)]
@@ -59,6 +73,8 @@ pub struct Database {
     _keeper: Option<Mutex<rusqlite::Connection>>,
     /// Connections not held by any guest.
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// FIFO turn for write transactions of this process.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Database {
@@ -66,7 +82,13 @@ impl Database {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database { path: path.to_path_buf(), in_memory: false, _keeper: None, idle: Mutex::new(Vec::new()) };
+        let db = Database {
+            path: path.to_path_buf(),
+            in_memory: false,
+            _keeper: None,
+            idle: Mutex::new(Vec::new()),
+            write_gate: Arc::default(),
+        };
         // Open once now so a bad path fails the app at load, not a request later.
         let conn = db.connect()?;
         db.release(conn);
@@ -78,7 +100,13 @@ impl Database {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let uri = format!("file:spin-host-{}-{label}-{n}?mode=memory&cache=shared", std::process::id());
-        let mut db = Database { path: PathBuf::from(uri), in_memory: true, _keeper: None, idle: Mutex::new(Vec::new()) };
+        let mut db = Database {
+            path: PathBuf::from(uri),
+            in_memory: true,
+            _keeper: None,
+            idle: Mutex::new(Vec::new()),
+            write_gate: Arc::default(),
+        };
         db._keeper = Some(Mutex::new(db.connect()?));
         Ok(db)
     }
@@ -130,6 +158,10 @@ pub struct ConnectionHandle {
     database: Arc<Database>,
     /// The connection; `None` only while it is being returned.
     conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+    /// This connection's turn on the write gate, held from `BEGIN IMMEDIATE`
+    /// until the connection is back in autocommit mode (dropped after the
+    /// connection is returned and any open transaction rolled back).
+    write_turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Drop for ConnectionHandle {
@@ -190,6 +222,14 @@ pub fn execute(conn: &rusqlite::Connection, statement: &str, parameters: Vec<Val
     Ok(QueryResult { columns, rows: out })
 }
 
+/// `BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE` (any case, optional `TRANSACTION`):
+/// a statement that takes the write lock at once.
+fn begins_write_transaction(statement: &str) -> bool {
+    let mut words = statement.split_whitespace();
+    words.next().is_some_and(|w| w.eq_ignore_ascii_case("BEGIN"))
+        && words.next().map(|w| w.trim_end_matches(';')).is_some_and(|w| w.eq_ignore_ascii_case("IMMEDIATE") || w.eq_ignore_ascii_case("EXCLUSIVE"))
+}
+
 impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
@@ -205,7 +245,7 @@ impl sqlite::HostConnection for HostState {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(sql_error(e))),
         };
-        let handle = ConnectionHandle { database: db, conn: Arc::new(Mutex::new(Some(conn))) };
+        let handle = ConnectionHandle { database: db, conn: Arc::new(Mutex::new(Some(conn))), write_turn: None };
         Ok(Ok(self.table.push(handle)?))
     }
 
@@ -215,13 +255,25 @@ impl sqlite::HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        if begins_write_transaction(&statement) && self.table.get(&connection)?.write_turn.is_none() {
+            let gate = self.table.get(&connection)?.database.write_gate.clone();
+            if let Ok(turn) = tokio::time::timeout(GATE_WAIT, gate.lock_owned()).await {
+                self.table.get_mut(&connection)?.write_turn = Some(turn);
+            }
+        }
         let conn = self.table.get(&connection)?.conn.clone();
-        blocking::run(move || {
+        let (result, autocommit) = blocking::run(move || {
             let slot = conn.lock().map_err(|_| Error::InvalidConnection)?;
             let conn = slot.as_ref().ok_or(Error::InvalidConnection)?;
-            execute(conn, &statement, parameters)
+            Ok::<_, Error>((execute(conn, &statement, parameters), conn.is_autocommit()))
         })
-        .await
+        .await?
+        .map_or_else(|e| (Err(e), true), |(r, a)| (r, a));
+        // COMMIT, ROLLBACK or a failed BEGIN: the next writer's turn.
+        if autocommit {
+            self.table.get_mut(&connection)?.write_turn = None;
+        }
+        Ok(result)
     }
 
     async fn drop(&mut self, connection: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
@@ -229,5 +281,20 @@ impl sqlite::HostConnection for HostState {
         // Returning the connection may roll back a transaction: do it off the executor.
         blocking::run(move || drop(handle)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::begins_write_transaction;
+
+    #[test]
+    fn write_transactions_are_recognised() {
+        for s in ["BEGIN IMMEDIATE", "begin immediate transaction", "  BEGIN\nEXCLUSIVE", "BEGIN EXCLUSIVE;"] {
+            assert!(begins_write_transaction(s), "{s:?}");
+        }
+        for s in ["BEGIN", "BEGIN DEFERRED", "COMMIT", "SELECT 'BEGIN IMMEDIATE'", "INSERT INTO t VALUES (1)", ""] {
+            assert!(!begins_write_transaction(s), "{s:?}");
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! SMS provider webhooks: `POST /webhooks/sms` and `POST /webhooks/sms/status`
+//! in, `rentmsg::inbound::webhook` does the work (signature, keywords,
+//! one transaction per delivery), TwiML out.
+
+use rentmsg::db::SpinDb;
+use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext, WebhookRequest, WebhookResponse};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::{http_component, variables};
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let request = WebhookRequest {
+        method: req.method().to_string(),
+        path_and_query: req.path_and_query().unwrap_or("/").to_string(),
+        headers: req
+            .headers()
+            .filter_map(|(name, value)| Some((name.to_string(), value.as_str()?.to_string())))
+            .collect(),
+        body: req.body().to_vec(),
+    };
+    // A missing variable reads as empty: no token verifies nothing (fail closed).
+    let public_base_url = variables::get("public_base_url").unwrap_or_default();
+    let auth_token = variables::get("sms_auth_token").unwrap_or_default();
+    let sms_from = variables::get("sms_from").unwrap_or_default();
+    let config = WebhookConfig { public_base_url: &public_base_url, auth_token: &auth_token, sms_from: &sms_from };
+    let response = match SpinDb::open_default() {
+        Ok(db) => webhook::handle(&request, &WebhookContext { db: &db, config, now: chrono::Utc::now() }),
+        Err(e) => WebhookResponse {
+            status: 503,
+            content_type: "application/json",
+            body: r#"{"error":"storage is unavailable; retry"}"#.into(),
+            headers: Vec::new(),
+            route: "-",
+            outcome: "storage_failed",
+            diagnostic: Some(e.to_string()),
+        },
+    };
+    // Route and outcome only: bodies, numbers and ids stay out of logs.
+    let log = serde_json::json!({
+        "component": "inbound-webhook",
+        "route": response.route,
+        "status": response.status,
+        "outcome": response.outcome,
+        "ms": started.elapsed().as_millis() as u64,
+        "diagnostic": response.diagnostic,
+    });
+    // One write: stderr is unbuffered, and each write is a host call.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{log}\n").as_bytes());
+    let mut builder = Response::builder();
+    builder.status(response.status).header("content-type", response.content_type);
+    for (name, value) in &response.headers {
+        builder.header(*name, value.as_str());
+    }
+    builder.body(response.body).build()
+}

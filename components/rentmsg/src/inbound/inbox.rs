@@ -1,0 +1,266 @@
+//! The staff inbox: inbound texts that are not (effective) keywords, from
+//! known numbers (on the tenants' records) and unknown ones (the unmatched
+//! inbox), each marked read and handled by staff.
+
+use crate::audit;
+use crate::db::{self, Db, Row, Value};
+use crate::error::{Error, Result};
+use crate::time;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A tenant a message was matched to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxTenant {
+    /// AR id.
+    pub tenant_id: String,
+    /// Name (None if the tenant has since disappeared).
+    pub name: Option<String>,
+    /// Property id.
+    pub property_id: Option<String>,
+}
+
+/// One inbox message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxMessage {
+    /// Inbox id.
+    pub id: i64,
+    /// Provider message id.
+    pub message_sid: String,
+    /// Sender (E.164).
+    pub from: String,
+    /// Our number it was sent to.
+    pub to: String,
+    /// The text.
+    pub body: String,
+    /// Attached media count.
+    pub num_media: i64,
+    /// `text`, or `opt_in` for an opt-in word with nothing to lift.
+    pub kind: String,
+    /// When it arrived (RFC 3339 UTC).
+    pub received_at: String,
+    /// True when the number belonged to at least one tenant.
+    pub matched: bool,
+    /// The tenants that had the number when it arrived.
+    pub tenants: Vec<InboxTenant>,
+    /// When staff first read it.
+    pub read_at: Option<String>,
+    /// Who read it.
+    pub read_by: Option<String>,
+    /// When staff marked it handled.
+    pub handled_at: Option<String>,
+    /// Who handled it.
+    pub handled_by: Option<String>,
+}
+
+/// Which messages to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InboxStatus {
+    /// Not handled yet (default).
+    #[default]
+    Open,
+    /// Handled.
+    Handled,
+    /// Everything.
+    All,
+}
+
+impl std::str::FromStr for InboxStatus {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "open" => Ok(InboxStatus::Open),
+            "handled" => Ok(InboxStatus::Handled),
+            "all" => Ok(InboxStatus::All),
+            other => Err(format!("status `{other}` is not one of open, handled, all")),
+        }
+    }
+}
+
+/// A list query.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    /// Open / handled / all.
+    pub status: InboxStatus,
+    /// Some(true): from known numbers only; Some(false): the unmatched inbox.
+    pub matched: Option<bool>,
+    /// Only messages matched to this tenant.
+    pub tenant_id: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// A page of the inbox with counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxPage {
+    /// Newest first.
+    pub messages: Vec<InboxMessage>,
+    /// Messages matching the query.
+    pub total: i64,
+    /// Inbox messages nobody has read.
+    pub unread: i64,
+    /// Inbox messages not handled.
+    pub open: i64,
+}
+
+const COLUMNS: &str = "id, message_sid, from_address, to_address, body, num_media, kind, received_at, tenant_ids, \
+                       read_at, read_by, handled_at, handled_by";
+
+fn from_row(r: Row<'_>, names: &HashMap<String, (String, String)>) -> Result<InboxMessage> {
+    let ids: Vec<String> =
+        serde_json::from_str(r.str("tenant_ids")?).map_err(|e| Error::Corrupt(format!("inbound tenant_ids: {e}")))?;
+    let tenants = ids
+        .into_iter()
+        .map(|tenant_id| {
+            let found = names.get(&tenant_id);
+            InboxTenant {
+                name: found.map(|(n, _)| n.clone()),
+                property_id: found.map(|(_, p)| p.clone()),
+                tenant_id,
+            }
+        })
+        .collect::<Vec<_>>();
+    Ok(InboxMessage {
+        id: r.i64("id")?,
+        message_sid: r.string("message_sid")?,
+        from: r.string("from_address")?,
+        to: r.string("to_address")?,
+        body: r.string("body")?,
+        num_media: r.i64("num_media")?,
+        kind: r.string("kind")?,
+        received_at: r.string("received_at")?,
+        matched: !tenants.is_empty(),
+        tenants,
+        read_at: r.opt_string("read_at")?,
+        read_by: r.opt_string("read_by")?,
+        handled_at: r.opt_string("handled_at")?,
+        handled_by: r.opt_string("handled_by")?,
+    })
+}
+
+/// Names and properties of the tenants these rows mention.
+fn tenant_names(db: &dyn Db, rows: &db::Rows) -> Result<HashMap<String, (String, String)>> {
+    let mut ids: Vec<String> = Vec::new();
+    for r in rows.iter() {
+        let list: Vec<String> = serde_json::from_str(r.str("tenant_ids")?).unwrap_or_default();
+        for id in list {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(db::MAX_PARAMS) {
+        let params: Vec<Value> = chunk.iter().map(|i| i.as_str().into()).collect();
+        let found = db.execute(
+            &format!(
+                "SELECT tenant_id, name, property_id FROM tenants WHERE tenant_id IN ({})",
+                db::placeholders(chunk.len())
+            ),
+            &params,
+        )?;
+        for r in found.iter() {
+            out.insert(r.string("tenant_id")?, (r.string("name")?, r.string("property_id")?));
+        }
+    }
+    Ok(out)
+}
+
+fn count(db: &dyn Db, sql: &str, params: &[Value]) -> Result<i64> {
+    Ok(db.execute(sql, params)?.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
+}
+
+/// A page of the inbox, newest first.
+pub fn list(db: &dyn Db, q: &InboxQuery) -> Result<InboxPage> {
+    let mut filter = String::from("in_inbox = 1");
+    let mut params: Vec<Value> = Vec::new();
+    match q.status {
+        InboxStatus::Open => filter.push_str(" AND handled_at IS NULL"),
+        InboxStatus::Handled => filter.push_str(" AND handled_at IS NOT NULL"),
+        InboxStatus::All => {}
+    }
+    match q.matched {
+        Some(true) => filter.push_str(" AND tenant_ids <> '[]'"),
+        Some(false) => filter.push_str(" AND tenant_ids = '[]'"),
+        None => {}
+    }
+    if let Some(t) = &q.tenant_id {
+        filter.push_str(" AND EXISTS (SELECT 1 FROM json_each(inbound_messages.tenant_ids) j WHERE j.value = ?)");
+        params.push(t.as_str().into());
+    }
+    let total = count(db, &format!("SELECT count(*) AS n FROM inbound_messages WHERE {filter}"), &params)?;
+    let mut page_params = params.clone();
+    page_params.push(q.limit.into());
+    page_params.push(q.offset.into());
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM inbound_messages WHERE {filter} ORDER BY id DESC LIMIT ? OFFSET ?"),
+        &page_params,
+    )?;
+    let names = tenant_names(db, &rows)?;
+    let messages = rows.iter().map(|r| from_row(r, &names)).collect::<Result<Vec<_>>>()?;
+    let unread = count(db, "SELECT count(*) AS n FROM inbound_messages WHERE in_inbox = 1 AND read_at IS NULL", &[])?;
+    let open = count(db, "SELECT count(*) AS n FROM inbound_messages WHERE in_inbox = 1 AND handled_at IS NULL", &[])?;
+    Ok(InboxPage { messages, total, unread, open })
+}
+
+/// One inbox message; None if there is no such inbox message.
+pub fn get(db: &dyn Db, id: i64) -> Result<Option<InboxMessage>> {
+    let rows =
+        db.execute(&format!("SELECT {COLUMNS} FROM inbound_messages WHERE id = ? AND in_inbox = 1"), &[id.into()])?;
+    let names = tenant_names(db, &rows)?;
+    rows.first().map(|r| from_row(r, &names)).transpose()
+}
+
+fn require(db: &dyn Db, id: i64) -> Result<InboxMessage> {
+    get(db, id)?.ok_or_else(|| Error::NotFound(format!("inbox message {id} not found")))
+}
+
+/// Mark a message read (the first reader is kept). Audited when it changes.
+pub fn mark_read(db: &dyn Db, id: i64, actor: &str, now: DateTime<Utc>) -> Result<InboxMessage> {
+    db::transaction(db, |tx| {
+        require(tx, id)?;
+        let changed = tx.execute(
+            "UPDATE inbound_messages SET read_at = ?, read_by = ? WHERE id = ? AND read_at IS NULL RETURNING id",
+            &[time::timestamp(now).into(), actor.into(), id.into()],
+        )?;
+        if !changed.is_empty() {
+            audit::record(tx, actor, "inbox.read", &format!("inbox:{id}"), &serde_json::json!({}), now)?;
+        }
+        require(tx, id)
+    })
+}
+
+/// Mark a message handled (also read), or reopen it. Audited when it changes.
+pub fn set_handled(db: &dyn Db, id: i64, handled: bool, actor: &str, now: DateTime<Utc>) -> Result<InboxMessage> {
+    db::transaction(db, |tx| {
+        require(tx, id)?;
+        let at = time::timestamp(now);
+        let changed = if handled {
+            tx.execute(
+                "UPDATE inbound_messages SET handled_at = ?, handled_by = ?,
+                    read_at = coalesce(read_at, ?), read_by = coalesce(read_by, ?)
+                 WHERE id = ? AND handled_at IS NULL RETURNING id",
+                &[at.as_str().into(), actor.into(), at.as_str().into(), actor.into(), id.into()],
+            )?
+        } else {
+            tx.execute(
+                "UPDATE inbound_messages SET handled_at = NULL, handled_by = NULL WHERE id = ? AND handled_at IS NOT NULL RETURNING id",
+                &[id.into()],
+            )?
+        };
+        if !changed.is_empty() {
+            audit::record(
+                tx,
+                actor,
+                "inbox.handled",
+                &format!("inbox:{id}"),
+                &serde_json::json!({ "handled": handled }),
+                now,
+            )?;
+        }
+        require(tx, id)
+    })
+}

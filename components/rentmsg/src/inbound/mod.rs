@@ -1,0 +1,29 @@
+//! Inbound SMS: the provider webhooks behind `POST /webhooks/sms` and
+//! `POST /webhooks/sms/status` (Twilio-compatible), and the staff inbox.
+//!
+//! - [`signature`]: `X-Twilio-Signature` verification (constant-time).
+//! - [`form`]: strict form decoding of webhook bodies.
+//! - [`keywords`]: opt-out / opt-in / help keyword lists (data, editable).
+//! - [`replies`]: the automatic replies and TwiML.
+//! - [`process`]: one inbound message or status callback in one
+//!   transaction, deduplicated by MessageSid.
+//! - [`carrier`]: provider error codes → carrier opt-out / invalid number.
+//! - [`inbox`]: the staff inbox (read / handled).
+//! - [`help_contact`]: the per-property contact HELP names.
+//! - [`webhook`]: the HTTP-independent request handler the component calls.
+//!
+//! Tables (migration 4): `sms_keywords`, `inbound_messages` (also the
+//! inbox), `sms_status_events`, `sms_number_states`, `property_sms_help`.
+//! STOP writes the `exclusions` row of kind `number_by_customer` (every
+//! tenant with the number); every message and auto-reply goes to
+//! `contact_log`.
+
+pub mod carrier;
+pub mod form;
+pub mod help_contact;
+pub mod inbox;
+pub mod keywords;
+pub mod process;
+pub mod replies;
+pub mod signature;
+pub mod webhook;

@@ -1,0 +1,197 @@
+//! Benchmark: p50 / p99 latency of a signed STOP webhook at 200 concurrent
+//! requests on loopback through the local host, against the trivial `hello`
+//! component measured in the same run (same bodies, same client, rounds
+//! interleaved so background load hits both alike).
+//!
+//! Target (BENCHMARKS.md, "Inbound webhook"): STOP p50 within 2x of the
+//! trivial p50, no errors, every STOP stored. Exits non-zero on any error or
+//! any STOP not stored; the latency ratio is reported, not asserted.
+//!
+//! `INBOUND_BENCH_REQUESTS` (default 2000) STOPs, each from its own tenant's
+//! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
+
+use e2e::twilio::{form_body, inbound_sms, signature};
+use e2e::{workspace_root, App};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const AUTH: &str = "bench-sms-auth-token-0c9e44";
+const PUBLIC: &str = "https://rent.example.test";
+const OUR_NUMBER: &str = "+16175550100";
+const ROUNDS: usize = 2;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One prepared request: form body and its signature.
+struct Prepared {
+    body: String,
+    signature: String,
+}
+
+fn number(i: usize) -> String {
+    format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
+}
+
+fn prepare(prefix: &str, from: impl Fn(usize) -> String, text: &str, n: usize) -> Vec<Prepared> {
+    let url = format!("{PUBLIC}/webhooks/sms");
+    (0..n)
+        .map(|i| {
+            let sid = format!("SM{prefix}{i:030}");
+            let from = from(i);
+            let fields = inbound_sms(&sid, &from, OUR_NUMBER, text);
+            Prepared { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
+        })
+        .collect()
+}
+
+/// Fire every request with `concurrency` clients; latencies in microseconds
+/// and the number of failures (non-200 or transport errors).
+async fn fire(client: &reqwest::Client, url: &str, reqs: Arc<Vec<Prepared>>, concurrency: usize) -> (Vec<u64>, usize, Duration) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, reqs, next) = (client.clone(), url.to_owned(), reqs.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failed = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = reqs.get(i) else { break };
+                let t = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("X-Twilio-Signature", &r.signature)
+                    .body(r.body.clone())
+                    .send()
+                    .await;
+                let ok = match resp {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        resp.bytes().await.is_ok() && status == 200
+                    }
+                    Err(_) => false,
+                };
+                lat.push(t.elapsed().as_micros() as u64);
+                if !ok {
+                    failed += 1;
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        let (lat, f) = t.await.expect("client task");
+        all.extend(lat);
+        failed += f;
+    }
+    (all, failed, started.elapsed())
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+}
+
+fn main() {
+    let n = env_usize("INBOUND_BENCH_REQUESTS", 2000);
+    let concurrency = env_usize("INBOUND_BENCH_CONCURRENCY", 200);
+    let hello = App::builder().manifest(workspace_root().join("infra/host/fixtures/apps/hello.toml")).start();
+    let product = App::builder()
+        .variable("sms_auth_token", AUTH)
+        .variable("public_base_url", PUBLIC)
+        .variable("sms_from", OUR_NUMBER)
+        .start();
+
+    // One tenant per STOP, each with its own mobile number.
+    let (s, b) = product.import("properties", "property_id,name,time_zone,state,country\nP1,Maple Court,America/New_York,MA,US\n");
+    assert_eq!(s, 200, "{b}");
+    let mut csv = String::from(
+        "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n",
+    );
+    for i in 0..n {
+        csv.push_str(&format!("B{i},P1,Bench Tenant {i},{i},{},,,,,,,,\n", number(i)));
+    }
+    let (s, b) = product.import("tenants", &csv);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["created"].as_u64(), Some(n as u64), "every bench tenant imported: {b}");
+
+    let stops = prepare("stop", number, "STOP", n);
+    // Warm-up (not measured): free text from unknown numbers, same path and size.
+    let warm = prepare("warm", |i| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000), "STOP?!x", concurrency * 2);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let hello_url = hello.url("/webhooks/sms");
+    let product_url = product.url("/webhooks/sms");
+    let (mut hello_lat, mut stop_lat) = (Vec::new(), Vec::new());
+    let (mut hello_failed, mut stop_failed) = (0, 0);
+    let (mut hello_time, mut stop_time) = (Duration::ZERO, Duration::ZERO);
+    rt.block_on(async {
+        let warm = Arc::new(warm);
+        let (_, f, _) = fire(&client, &hello_url, warm.clone(), concurrency).await;
+        hello_failed += f;
+        let (_, f, _) = fire(&client, &product_url, warm.clone(), concurrency).await;
+        stop_failed += f;
+        let per_round = n.div_ceil(ROUNDS);
+        let mut chunks: Vec<Vec<Prepared>> = Vec::new();
+        let mut it = stops.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(per_round).collect());
+        }
+        for chunk in chunks {
+            let chunk = Arc::new(chunk);
+            let (lat, f, t) = fire(&client, &hello_url, chunk.clone(), concurrency).await;
+            hello_lat.extend(lat);
+            hello_failed += f;
+            hello_time += t;
+            let (lat, f, t) = fire(&client, &product_url, chunk, concurrency).await;
+            stop_lat.extend(lat);
+            stop_failed += f;
+            stop_time += t;
+        }
+    });
+
+    // Every STOP stored: each tenant's number is excluded by the customer.
+    let mut missing = 0;
+    for i in 0..n {
+        let (s, t) = product.staff_get(&format!("/api/tenants/B{i}"));
+        let on = s == 200 && t["contact_points"][0]["exclusions"]["by_customer"]["on"] == e2e::json!(true);
+        if !on {
+            missing += 1;
+        }
+    }
+
+    hello_lat.sort_unstable();
+    stop_lat.sort_unstable();
+    let (h50, h99) = (percentile(&hello_lat, 50.0), percentile(&hello_lat, 99.0));
+    let (s50, s99) = (percentile(&stop_lat, 50.0), percentile(&stop_lat, 99.0));
+    println!("inbound webhook benchmark: {n} signed STOPs, {concurrency} concurrent clients, loopback, local host");
+    println!(
+        "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}",
+        hello_lat.len() as f64 / hello_time.as_secs_f64()
+    );
+    println!(
+        "  signed STOP:      p50 {s50:8.2} ms   p99 {s99:8.2} ms   {:7.0} req/s   errors {stop_failed}",
+        stop_lat.len() as f64 / stop_time.as_secs_f64()
+    );
+    println!("  ratio STOP/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 2x)", s50 / h50, s99 / h99);
+    println!("  STOPs stored: {}/{n}", n - missing);
+    if hello_failed + stop_failed > 0 || missing > 0 {
+        eprintln!("FAILED: {hello_failed} trivial errors, {stop_failed} STOP errors, {missing} STOPs not stored");
+        std::process::exit(1);
+    }
+}
