@@ -11,6 +11,7 @@
 //!   [`contact_log`], [`audit`]: typed access to each table.
 //! - [`view`]: the tenant as staff see it.
 //! - [`api`]: the staff API, independent of the HTTP stack.
+//! - [`compliance`]: allow / block / defer-until for a proposed contact.
 //! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod audit;
 pub mod channel;
+pub mod compliance;
 pub mod consent;
 pub mod contact_log;
 pub mod db;

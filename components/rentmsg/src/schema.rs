@@ -178,7 +178,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE INDEX audit_log_target ON audit_log(target, id)",
         "CREATE INDEX audit_log_at ON audit_log(at)",
     ],
-}];
+},
+    crate::compliance::migration::MIGRATION,
+];
 
 /// The newest schema version this code knows.
 pub fn latest_version() -> i64 {
@@ -248,7 +250,8 @@ mod tests {
     fn migrate_twice_is_a_no_op() {
         let db = NativeDb::open_in_memory().unwrap();
         let now = Utc::now();
-        assert_eq!(migrate(&db, now).unwrap(), vec![1]);
+        let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(migrate(&db, now).unwrap(), all);
         assert_eq!(migrate(&db, now).unwrap(), Vec::<i64>::new());
         let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).unwrap();
         assert_eq!(rows.first().unwrap().i64("n").unwrap(), MIGRATIONS.len() as i64);
@@ -274,10 +277,11 @@ mod tests {
             let results: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
             let mut all: Vec<i64> = results.concat();
             all.sort();
-            assert_eq!(all, vec![1], "each migration applied exactly once: {results:?}");
+            let want: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+            assert_eq!(all, want, "each migration applied exactly once: {results:?}");
             let db = NativeDb::open(&path).unwrap();
             let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).unwrap();
-            assert_eq!(rows.first().unwrap().i64("n").unwrap(), 1);
+            assert_eq!(rows.first().unwrap().i64("n").unwrap(), MIGRATIONS.len() as i64);
         }
     }
 }
