@@ -9,6 +9,7 @@
 //! exactly those (a test checks).
 
 use crate::channel::Channel;
+use crate::compliance::{ComplianceCheck, DbChecker};
 use crate::consent::{self, ConsentChange, ConsentStatus};
 use crate::contact_log;
 use crate::db::{self, Db, DbError};
@@ -203,7 +204,16 @@ pub const ROUTES: &[Route] = &[
         handler: put_contact_point_exclusion,
     },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/contacts", handler: get_contacts },
+    Route { method: "POST", path: "/api/compliance/check", handler: compliance_routes::check },
+    Route { method: "GET", path: "/api/contact-controls", handler: compliance_routes::list_controls },
+    Route { method: "POST", path: "/api/contact-controls", handler: compliance_routes::create_control },
+    Route { method: "GET", path: "/api/contact-controls/{key}", handler: compliance_routes::get_control },
+    Route { method: "PUT", path: "/api/contact-controls/{key}", handler: compliance_routes::put_control },
+    Route { method: "DELETE", path: "/api/contact-controls/{key}", handler: compliance_routes::delete_control },
+    Route { method: "GET", path: "/api/call-result-codes", handler: compliance_routes::call_result_codes },
 ];
+
+mod compliance_routes;
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
@@ -217,6 +227,8 @@ struct Call<'a> {
     params: Vec<(&'static str, String)>,
     query: Vec<(String, String)>,
     actor: String,
+    /// Where compliance decisions come from (the component in production).
+    checker: &'a dyn ComplianceCheck,
 }
 
 impl Call<'_> {
@@ -346,8 +358,16 @@ fn match_template<'p>(template: &'static str, path: &'p str) -> Option<Vec<(&'st
     }
 }
 
-/// Answer one staff API request.
+/// Answer one staff API request, deciding compliance in-process over
+/// `ctx.db` ([`DbChecker`]): tests and native tools.
 pub fn handle(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiResponse {
+    handle_with(req, ctx, &DbChecker { db: ctx.db })
+}
+
+/// Answer one staff API request, asking `checker` for every compliance
+/// decision (the staff-console component passes the compliance
+/// component's WIT import, so staff see exactly what the product applies).
+pub fn handle_with(req: &ApiRequest, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> ApiResponse {
     let actor = match authenticate(&req.headers, ctx.staff_token) {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -373,7 +393,7 @@ pub fn handle(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiResponse {
         r.headers.push(("allow".into(), allowed.join(", ")));
         return r;
     };
-    let mut resp = run(route, raw_params, query, req, ctx, actor).unwrap_or_else(ApiError::into_response);
+    let mut resp = run(route, raw_params, query, req, ctx, actor, checker).unwrap_or_else(ApiError::into_response);
     resp.route = Some(route.path);
     resp
 }
@@ -385,6 +405,7 @@ fn run(
     req: &ApiRequest,
     ctx: &ApiContext<'_>,
     actor: String,
+    checker: &dyn ComplianceCheck,
 ) -> Result<ApiResponse, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(413, format!("the body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
@@ -395,7 +416,7 @@ fn run(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let query = parse_query(query)?;
     schema::migrate(ctx.db, ctx.now)?;
-    let call = Call { req, ctx, params, query, actor };
+    let call = Call { req, ctx, params, query, actor, checker };
     (route.handler)(&call)
 }
 

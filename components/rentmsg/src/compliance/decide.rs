@@ -338,7 +338,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
             if !own_opt_in {
                 out.push(block(
                     format!("work_email:{}", c.key),
-                    format!("{}: employer-provided address; email it only with consent given for that address", c.description),
+                    format!("{}: employer-provided address; email it only with consent given for that address", label(c)),
                 ));
             }
         }
@@ -382,21 +382,21 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
             if h.allows(t, *z) {
                 continue;
             }
-            let label = h.daily.map_or_else(|| "its hours".to_owned(), |s| s.to_string());
+            let span = h.daily.map_or_else(|| "its hours".to_owned(), |s| s.to_string());
             let whose = if *z == tz { "the tenant's zone" } else { "the number's zone" };
             match h.next_open(t, *z) {
                 Some(next) => out.push(Finding {
                     rule: format!("window:{}", c.key),
                     detail: format!(
-                        "{}: outside {label} in {whose} {} (now {}); opens {}",
-                        c.description,
+                        "{}: outside {span} in {whose} {} (now {}); opens {}",
+                        label(c),
                         z.name(),
                         local(t, *z),
                         local(next, *z)
                     ),
                     effect: Effect::Defer(next),
                 }),
-                None => out.push(block(format!("window:{}", c.key), format!("{}: closed for weeks ahead in {}", c.description, z.name()))),
+                None => out.push(block(format!("window:{}", c.key), format!("{}: closed for weeks ahead in {}", label(c), z.name()))),
             }
         }
     }
@@ -424,7 +424,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
                     rule: format!("hold_for:{}", c.key),
                     detail: format!(
                         "{}: right-party contact on {day}; no calls for {days} days counting that day, until {}",
-                        c.description,
+                        label(c),
                         local(until, tz)
                     ),
                     effect: Effect::Defer(until),
@@ -441,7 +441,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
         }
         let rule = format!("frequency:{}", c.key);
         if limit.max == 0 {
-            out.push(block(rule, format!("{}: allows no {}", c.description, channel_word(channel))));
+            out.push(block(rule, format!("{}: allows no {}", label(c), channel_word(channel))));
             continue;
         }
         let period = i64::from(limit.period_days);
@@ -463,25 +463,34 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
                     rule,
                     detail: format!(
                         "{}: {worst} of {} allowed in {period} days already; next allowed {}",
-                        c.description,
+                        label(c),
                         limit.max,
                         local(until, tz)
                     ),
                     effect: Effect::Defer(until),
                 }),
-                None => out.push(block(rule, format!("{}: limit of {} per {period} days is used up", c.description, limit.max))),
+                None => out.push(block(rule, format!("{}: limit of {} per {period} days is used up", label(c), limit.max))),
             }
         } else if worst + 1 == i64::from(limit.max) {
             let mut detail = String::new();
             let _ = write!(
                 detail,
                 "{}: this would be contact {} of {} allowed in {period} days",
-                c.description, limit.max, limit.max
+                label(c), limit.max, limit.max
             );
             warnings.push(Reason { rule, detail });
         }
     }
     (out, warnings)
+}
+
+/// How a control is named in details: its description, else its key.
+fn label(c: &Control) -> &str {
+    if c.description.is_empty() {
+        &c.key
+    } else {
+        &c.description
+    }
 }
 
 /// The consent event that decides `channel` to `address` (newest covering it).
