@@ -1,5 +1,7 @@
 //! Staff API component: `/api/*` in, `rentmsg::api` does the work.
 
+mod compliance_client;
+
 use rentmsg::api::{self, ApiContext, ApiRequest};
 use rentmsg::db::SpinDb;
 use spin_sdk::http::{Request, Response};
@@ -20,7 +22,11 @@ fn handle(req: Request) -> Response {
     // No token configured means nobody gets in (fail closed).
     let staff_token = variables::get("staff_token").unwrap_or_default();
     let response = match SpinDb::open_default() {
-        Ok(db) => api::handle(&api_request, &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() }),
+        Ok(db) => api::handle_with(
+            &api_request,
+            &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() },
+            &compliance_client::ComponentChecker,
+        ),
         Err(e) => {
             let mut r = api::ApiResponse::error(503, "database unavailable");
             r.diagnostic = Some(e.to_string());

@@ -1,0 +1,66 @@
+//! The compliance component: exports `rentmsg:compliance/decide` (see
+//! `wit/compliance.wit`). Every component that contacts tenants imports it
+//! as a Spin component dependency with `dependencies_inherit_configuration
+//! = true`, so this reads the facts itself from the importer's `default`
+//! SQLite database; the decision is `rentmsg::compliance::check`.
+
+use rentmsg::channel::Channel;
+use rentmsg::compliance::{self, CheckError, CheckRequest, Verdict};
+use rentmsg::db::SpinDb;
+
+wit_bindgen::generate!({
+    world: "compliance",
+    path: "../../wit/compliance.wit",
+});
+
+use exports::rentmsg::compliance::decide as wit;
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn check(contact: wit::ProposedContact) -> Result<wit::Decision, wit::CheckError> {
+        let at = match contact.at.as_deref() {
+            Some(s) => compliance::load::parse_at(s).map_err(to_wit_error)?,
+            None => chrono::Utc::now(),
+        };
+        let request = CheckRequest {
+            tenant_id: contact.tenant_id,
+            channel: match contact.channel {
+                wit::Channel::Text => Channel::Text,
+                wit::Channel::Email => Channel::Email,
+                wit::Channel::Phone => Channel::Phone,
+                wit::Channel::Letter => Channel::Letter,
+            },
+            address: contact.address,
+            at,
+            manual: contact.manual,
+        };
+        let db = SpinDb::open_default().map_err(|e| wit::CheckError::Unavailable(e.to_string()))?;
+        let d = compliance::check(&db, &request).map_err(to_wit_error)?;
+        let reasons = |v: Vec<compliance::Reason>| {
+            v.into_iter().map(|r| wit::Reason { rule: r.rule, detail: r.detail }).collect()
+        };
+        Ok(wit::Decision {
+            verdict: match d.verdict {
+                Verdict::Allow => wit::Verdict::Allow,
+                Verdict::Block => wit::Verdict::Block,
+                Verdict::Defer => wit::Verdict::Defer,
+            },
+            reasons: reasons(d.reasons),
+            defer_until: d.defer_until.map(rentmsg::time::timestamp),
+            near_limit: d.near_limit,
+            warnings: reasons(d.warnings),
+            address: d.address,
+        })
+    }
+}
+
+fn to_wit_error(e: CheckError) -> wit::CheckError {
+    match e {
+        CheckError::UnknownTenant(m) => wit::CheckError::UnknownTenant(m),
+        CheckError::Invalid(m) => wit::CheckError::Invalid(m),
+        CheckError::Unavailable(m) => wit::CheckError::Unavailable(m),
+    }
+}
+
+export!(Component);
