@@ -7,6 +7,7 @@
 use rentmsg::channel::Channel;
 use rentmsg::compliance::{self, CheckError, CheckRequest, Verdict};
 use rentmsg::db::SpinDb;
+use std::cell::RefCell;
 
 wit_bindgen::generate!({
     world: "compliance",
@@ -35,8 +36,7 @@ impl wit::Guest for Component {
             at,
             manual: contact.manual,
         };
-        let db = SpinDb::open_default().map_err(|e| wit::CheckError::Unavailable(e.to_string()))?;
-        let d = compliance::check(&db, &request).map_err(to_wit_error)?;
+        let d = with_db(|db| compliance::check(db, &request)).map_err(to_wit_error)?;
         let reasons = |v: Vec<compliance::Reason>| {
             v.into_iter().map(|r| wit::Reason { rule: r.rule, detail: r.detail }).collect()
         };
@@ -53,6 +53,30 @@ impl wit::Guest for Component {
             address: d.address,
         })
     }
+}
+
+thread_local! {
+    /// The connection, opened on the first check and kept for the life of
+    /// this instance: an importer checking many contacts in one run (a send
+    /// pass) pays for opening it once.
+    static DB: RefCell<Option<SpinDb>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on this instance's connection. A connection that failed is
+/// not trusted again: the next call opens a new one.
+fn with_db<T>(f: impl FnOnce(&SpinDb) -> Result<T, CheckError>) -> Result<T, CheckError> {
+    DB.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(SpinDb::open_default().map_err(|e| CheckError::Unavailable(e.to_string()))?);
+        }
+        let db = slot.as_ref().ok_or_else(|| CheckError::Unavailable("no connection".into()))?;
+        let out = f(db);
+        if matches!(out, Err(CheckError::Unavailable(_))) {
+            *slot = None;
+        }
+        out
+    })
 }
 
 fn to_wit_error(e: CheckError) -> wit::CheckError {

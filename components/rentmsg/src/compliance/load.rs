@@ -1,27 +1,25 @@
 //! Gathering the facts for one proposed contact and deciding it.
 //!
-//! A handful of indexed reads: the tenant with its property, its contact
-//! points, consent events, exclusions touching it or the target address,
-//! the controls that can apply, and only the part of the contact log that a
-//! limit or hold-for can see (own contacts, plus the group's when a control
-//! applies to the group).
+//! One statement reads everything (`FACTS_SQL`), so a check inside a
+//! component costs a single host round trip; parsed controls are cached by
+//! their stored text. The core then decides ([`decide::decide`]).
 
-use super::controls::{self, Control};
+use super::controls::{Control, ControlSpec};
 use super::decide::{self, Facts, PastContact, Proposed, Target};
-use super::{store, CheckError, CheckRequest, Decision};
+use super::{CheckError, CheckRequest, Decision};
 use crate::channel::Channel;
-use crate::consent;
+use crate::consent::{ConsentEvent, ConsentStatus};
 use crate::db::{Db, DbError};
 use crate::error::Error;
 use crate::normalize;
 use crate::tenants::ContactKind;
 use crate::time;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::str::FromStr;
 
-/// Contact statuses that mean the contact never reached anyone (not counted).
-const NOT_MADE: &str = "('failed', 'canceled', 'cancelled', 'blocked', 'rejected', 'deferred', 'skipped')";
 
 impl From<Error> for CheckError {
     fn from(e: Error) -> Self {
@@ -57,48 +55,137 @@ fn check_once(db: &dyn Db, req: &CheckRequest) -> Result<Decision, CheckError> {
     Ok(decide::decide(&facts, &Proposed { channel: req.channel, at: req.at, manual: req.manual }, &rules))
 }
 
+/// Everything about the tenant in one statement (one host round trip
+/// inside a component):
+/// - the tenant with its property;
+/// - its contact points, consent events, and the exclusions touching it or
+///   its addresses;
+/// - the enabled controls that can apply (its region; its channel, and the
+///   phone controls that define call codes);
+/// - the part of the contact log those controls can see: from the longest
+///   period or hold-for back to three periods ahead (a deferral looks
+///   ahead), own contacts plus, when a control applies to the group, those
+///   of the group (same group id, or sharing a number or email);
+///   contacts that never went out are left out.
+///
+/// Parameters: ?1 tenant, ?2 channel, ?3 the time (RFC 3339 UTC).
+const FACTS_SQL: &str = "WITH
+    tn AS (SELECT t.state, t.country, t.time_zone, t.group_id,
+                  p.time_zone AS property_time_zone, p.state AS property_state, p.country AS property_country
+           FROM tenants t LEFT JOIN properties p ON p.property_id = t.property_id WHERE t.tenant_id = ?1),
+    ctl AS MATERIALIZED (
+            SELECT c.key, c.spec, coalesce(c.period_days, 0) AS period, coalesce(c.hold_for_days, 0) AS hold,
+                   c.apply_to_group AS grp
+            FROM contact_controls c, tn
+            WHERE c.enabled = 1 AND (c.channel = ?2 OR c.channel = 'phone')
+              AND (c.state IS NULL OR c.state = coalesce(tn.state, tn.property_state))
+              AND (c.country IS NULL OR c.country = coalesce(tn.country, tn.property_country, 'US'))),
+    win AS (SELECT coalesce(max(max(period, hold)), 0) AS back, coalesce(max(period), 0) AS ahead,
+                   coalesce(max(CASE WHEN period > 0 OR hold > 0 THEN grp ELSE 0 END), 0) AS grp
+            FROM ctl),
+    grp AS (SELECT tenant_id FROM tenants
+            WHERE (SELECT grp FROM win) AND group_id = (SELECT group_id FROM tn) AND tenant_id <> ?1
+            UNION
+            SELECT o.tenant_id FROM contact_points o JOIN contact_points m ON m.address = o.address
+            WHERE (SELECT grp FROM win) AND m.tenant_id = ?1 AND o.tenant_id <> ?1),
+    hist AS (SELECT l.* FROM win, contact_log l
+             WHERE win.back > 0 AND l.tenant_id = ?1
+               AND l.at >= strftime('%Y-%m-%dT%H:%M:%fZ', ?3, '-' || (win.back + 2) || ' days')
+               AND l.at < strftime('%Y-%m-%dT%H:%M:%fZ', ?3, '+' || (3 * win.ahead + 4) || ' days')
+             UNION ALL
+             SELECT l.* FROM win, grp, contact_log l
+             WHERE win.back > 0 AND l.tenant_id = grp.tenant_id
+               AND l.at >= strftime('%Y-%m-%dT%H:%M:%fZ', ?3, '-' || (win.back + 2) || ' days')
+               AND l.at < strftime('%Y-%m-%dT%H:%M:%fZ', ?3, '+' || (3 * win.ahead + 4) || ' days'))
+SELECT
+    (SELECT json_object('state', state, 'country', country, 'time_zone', time_zone, 'group_id', group_id,
+                        'property_time_zone', property_time_zone, 'property_state', property_state,
+                        'property_country', property_country) FROM tn) AS tenant,
+    (SELECT json_group_array(json_array(kind, address)) FROM contact_points WHERE tenant_id = ?1) AS points,
+    (SELECT json_group_array(json_array(id, channel, address, status, evidence, actor, source, at))
+     FROM consent_events WHERE tenant_id = ?1) AS consent,
+    (SELECT json_group_array(json_array(kind, address)) FROM exclusions
+     WHERE (tenant_id = ?1 AND address IS NULL)
+        OR (address IN (SELECT address FROM contact_points WHERE tenant_id = ?1)
+            AND (kind = 'number_by_customer' OR tenant_id = ?1))) AS exclusions,
+    (SELECT json_group_array(json_array(key, spec)) FROM ctl) AS controls,
+    (SELECT json_group_array(json_array(l.at, l.channel, l.direction, l.tenant_id = ?1,
+                                        coalesce(l.call_result, json_extract(l.detail, '$.call_result')), cp.kind))
+     FROM hist l
+     LEFT JOIN contact_points cp ON cp.tenant_id = l.tenant_id AND cp.address = l.address
+     WHERE l.status NOT IN ('failed', 'canceled', 'cancelled', 'blocked', 'rejected', 'deferred', 'skipped')) AS history";
+
+fn corrupt(what: &str) -> CheckError {
+    CheckError::Unavailable(format!("stored {what} has an unexpected shape"))
+}
+
+fn json_column(row: crate::db::Row<'_>, column: &str) -> Result<serde_json::Value, CheckError> {
+    match row.opt_str(column)? {
+        Some(text) => serde_json::from_str(text).map_err(|_| corrupt(column)),
+        None => Ok(serde_json::Value::Null),
+    }
+}
+
+fn opt_text(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
 /// The facts and controls for one request (tests and benchmarks use this
 /// to run the core on its own).
 pub fn load(db: &dyn Db, req: &CheckRequest) -> Result<(Facts, Vec<Control>), CheckError> {
     let rows = db.execute(
-        "SELECT t.tenant_id, t.state, t.country, t.time_zone, t.group_id,
-                p.time_zone AS property_time_zone, p.state AS property_state, p.country AS property_country
-         FROM tenants t LEFT JOIN properties p ON p.property_id = t.property_id WHERE t.tenant_id = ?",
-        &[req.tenant_id.as_str().into()],
+        FACTS_SQL,
+        &[req.tenant_id.as_str().into(), req.channel.as_str().into(), time::timestamp(req.at).into()],
     )?;
-    let Some(row) = rows.first() else {
+    let row = rows.first().ok_or_else(|| corrupt("facts"))?;
+    let tenant = json_column(row, "tenant")?;
+    if tenant.is_null() {
         return Err(CheckError::UnknownTenant(format!("tenant `{}` not found", req.tenant_id)));
-    };
-    let own_zone = row.opt_str("time_zone")?;
-    let property_zone = row.opt_str("property_time_zone")?;
+    }
     // The tenant's own zone, else the property's; a zone that is set but not
     // a valid IANA name is unknown, and unknown fails closed.
-    let time_zone: Option<Tz> = match own_zone.or(property_zone) {
-        Some(name) => Tz::from_str(name).ok(),
-        None => None,
-    };
-    let state = row.opt_string("state")?.or(row.opt_string("property_state")?);
-    let country = row
-        .opt_string("country")?
-        .or(row.opt_string("property_country")?)
+    let zone_name = tenant["time_zone"].as_str().or(tenant["property_time_zone"].as_str());
+    let time_zone: Option<Tz> = zone_name.and_then(|name| Tz::from_str(name).ok());
+    let state = opt_text(&tenant["state"]).or(opt_text(&tenant["property_state"]));
+    let country = opt_text(&tenant["country"])
+        .or(opt_text(&tenant["property_country"]))
         .unwrap_or_else(|| normalize::DEFAULT_COUNTRY.to_owned());
-    let group_id = row.opt_string("group_id")?;
 
-    let points = crate::tenants::contact_points(db, &req.tenant_id)?;
+    let mut points = Vec::new();
+    for p in json_column(row, "points")?.as_array().ok_or_else(|| corrupt("contact points"))? {
+        points.push(crate::tenants::ContactPoint {
+            kind: p[0].as_str().and_then(|k| k.parse().ok()).ok_or_else(|| corrupt("contact point kind"))?,
+            address: opt_text(&p[1]).ok_or_else(|| corrupt("contact point address"))?,
+        });
+    }
     let target = resolve_target(req, &points, &country)?;
 
-    let consent = consent::events(db, &req.tenant_id)?;
+    let mut consent = Vec::new();
+    for e in json_column(row, "consent")?.as_array().ok_or_else(|| corrupt("consent"))? {
+        consent.push(ConsentEvent {
+            id: e[0].as_i64().ok_or_else(|| corrupt("consent id"))?,
+            tenant_id: req.tenant_id.clone(),
+            channel: match e[1].as_str() {
+                Some(c) => Some(c.parse().map_err(|_| corrupt("consent channel"))?),
+                None => None,
+            },
+            address: opt_text(&e[2]),
+            status: match e[3].as_str() {
+                Some("opted_in") => ConsentStatus::OptedIn,
+                Some("opted_out") => ConsentStatus::OptedOut,
+                _ => return Err(corrupt("consent status")),
+            },
+            evidence: opt_text(&e[4]),
+            actor: opt_text(&e[5]).unwrap_or_default(),
+            source: opt_text(&e[6]).unwrap_or_default(),
+            at: opt_text(&e[7]).ok_or_else(|| corrupt("consent time"))?,
+        });
+    }
 
     let target_address = match &target {
-        Target::Point { address, .. } => Some(address.as_str()),
+        Target::Point { address, .. } => Some(address.clone()),
         _ => None,
     };
-    let ex = db.execute(
-        "SELECT kind, tenant_id FROM exclusions
-         WHERE (tenant_id = ? AND address IS NULL)
-            OR (address = ? AND (kind = 'number_by_customer' OR tenant_id = ?))",
-        &[req.tenant_id.as_str().into(), target_address.into(), req.tenant_id.as_str().into()],
-    )?;
     let mut facts = Facts {
         tenant_id: req.tenant_id.clone(),
         time_zone,
@@ -113,20 +200,67 @@ pub fn load(db: &dyn Db, req: &CheckRequest) -> Result<(Facts, Vec<Control>), Ch
         excluded_by_user: false,
         history: Vec::new(),
     };
-    for r in ex.iter() {
-        match r.str("kind")? {
-            "bankruptcy" => facts.bankruptcy = true,
-            "disable_texting_auto_calls" => facts.disable_texting_auto_calls = true,
-            "disable_auto_communications" => facts.disable_auto_communications = true,
-            "number_by_customer" => facts.excluded_by_customer = true,
-            "number_by_user" => facts.excluded_by_user = true,
-            other => return Err(CheckError::Unavailable(format!("unknown exclusion kind `{other}`"))),
+    for x in json_column(row, "exclusions")?.as_array().ok_or_else(|| corrupt("exclusions"))? {
+        let on_target = x[1].as_str().is_some() && x[1].as_str() == target_address.as_deref();
+        match x[0].as_str() {
+            Some("bankruptcy") => facts.bankruptcy = true,
+            Some("disable_texting_auto_calls") => facts.disable_texting_auto_calls = true,
+            Some("disable_auto_communications") => facts.disable_auto_communications = true,
+            Some("number_by_customer") => facts.excluded_by_customer |= on_target,
+            Some("number_by_user") => facts.excluded_by_user |= on_target,
+            _ => return Err(corrupt("exclusion kind")),
         }
     }
 
-    let rules = store::rules_for(db, req.channel, facts.state.as_deref(), &facts.country)?;
-    facts.history = history(db, req, &facts, &rules, group_id.as_deref())?;
+    let mut rules = Vec::new();
+    for c in json_column(row, "controls")?.as_array().ok_or_else(|| corrupt("contact controls"))? {
+        let key = c[0].as_str().unwrap_or("?");
+        rules.push(control_from_spec(key, c[1].as_str().ok_or_else(|| corrupt("contact control"))?)?);
+    }
+    rules.sort_by(|a, b| a.key.cmp(&b.key));
+
+    let mut history = Vec::new();
+    for h in json_column(row, "history")?.as_array().ok_or_else(|| corrupt("contact log"))? {
+        history.push(PastContact {
+            at: h[0].as_str().and_then(time::parse_timestamp).ok_or_else(|| corrupt("contact time"))?,
+            channel: h[1].as_str().and_then(|c| c.parse().ok()).ok_or_else(|| corrupt("contact channel"))?,
+            outbound: h[2].as_str() == Some("outbound"),
+            own: h[3].as_i64() == Some(1),
+            // Written as a number by the call-results workflow; a text code from a JSON detail is accepted too.
+            call_result: h[4].as_i64().or_else(|| h[4].as_str().and_then(|s| s.trim().parse().ok())),
+            kind: h[5].as_str().and_then(|k| k.parse().ok()),
+        });
+    }
+    history.sort_by_key(|c| c.at);
+    facts.history = history;
     Ok((facts, rules))
+}
+
+thread_local! {
+    /// Parsed controls by their stored JSON: controls change rarely, and
+    /// parsing windows, holidays and code lists is most of a check's work.
+    /// Keyed by the whole text, so an edited control is parsed afresh.
+    static PARSED: RefCell<HashMap<String, Control>> = RefCell::new(HashMap::new());
+}
+
+/// Most parsed controls kept per thread (instance) before starting over.
+const PARSED_CAPACITY: usize = 512;
+
+fn control_from_spec(key: &str, spec: &str) -> Result<Control, CheckError> {
+    PARSED.with(|cache| {
+        if let Some(c) = cache.borrow().get(spec) {
+            return Ok(c.clone());
+        }
+        let bad = |e: String| CheckError::Unavailable(format!("contact control `{key}`: {e}"));
+        let parsed: ControlSpec = serde_json::from_str(spec).map_err(|e| bad(e.to_string()))?;
+        let control = parsed.to_control().map_err(bad)?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= PARSED_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(spec.to_owned(), control.clone());
+        Ok(control)
+    })
 }
 
 fn resolve_target(req: &CheckRequest, points: &[crate::tenants::ContactPoint], country: &str) -> Result<Target, CheckError> {
@@ -169,94 +303,6 @@ fn resolve_target(req: &CheckRequest, points: &[crate::tenants::ContactPoint], c
         .iter()
         .find(|p| p.address == address && p.kind.is_phone() == wanted_phone)
         .map_or(Target::NotOnFile { address }, point_target))
-}
-
-/// The part of the contact log the rules can see.
-fn history(
-    db: &dyn Db,
-    req: &CheckRequest,
-    facts: &Facts,
-    rules: &[Control],
-    group_id: Option<&str>,
-) -> Result<Vec<PastContact>, CheckError> {
-    let applicable = controls::applicable(rules, req.channel, facts.state.as_deref(), &facts.country);
-    let mut back = 0i64;
-    let mut forward = 0i64;
-    let mut group = false;
-    for c in &applicable.limits {
-        if let Some(l) = &c.limit {
-            let p = i64::from(l.period_days);
-            back = back.max(p);
-            forward = forward.max(3 * p + 2);
-            group |= c.apply_to_group;
-        }
-    }
-    if req.channel == Channel::Phone {
-        for c in &applicable.hold_for {
-            back = back.max(i64::from(c.hold_for_days.unwrap_or(0)));
-            group |= c.apply_to_group;
-        }
-    }
-    if back == 0 && forward == 0 {
-        return Ok(Vec::new());
-    }
-    // Two days of slack on each side covers any zone offset; the core
-    // works out exact local days.
-    let from = time::timestamp(req.at - Duration::days(back + 2));
-    let to = time::timestamp(req.at + Duration::days(forward + 2));
-    let select = "SELECT l.at, l.channel, l.direction, l.tenant_id,
-                         coalesce(l.call_result, json_extract(l.detail, '$.call_result')) AS call_result,
-                         cp.kind AS kind
-                  FROM contact_log l
-                  LEFT JOIN contact_points cp ON cp.tenant_id = l.tenant_id AND cp.address = l.address";
-    let rows = if group {
-        // Group: same group id, or sharing a phone number or email (co-signers).
-        db.execute(
-            &format!(
-                "{select}
-                 WHERE l.at >= ? AND l.at < ? AND l.status NOT IN {NOT_MADE}
-                   AND (l.tenant_id = ?
-                        OR l.tenant_id IN (SELECT tenant_id FROM tenants WHERE group_id = ?)
-                        OR l.tenant_id IN (SELECT o.tenant_id FROM contact_points o
-                                           JOIN contact_points m ON m.address = o.address
-                                           WHERE m.tenant_id = ?))
-                 ORDER BY l.at, l.id"
-            ),
-            &[from.into(), to.into(), req.tenant_id.as_str().into(), group_id.into(), req.tenant_id.as_str().into()],
-        )?
-    } else {
-        db.execute(
-            &format!(
-                "{select}
-                 WHERE l.tenant_id = ? AND l.at >= ? AND l.at < ? AND l.status NOT IN {NOT_MADE}
-                 ORDER BY l.at, l.id"
-            ),
-            &[req.tenant_id.as_str().into(), from.into(), to.into()],
-        )?
-    };
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows.iter() {
-        let Some(at) = time::parse_timestamp(r.str("at")?) else {
-            return Err(CheckError::Unavailable("a contact log time is not RFC 3339".into()));
-        };
-        let call_result = match r.value("call_result")? {
-            crate::db::Value::Integer(i) => Some(*i),
-            crate::db::Value::Text(s) => s.trim().parse().ok(),
-            crate::db::Value::Real(f) => Some(*f as i64),
-            _ => None,
-        };
-        out.push(PastContact {
-            at,
-            channel: r.str("channel")?.parse().map_err(CheckError::Unavailable)?,
-            outbound: r.str("direction")? == "outbound",
-            kind: r.opt_str("kind")?.and_then(|k| k.parse().ok()),
-            call_result,
-            own: r.opt_str("tenant_id")? == Some(req.tenant_id.as_str()),
-        });
-    }
-    // Stored times sort as text; parse order is the same, but be exact.
-    out.sort_by_key(|c| c.at);
-    Ok(out)
 }
 
 /// Parse an RFC 3339 time for a request (`at`).

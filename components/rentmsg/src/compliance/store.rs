@@ -1,13 +1,13 @@
 //! Contact controls and call result codes in SQLite.
 //!
-//! `contact_controls` keeps each control's scope in columns (key, channel,
-//! state, country, enabled) and the rest as its JSON [`ControlSpec`].
+//! `contact_controls` keeps each control's scope and look-back settings in
+//! columns (key, channel, state, country, enabled, period_days,
+//! hold_for_days, apply_to_group) and all of it as its JSON [`ControlSpec`].
 //! Migration 2 seeds the default rule packs as rows (`pack` names the pack);
 //! staff edit or delete them like their own. Every change is audited.
 
 use super::controls::{Control, ControlSpec};
 use crate::audit;
-use crate::channel::Channel;
 use crate::db::{self, Db, Row};
 use crate::error::{Error, Result};
 use crate::time;
@@ -53,27 +53,6 @@ pub fn get(db: &dyn Db, key: &str) -> Result<Option<StoredControl>> {
     rows.first().map(stored_from_row).transpose()
 }
 
-/// The enabled controls that can apply to a `channel` contact for a tenant
-/// in `state` / `country`, plus the phone controls (which define call
-/// codes). Invalid stored rows are an error: the caller fails closed.
-pub fn rules_for(db: &dyn Db, channel: Channel, state: Option<&str>, country: &str) -> Result<Vec<Control>> {
-    let rows = db.execute(
-        "SELECT key, spec FROM contact_controls
-         WHERE enabled = 1 AND (channel = ? OR channel = 'phone')
-           AND (state IS NULL OR state = ?) AND (country IS NULL OR country = ?)
-         ORDER BY key",
-        &[channel.as_str().into(), state.into(), country.into()],
-    )?;
-    rows.iter()
-        .map(|r| {
-            let key = r.str("key")?;
-            let spec: ControlSpec =
-                serde_json::from_str(r.str("spec")?).map_err(|e| Error::Corrupt(format!("contact control `{key}`: {e}")))?;
-            spec.to_control().map_err(|e| Error::Corrupt(format!("contact control `{key}`: {e}")))
-        })
-        .collect()
-}
-
 /// Every control, typed (tests, benchmarks).
 pub fn all_rules(db: &dyn Db) -> Result<Vec<Control>> {
     list(db)?
@@ -107,14 +86,17 @@ pub fn create(db: &dyn Db, spec: &ControlSpec, actor: &str, now: DateTime<Utc>) 
         }
         let at = time::timestamp(now);
         tx.execute(
-            "INSERT INTO contact_controls (key, channel, state, country, enabled, spec, pack, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            "INSERT INTO contact_controls (key, channel, state, country, enabled, period_days, hold_for_days, apply_to_group, spec, pack, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
             &[
                 spec.key.as_str().into(),
                 control.channel.as_str().into(),
                 control.state.as_deref().into(),
                 control.country.as_deref().into(),
                 control.enabled.into(),
+                control.limit.as_ref().map(|l| i64::from(l.period_days)).into(),
+                control.hold_for_days.map(i64::from).into(),
+                control.apply_to_group.into(),
                 json.as_str().into(),
                 at.as_str().into(),
                 at.as_str().into(),
@@ -136,12 +118,16 @@ pub fn replace(db: &dyn Db, key: &str, spec: &ControlSpec, actor: &str, now: Dat
     db::transaction(db, |tx| {
         let old = get(tx, key)?.ok_or_else(|| Error::NotFound(format!("contact control `{key}` not found")))?;
         tx.execute(
-            "UPDATE contact_controls SET channel = ?, state = ?, country = ?, enabled = ?, spec = ?, updated_at = ? WHERE key = ?",
+            "UPDATE contact_controls SET channel = ?, state = ?, country = ?, enabled = ?, period_days = ?, hold_for_days = ?,
+                    apply_to_group = ?, spec = ?, updated_at = ? WHERE key = ?",
             &[
                 control.channel.as_str().into(),
                 control.state.as_deref().into(),
                 control.country.as_deref().into(),
                 control.enabled.into(),
+                control.limit.as_ref().map(|l| i64::from(l.period_days)).into(),
+                control.hold_for_days.map(i64::from).into(),
+                control.apply_to_group.into(),
                 json.as_str().into(),
                 time::timestamp(now).into(),
                 key.into(),
