@@ -65,6 +65,7 @@ impl Env {
         out
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn log(&self, tenant: &str, channel: &str, address: &str, at: &str, status: &str, code: Option<i64>, detail: Option<&str>) {
         self.db
             .execute(
