@@ -95,6 +95,13 @@ fn staff_check_route_decides_through_the_component() {
     assert_eq!((out["decision"].as_str(), rules(&out)), (Some("block"), vec!["exclusion.bankruptcy".to_owned()]), "{out}");
     let out = check(&app, json!({"tenant_id": "t-ny", "channel": "phone", "at": NOON_NY, "manual": true}));
     assert_eq!(out["decision"], "allow", "manual calls stay possible: {out}");
+    // The block is logged with its rule, as a JSON line without the address.
+    let log = app.log();
+    assert!(
+        log.lines().any(|l| l.contains(r#""component":"compliance""#) && l.contains("exclusion.bankruptcy") && l.contains(r#""tenant_id":"t-ny""#)),
+        "{log}"
+    );
+    assert!(!log.contains("555-0100") && !log.contains("5550100"), "no phone numbers in logs: {log}");
     app.staff_put("/api/tenants/t-ny/exclusions", &json!({"bankruptcy": {"on": false}, "disable_texting_auto_calls": true}));
     let out = check(&app, json!({"tenant_id": "t-ny", "channel": "text", "at": NOON_NY, "manual": true}));
     assert_eq!(rules(&out), ["exclusion.disable_texting_auto_calls"], "manual texts too: {out}");

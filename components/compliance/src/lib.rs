@@ -37,6 +37,20 @@ impl wit::Guest for Component {
             manual: contact.manual,
         };
         let d = with_db(|db| compliance::check(db, &request)).map_err(to_wit_error)?;
+        if d.verdict != Verdict::Allow {
+            // Every block and deferral is logged with its rules (tenant id,
+            // never the address: logs carry no phone numbers or emails).
+            let log = serde_json::json!({
+                "component": "compliance",
+                "tenant_id": request.tenant_id,
+                "channel": request.channel.as_str(),
+                "manual": request.manual,
+                "decision": d.verdict.as_str(),
+                "rules": d.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+                "defer_until": d.defer_until.map(rentmsg::time::timestamp),
+            });
+            eprintln!("{log}");
+        }
         let reasons = |v: Vec<compliance::Reason>| {
             v.into_iter().map(|r| wit::Reason { rule: r.rule, detail: r.detail }).collect()
         };
