@@ -91,9 +91,13 @@ pub(super) fn get_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
 pub(super) fn put_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let mut raw: serde_json::Value = json_body(call)?;
     let key = call.param("key");
-    // The key is in the path; the body may leave it out.
+    // The key is in the path; the body may leave it out. What GET returns
+    // can be sent back as is: its read-only fields are ignored.
     if let Some(obj) = raw.as_object_mut() {
         obj.entry("key").or_insert_with(|| key.into());
+        for read_only in ["pack", "created_at", "updated_at"] {
+            obj.remove(read_only);
+        }
     }
     let spec: ControlSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
