@@ -257,3 +257,18 @@ fn contact_control_routes() {
     let want: Vec<i64> = (0..=6).chain(101..=128).collect();
     assert_eq!(codes, want);
 }
+
+#[test]
+fn a_check_on_a_fresh_database_migrates_first() {
+    let db = NativeDb::open_in_memory().unwrap();
+    let request = rentmsg::compliance::CheckRequest {
+        tenant_id: "a".into(),
+        channel: rentmsg::channel::Channel::Text,
+        address: None,
+        at: Utc.with_ymd_and_hms(2024, 6, 5, 16, 0, 0).unwrap(),
+        manual: false,
+    };
+    let err = rentmsg::compliance::check(&db, &request).unwrap_err();
+    assert!(matches!(err, rentmsg::compliance::CheckError::UnknownTenant(_)), "{err:?}");
+    assert_eq!(rentmsg::schema::migrate(&db, Utc::now()).unwrap(), Vec::<i64>::new(), "already migrated");
+}

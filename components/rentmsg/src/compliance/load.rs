@@ -20,7 +20,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::str::FromStr;
 
-
 impl From<Error> for CheckError {
     fn from(e: Error) -> Self {
         match e {
