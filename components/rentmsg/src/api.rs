@@ -11,6 +11,7 @@
 
 use crate::audit;
 use crate::channel::Channel;
+use crate::compliance::{ComplianceCheck, DbChecker};
 use crate::consent::{self, ConsentChange, ConsentStatus};
 use crate::contact_log;
 use crate::db::{self, Db, DbError};
@@ -218,7 +219,16 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: inbound::get_help_contact },
     Route { method: "PUT", path: "/api/properties/{property_id}/sms-help-contact", handler: inbound::put_help_contact },
     Route { method: "GET", path: "/api/sms-numbers/{number}", handler: inbound::get_sms_number },
+    Route { method: "POST", path: "/api/compliance/check", handler: compliance_routes::check },
+    Route { method: "GET", path: "/api/contact-controls", handler: compliance_routes::list_controls },
+    Route { method: "POST", path: "/api/contact-controls", handler: compliance_routes::create_control },
+    Route { method: "GET", path: "/api/contact-controls/{key}", handler: compliance_routes::get_control },
+    Route { method: "PUT", path: "/api/contact-controls/{key}", handler: compliance_routes::put_control },
+    Route { method: "DELETE", path: "/api/contact-controls/{key}", handler: compliance_routes::delete_control },
+    Route { method: "GET", path: "/api/call-result-codes", handler: compliance_routes::call_result_codes },
 ];
+
+mod compliance_routes;
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
@@ -232,6 +242,8 @@ struct Call<'a> {
     params: Vec<(&'static str, String)>,
     query: Vec<(String, String)>,
     actor: String,
+    /// Where compliance decisions come from (the component in production).
+    checker: &'a dyn ComplianceCheck,
 }
 
 impl Call<'_> {
@@ -361,8 +373,16 @@ fn match_template<'p>(template: &'static str, path: &'p str) -> Option<Vec<(&'st
     }
 }
 
-/// Answer one staff API request.
+/// Answer one staff API request, deciding compliance in-process over
+/// `ctx.db` ([`DbChecker`]): tests and native tools.
 pub fn handle(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiResponse {
+    handle_with(req, ctx, &DbChecker { db: ctx.db })
+}
+
+/// Answer one staff API request, asking `checker` for every compliance
+/// decision (the staff-console component passes the compliance
+/// component's WIT import, so staff see exactly what the product applies).
+pub fn handle_with(req: &ApiRequest, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> ApiResponse {
     let actor = match authenticate(&req.headers, ctx.staff_token) {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -388,7 +408,7 @@ pub fn handle(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiResponse {
         r.headers.push(("allow".into(), allowed.join(", ")));
         return r;
     };
-    let mut resp = run(route, raw_params, query, req, ctx, actor).unwrap_or_else(ApiError::into_response);
+    let mut resp = run(route, raw_params, query, req, ctx, actor, checker).unwrap_or_else(ApiError::into_response);
     resp.route = Some(route.path);
     resp
 }
@@ -400,6 +420,7 @@ fn run(
     req: &ApiRequest,
     ctx: &ApiContext<'_>,
     actor: String,
+    checker: &dyn ComplianceCheck,
 ) -> Result<ApiResponse, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(413, format!("the body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
@@ -410,7 +431,7 @@ fn run(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let query = parse_query(query)?;
     schema::migrate(ctx.db, ctx.now)?;
-    let call = Call { req, ctx, params, query, actor };
+    let call = Call { req, ctx, params, query, actor, checker };
     (route.handler)(&call)
 }
 

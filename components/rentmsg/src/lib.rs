@@ -11,6 +11,7 @@
 //!   [`contact_log`], [`audit`]: typed access to each table.
 //! - [`view`]: the tenant as staff see it.
 //! - [`api`]: the staff API, independent of the HTTP stack.
+//! - [`compliance`]: allow / block / defer-until for a proposed contact.
 //! - [`inbound`]: SMS provider webhooks (STOP / START / HELP, free text,
 //!   delivery status) and the staff inbox.
 //! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod audit;
 pub mod channel;
+pub mod compliance;
 pub mod consent;
 pub mod contact_log;
 pub mod db;

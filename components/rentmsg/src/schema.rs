@@ -179,6 +179,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE INDEX audit_log_at ON audit_log(at)",
     ],
 },
+crate::compliance::migration::MIGRATION,
 Migration {
     version: 4,
     name: "inbound SMS: keyword lists, inbound messages and staff inbox, status callbacks, number states",

@@ -1,6 +1,8 @@
 //! Staff API component: `/api/*` in, `rentmsg::api` does the work.
 
 use futures::StreamExt as _;
+mod compliance_client;
+
 use rentmsg::api::{self, ApiContext, ApiRequest};
 use rentmsg::db::SpinDb;
 use spin_sdk::http::{IncomingRequest, Response};
@@ -30,7 +32,11 @@ async fn handle(req: IncomingRequest) -> Response {
         }
     } else {
         match SpinDb::open_default() {
-            Ok(db) => api::handle(&api_request, &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() }),
+            Ok(db) => api::handle_with(
+                &api_request,
+                &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() },
+                &compliance_client::ComponentChecker,
+            ),
             Err(e) => {
                 let mut r = api::ApiResponse::error(503, "database unavailable");
                 r.diagnostic = Some(e.to_string());

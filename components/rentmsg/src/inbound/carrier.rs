@@ -39,15 +39,32 @@ pub enum CarrierVerdict {
     InvalidForTexting,
 }
 
+/// The codes that say something about the number: code, verdict, what the
+/// provider means by it (the table above, as data).
+const CODES: &[(&str, CarrierVerdict, &str)] = &[
+    ("21610", CarrierVerdict::OptedOut, "recipient has opted out"),
+    ("21211", CarrierVerdict::InvalidForTexting, "invalid number"),
+    ("21217", CarrierVerdict::InvalidForTexting, "number does not appear to be valid"),
+    ("21401", CarrierVerdict::InvalidForTexting, "invalid phone number"),
+    ("21407", CarrierVerdict::InvalidForTexting, "number type does not support SMS"),
+    ("21612", CarrierVerdict::InvalidForTexting, "number not reachable via SMS"),
+    ("21614", CarrierVerdict::InvalidForTexting, "not a mobile number"),
+    ("30003", CarrierVerdict::InvalidForTexting, "unreachable destination handset"),
+    ("30005", CarrierVerdict::InvalidForTexting, "unknown destination handset"),
+    ("30006", CarrierVerdict::InvalidForTexting, "landline or unreachable carrier"),
+];
+
 /// The verdict for a provider error code, if the code is about the number.
 pub fn verdict(error_code: &str) -> Option<CarrierVerdict> {
-    match error_code.trim() {
-        "21610" => Some(CarrierVerdict::OptedOut),
-        "21211" | "21217" | "21401" | "21407" | "21612" | "21614" | "30003" | "30005" | "30006" => {
-            Some(CarrierVerdict::InvalidForTexting)
-        }
-        _ => None,
-    }
+    let code = error_code.trim();
+    CODES.iter().find(|(c, _, _)| *c == code).map(|(_, v, _)| *v)
+}
+
+/// What the provider means by an error code that is about the number (for
+/// staff-facing explanations), None for any other code.
+pub fn meaning(error_code: &str) -> Option<&'static str> {
+    let code = error_code.trim();
+    CODES.iter().find(|(c, _, _)| *c == code).map(|(_, _, m)| *m)
 }
 
 /// A number's texting state, when the carrier has said it is unusable.
@@ -149,6 +166,9 @@ mod tests {
         }
         for code in ["", "30007", "30008", "30004", "21408", "abc"] {
             assert_eq!(verdict(code), None, "{code}");
+            assert_eq!(meaning(code), None, "{code}");
         }
+        assert_eq!(meaning(" 30006"), Some("landline or unreachable carrier"));
+        assert_eq!(meaning("21614"), Some("not a mobile number"));
     }
 }
