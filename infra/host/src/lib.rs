@@ -12,10 +12,12 @@ mod files;
 mod grants;
 pub mod http_trigger;
 mod key_value;
+pub mod kv_backend;
 mod outbound_http;
 mod sqlite;
 mod state;
 mod variables;
+mod wasi_keyvalue;
 
 use std::sync::Arc;
 
@@ -33,9 +35,22 @@ impl Host {
         Ok(Host { app: app::App::load(options).await? })
     }
 
-    /// Serve the HTTP routes on `listener` until the future is dropped.
-    pub async fn serve(&self, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-        http_trigger::serve(self.app.clone(), listener).await
+    /// Serve the HTTP routes on `listener` until `shutdown` completes, then
+    /// give requests in flight a grace period to finish.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        http_trigger::serve(self.app.clone(), listener, shutdown).await
+    }
+
+    /// Components compiled so far (all at load) and instances made so far
+    /// (one per request or cron tick).
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        let s = &self.app.shared.stats;
+        (s.compilations.load(Ordering::Relaxed), s.instantiations.load(Ordering::Relaxed))
     }
 
     /// Start the cron schedules in the background.

@@ -1,9 +1,11 @@
 //! SQLite capability (`fermyon:spin/sqlite@2.0.0`).
 //!
-//! Each `connection.open` hands the guest its own SQLite connection (taken
-//! from a small pool), so `BEGIN` / `COMMIT` issued over separate `execute`
-//! calls stay on one connection, as on Spin. SQL errors come back as
-//! `io(message)`, never as a trap.
+//! Each `connection.open` hands the guest a new SQLite connection, as Spin
+//! does, so `BEGIN` / `COMMIT` issued over separate `execute` calls stay on
+//! one connection and no connection state (pragmas, temp tables) leaks from
+//! one guest to the next. Connections get SQLite's defaults, as on Spin
+//! (foreign keys are not enforced unless the guest turns them on). SQL errors
+//! come back as `io(message)`, never as a trap.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,10 +16,8 @@ use wasmtime::component::Resource;
 
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::blocking;
+use crate::grants::Isolation;
 use crate::state::HostState;
-
-/// Idle connections kept per database.
-const POOL_SIZE: usize = 16;
 
 /// The configured SQLite databases of the app, by label.
 #[derive(Default)]
@@ -49,7 +49,7 @@ impl SqliteDatabases {
     }
 }
 
-/// One SQLite database and its idle connections.
+/// One SQLite database.
 pub struct Database {
     /// The file, or the shared-cache URI of an in-memory database.
     path: PathBuf,
@@ -57,8 +57,6 @@ pub struct Database {
     in_memory: bool,
     /// Keeps an in-memory database alive while no guest holds a connection.
     _keeper: Option<Mutex<rusqlite::Connection>>,
-    /// Connections not held by any guest.
-    idle: Mutex<Vec<rusqlite::Connection>>,
 }
 
 impl Database {
@@ -66,10 +64,12 @@ impl Database {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database { path: path.to_path_buf(), in_memory: false, _keeper: None, idle: Mutex::new(Vec::new()) };
-        // Open once now so a bad path fails the app at load, not a request later.
+        let db = Database { path: path.to_path_buf(), in_memory: false, _keeper: None };
+        // Open once now so a bad path fails the app at load, not a request
+        // later. WAL is a property of the file: set once, every connection
+        // (and other processes) then read while one writes.
         let conn = db.connect()?;
-        db.release(conn);
+        conn.pragma_update(None, "journal_mode", "WAL")?;
         Ok(db)
     }
 
@@ -78,7 +78,7 @@ impl Database {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let uri = format!("file:spin-host-{}-{label}-{n}?mode=memory&cache=shared", std::process::id());
-        let mut db = Database { path: PathBuf::from(uri), in_memory: true, _keeper: None, idle: Mutex::new(Vec::new()) };
+        let mut db = Database { path: PathBuf::from(uri), in_memory: true, _keeper: None };
         db._keeper = Some(Mutex::new(db.connect()?));
         Ok(db)
     }
@@ -93,53 +93,20 @@ impl Database {
         } else {
             rusqlite::Connection::open(&self.path)?
         };
+        // Concurrent requests each hold a connection: wait for a writer
+        // rather than fail with SQLITE_BUSY.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        if !self.in_memory {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-        }
+        // With WAL, NORMAL is crash-safe and spares an fsync per commit.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(conn)
     }
-
-    fn acquire(&self) -> rusqlite::Result<rusqlite::Connection> {
-        if let Ok(mut idle) = self.idle.lock() {
-            if let Some(conn) = idle.pop() {
-                return Ok(conn);
-            }
-        }
-        self.connect()
-    }
-
-    fn release(&self, conn: rusqlite::Connection) {
-        // A guest that left a transaction open must not leak it to the next one.
-        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
-            return;
-        }
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < POOL_SIZE {
-                idle.push(conn);
-            }
-        }
-    }
 }
 
-/// The guest's handle on an open connection.
+/// The guest's handle on an open connection (closed, rolling back any open
+/// transaction, when dropped).
 pub struct ConnectionHandle {
-    /// The database it belongs to (the connection returns there on drop).
-    database: Arc<Database>,
-    /// The connection; `None` only while it is being returned.
-    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
-}
-
-impl Drop for ConnectionHandle {
-    fn drop(&mut self) {
-        if let Ok(mut slot) = self.conn.lock() {
-            if let Some(conn) = slot.take() {
-                self.database.release(conn);
-            }
-        }
-    }
+    /// The connection, shared with the blocking task running a statement.
+    conn: Arc<Mutex<rusqlite::Connection>>,
 }
 
 fn to_sql(value: Value) -> rusqlite::types::Value {
@@ -194,19 +161,22 @@ impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
     async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
-        if !self.grants().sqlite_databases.contains(&database) {
+        let grants = self.grants();
+        if grants.isolation == Isolation::Isolated {
+            // Spin 3's deny-all adapter answers an isolated dependency so.
+            return Ok(Err(Error::NoSuchDatabase));
+        }
+        if !grants.sqlite_databases.contains(&database) {
             return Ok(Err(Error::AccessDenied));
         }
         let Some(db) = self.app.sqlite.databases.get(&database).cloned() else {
             return Ok(Err(Error::NoSuchDatabase));
         };
-        let pool = db.clone();
-        let conn = match blocking::run(move || pool.acquire()).await? {
+        let conn = match blocking::run(move || db.connect()).await? {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(sql_error(e))),
         };
-        let handle = ConnectionHandle { database: db, conn: Arc::new(Mutex::new(Some(conn))) };
-        Ok(Ok(self.table.push(handle)?))
+        Ok(Ok(self.table.push(ConnectionHandle { conn: Arc::new(Mutex::new(conn)) })?))
     }
 
     async fn execute(
@@ -217,16 +187,15 @@ impl sqlite::HostConnection for HostState {
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let conn = self.table.get(&connection)?.conn.clone();
         blocking::run(move || {
-            let slot = conn.lock().map_err(|_| Error::InvalidConnection)?;
-            let conn = slot.as_ref().ok_or(Error::InvalidConnection)?;
-            execute(conn, &statement, parameters)
+            let conn = conn.lock().map_err(|_| Error::InvalidConnection)?;
+            execute(&conn, &statement, parameters)
         })
         .await
     }
 
     async fn drop(&mut self, connection: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
         let handle = self.table.delete(connection)?;
-        // Returning the connection may roll back a transaction: do it off the executor.
+        // Closing may roll back a transaction: do it off the executor.
         blocking::run(move || drop(handle)).await?;
         Ok(())
     }
