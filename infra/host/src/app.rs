@@ -67,6 +67,8 @@ pub struct Stats {
     pub compilations: AtomicU64,
     /// Instances made from a pre-instantiated component.
     pub instantiations: AtomicU64,
+    /// Instances alive now (a request or tick in progress).
+    pub live: AtomicU64,
 }
 
 impl AppShared {

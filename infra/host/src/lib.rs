@@ -53,6 +53,11 @@ impl Host {
         (s.compilations.load(Ordering::Relaxed), s.instantiations.load(Ordering::Relaxed))
     }
 
+    /// Instances alive now: requests and ticks in progress.
+    pub fn live_instances(&self) -> u64 {
+        self.app.shared.stats.live.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Start the cron schedules in the background.
     pub fn start_cron(&self) -> Vec<tokio::task::JoinHandle<()>> {
         cron_trigger::start(self.app.clone())

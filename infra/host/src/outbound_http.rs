@@ -3,8 +3,9 @@
 //! `HTTP-request-denied` for the guest, never a crash.
 //!
 //! Three kinds of destination, as in Spin:
-//! - the app itself: a relative URL (`/api/x`) or host `self.alt`, allowed by
-//!   a `http://self` (or `*`) rule and routed like any incoming request;
+//! - the app itself: a relative URL (`/api/x`, which Spin SDKs send with the
+//!   authority `:80` or `:443`) or host `self.alt`, allowed by a
+//!   `http://self` (or `*`) rule and routed like any incoming request;
 //! - another component: `http://<component>.spin.internal/...` (service
 //!   chaining), sent straight to that component, private routes included;
 //! - anything else goes out to the network.
@@ -87,7 +88,8 @@ impl WasiHttpHooks for OutboundHooks {
         let host = uri.host().unwrap_or_default().to_ascii_lowercase();
         let component = self.grants.component_id.clone();
         let isolation = self.grants.isolation;
-        let destination = if host == SELF_AUTHORITY {
+        // Spin SDKs give a relative URL the authority `:80` or `:443`: no host.
+        let destination = if host == SELF_AUTHORITY || host.is_empty() {
             Destination::App
         } else if let Some(target) = spin_host_config::outbound::service_chaining_target(&host) {
             Destination::Component(target.to_string())
@@ -106,7 +108,10 @@ impl WasiHttpHooks for OutboundHooks {
                 return Err(Error::InternalError(Some("\"wasi:http/outgoing-handler\" is not permitted".into())));
             }
             if !allowed {
-                let shown = if host == SELF_AUTHORITY { "self".to_string() } else { format!("{scheme}://{host}") };
+                let shown = match destination {
+                    Destination::App => "self".to_string(),
+                    _ => format!("{scheme}://{host}"),
+                };
                 tracing::warn!(component, destination = %shown, "outbound request denied by allowed_outbound_hosts");
                 return Err(Error::HttpRequestDenied);
             }

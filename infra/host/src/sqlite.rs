@@ -3,9 +3,9 @@
 //! Each `connection.open` hands the guest a new SQLite connection, as Spin
 //! does, so `BEGIN` / `COMMIT` issued over separate `execute` calls stay on
 //! one connection and no connection state (pragmas, temp tables) leaks from
-//! one guest to the next. Connections get SQLite's defaults, as on Spin
-//! (foreign keys are not enforced unless the guest turns them on). SQL errors
-//! come back as `io(message)`, never as a trap.
+//! one guest to the next. Connections start as Spin's do (the bundled
+//! SQLite's defaults: foreign keys enforced). SQL errors come back as
+//! `io(message)`, never as a trap.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

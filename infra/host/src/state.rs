@@ -37,6 +37,7 @@ impl HostState {
     /// State for one run of the component with `grants`.
     pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, trigger: crate::outbound_http::Trigger) -> Self {
         let hooks = OutboundHooks::new(grants.clone(), app.clone(), trigger);
+        app.stats.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HostState {
             wasi,
             isolated_wasi: None,
@@ -69,6 +70,12 @@ impl HostState {
         }
         let current = self.grants().clone();
         self.hooks.set_grants(current);
+    }
+}
+
+impl Drop for HostState {
+    fn drop(&mut self) {
+        self.app.stats.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
