@@ -118,6 +118,20 @@ async fn grants_are_checked_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_may_hold_256_stores_open() {
+    let app = Start::probe().start().await;
+    let r = app
+        .probe(json!([
+            { "op": "kv.open_many", "store": "default", "count": 256 },
+            { "op": "kv.open_many", "store": "default", "count": 257 },
+            // Closed stores free their slots.
+            { "op": "kv.open_many", "store": "default", "count": 256 },
+        ]))
+        .await;
+    assert_eq!(r, vec![ok(json!(256)), err("store-table-full"), ok(json!(256))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listed_store_that_is_not_configured_stops_the_app() {
     // probe.toml lists `cache`; without a runtime config it does not exist.
     let mut start = Start::fixture("probe.toml").variable("secret_token", SECRET);
