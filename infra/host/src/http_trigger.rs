@@ -8,9 +8,9 @@
 //! OPTIONS included) reaches the component, and hyper leaves the body out of
 //! a HEAD answer. Request bodies have no size limit, but a client that stops
 //! sending for 10 minutes gets its request failed (Spin's between-bytes
-//! timeout). A request whose client goes away before the component answered
-//! stops the component. On shutdown the listener closes and requests in
-//! flight get [`SHUTDOWN_GRACE`] to finish.
+//! timeout). A request whose client goes away before the component finished
+//! its response stops the component. On shutdown the listener closes and
+//! requests in flight get [`SHUTDOWN_GRACE`] to finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -142,18 +142,15 @@ async fn handle(
     }
 }
 
-/// Aborts a guest task on drop unless disarmed (the client went away).
-struct AbortOnDrop(Option<tokio::task::AbortHandle>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
-    }
-}
+/// A guest handling one request: instantiation and the `handle` call, as one future.
+type Guest = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
 
 /// Run `route`'s component on `req` (whose URI is absolute).
+///
+/// The guest runs inside the caller's task (the connection's), not a task of
+/// its own: first until it sets its response, then, inside the response body,
+/// as hyper pulls the body. No thread hand-offs per request, and a client
+/// that goes away drops the body and with it the guest and its instance.
 pub async fn dispatch<B>(
     app: &Arc<App>,
     mut req: Request<B>,
@@ -175,38 +172,105 @@ where
         anyhow::bail!("component {:?} has no HTTP entry point", component.id);
     };
     let mut store = app.new_store(&component, Trigger::Http).await?;
-    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (sender, mut receiver) = tokio::sync::oneshot::channel();
     let request = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let id = component.id.clone();
-    let task = tokio::spawn(async move {
+    let mut guest: Option<Guest> = Some(Box::pin(async move {
         let proxy = proxy.instantiate_async(&mut store).await?;
         proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
-    });
-    let mut guard = AbortOnDrop(Some(task.abort_handle()));
-    match receiver.await {
-        Ok(answer) => {
-            // The guest may still be writing the body: let it run, report a late failure.
-            guard.0 = None;
-            let late = id.clone();
-            tokio::spawn(async move {
-                match task.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!("component {late:?} failed after its response started: {e:?}"),
-                    Err(e) if e.is_cancelled() => {}
-                    Err(e) => tracing::error!("component {late:?} task failed: {e}"),
+    }));
+    let mut finished: Option<wasmtime::Result<()>> = None;
+    let answer = std::future::poll_fn(|cx| {
+        if let Poll::Ready(answer) = Pin::new(&mut receiver).poll(cx) {
+            return Poll::Ready(answer.ok());
+        }
+        if let Some(running) = guest.as_mut() {
+            if let Poll::Ready(outcome) = running.as_mut().poll(cx) {
+                guest = None;
+                finished = Some(outcome);
+                // The guest may have answered just before returning.
+                return Poll::Ready(receiver.try_recv().ok());
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(None)
+    })
+    .await;
+    match answer {
+        Some(Ok(response)) => Ok(response.map(|body| {
+            match (guest, finished) {
+                (Some(running), _) => GuestBody { inner: body, guest: Some(running), component: id }.boxed_unsync(),
+                (None, Some(Err(e))) => {
+                    tracing::error!("component {id:?} failed after setting its response: {e:?}");
+                    body
                 }
-            });
-            answer.map_err(|code| anyhow::anyhow!("component {id:?} answered with error {code:?}"))
+                (None, _) => body,
+            }
+        })),
+        Some(Err(code)) => Err(anyhow::anyhow!("component {id:?} answered with error {code:?}")),
+        None => Err(match finished {
+            Some(Ok(())) | None => anyhow::anyhow!("component {id:?} returned without setting a response"),
+            Some(Err(trap)) => anyhow::anyhow!("component {id:?} trapped: {trap:?}"),
+        }),
+    }
+}
+
+/// A response body whose guest is still running: polling the body runs the
+/// guest too, so it can write the body. When the body ends before the guest
+/// does, the rest of the guest runs as a task of its own; when the body is
+/// dropped early (the client went away), the guest is dropped with it.
+struct GuestBody {
+    /// The body the guest writes.
+    inner: HyperOutgoingBody,
+    /// The guest, until it finishes.
+    guest: Option<Guest>,
+    /// Component id, for logs.
+    component: String,
+}
+
+impl GuestBody {
+    fn poll_guest(&mut self, cx: &mut Context<'_>) {
+        if let Some(guest) = self.guest.as_mut() {
+            if let Poll::Ready(outcome) = guest.as_mut().poll(cx) {
+                self.guest = None;
+                if let Err(e) = outcome {
+                    tracing::error!("component {:?} failed after its response started: {e:?}", self.component);
+                }
+            }
         }
-        Err(_) => {
-            guard.0 = None;
-            Err(match task.await {
-                Ok(Ok(())) => anyhow::anyhow!("component {id:?} returned without setting a response"),
-                Ok(Err(trap)) => anyhow::anyhow!("component {id:?} trapped: {trap:?}"),
-                Err(join) => anyhow::anyhow!("component {id:?} task failed: {join}"),
-            })
+    }
+}
+
+impl Body for GuestBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        this.poll_guest(cx);
+        let frame = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(None) = frame {
+            // Usually the guest is just returning: let it, before giving it a task.
+            this.poll_guest(cx);
+            if let Some(rest) = this.guest.take() {
+                let component = this.component.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = rest.await {
+                        tracing::error!("component {component:?} failed after its response: {e:?}");
+                    }
+                });
+            }
         }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -22,6 +22,7 @@ mod wasi_keyvalue;
 use std::sync::Arc;
 
 pub use app::HostOptions;
+pub use outbound_http::Trigger;
 
 /// A loaded app, ready to serve and to fire cron ticks.
 #[derive(Clone)]
