@@ -186,19 +186,24 @@ struct RawManifest {
 /// second time so their fields keep their positions (a `toml::Table` has none).
 #[derive(Deserialize)]
 struct RawInlineComponents {
+    /// Trigger entries by trigger type, in manifest order.
     #[serde(default)]
     trigger: BTreeMap<String, Vec<RawInlineTrigger>>,
 }
 
+/// One trigger entry, reduced to its component.
 #[derive(Deserialize)]
 struct RawInlineTrigger {
+    /// The entry's `component`.
     #[serde(default)]
     component: Option<InlineComponent>,
 }
 
 /// A trigger's `component`: an id, or an inline component table.
 enum InlineComponent {
+    /// A component id (resolved from the first parse).
     Id,
+    /// An inline component, parsed with positions.
     Inline(Box<RawComponent>),
 }
 

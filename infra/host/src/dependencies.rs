@@ -35,8 +35,11 @@ pub struct LoadedDependency {
 /// `ns:pkg/iface@1.2.3` split into its parts.
 #[derive(Debug, PartialEq)]
 struct InterfaceName<'a> {
+    /// `ns:pkg`.
     package: &'a str,
+    /// `iface`, when the name has one.
     interface: Option<&'a str>,
+    /// `1.2.3`, when the name has one.
     version: Option<&'a str>,
 }
 
