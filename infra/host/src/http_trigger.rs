@@ -8,8 +8,8 @@
 //! OPTIONS included) reaches the component, and hyper leaves the body out of
 //! a HEAD answer. Request bodies have no size limit, but a client that stops
 //! sending for 10 minutes gets its request failed (Spin's between-bytes
-//! timeout). A request whose client goes away before the component finished
-//! its response stops the component. On shutdown the listener closes and
+//! timeout). A request whose client goes away before the component set its
+//! response stops the component; after that, the component runs to its end. On shutdown the listener closes and
 //! requests in flight get [`SHUTDOWN_GRACE`] to finish.
 
 use std::future::Future;
@@ -149,8 +149,8 @@ type Guest = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
 ///
 /// The guest runs inside the caller's task (the connection's), not a task of
 /// its own: first until it sets its response, then, inside the response body,
-/// as hyper pulls the body. No thread hand-offs per request, and a client
-/// that goes away drops the body and with it the guest and its instance.
+/// as hyper pulls the body. No thread hand-offs per request; a client that
+/// goes away before the response drops the guest and its instance.
 pub async fn dispatch<B>(
     app: &Arc<App>,
     mut req: Request<B>,
@@ -217,9 +217,8 @@ where
 }
 
 /// A response body whose guest is still running: polling the body runs the
-/// guest too, so it can write the body. When the body ends before the guest
-/// does, the rest of the guest runs as a task of its own; when the body is
-/// dropped early (the client went away), the guest is dropped with it.
+/// guest too, so it can write the body. When the body ends or is dropped
+/// before the guest finishes, the rest of the guest runs as a task of its own.
 struct GuestBody {
     /// The body the guest writes.
     inner: HyperOutgoingBody,
@@ -230,6 +229,18 @@ struct GuestBody {
 }
 
 impl GuestBody {
+    /// Let the rest of the guest run as a task of its own.
+    fn detach(&mut self) {
+        if let (Some(rest), Ok(runtime)) = (self.guest.take(), tokio::runtime::Handle::try_current()) {
+            let component = self.component.clone();
+            runtime.spawn(async move {
+                if let Err(e) = rest.await {
+                    tracing::error!("component {component:?} failed after its response: {e:?}");
+                }
+            });
+        }
+    }
+
     fn poll_guest(&mut self, cx: &mut Context<'_>) {
         if let Some(guest) = self.guest.as_mut() {
             if let Poll::Ready(outcome) = guest.as_mut().poll(cx) {
@@ -253,14 +264,7 @@ impl Body for GuestBody {
         if let Poll::Ready(None) = frame {
             // Usually the guest is just returning: let it, before giving it a task.
             this.poll_guest(cx);
-            if let Some(rest) = this.guest.take() {
-                let component = this.component.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = rest.await {
-                        tracing::error!("component {component:?} failed after its response: {e:?}");
-                    }
-                });
-            }
+            this.detach();
         }
         frame
     }
@@ -271,6 +275,14 @@ impl Body for GuestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Drop for GuestBody {
+    /// The body is done with (a HEAD answer, or the client left mid-body):
+    /// the guest carries on, as on Spin, and finds its writes refused.
+    fn drop(&mut self) {
+        self.detach();
     }
 }
 

@@ -175,6 +175,27 @@ async fn a_component_that_never_answers_is_stopped_when_its_client_leaves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_keeps_running_after_its_response() {
+    let app = Start::probe().start().await;
+    // Work after the body is sent completes, as on Spin, including when the
+    // body is never read (HEAD).
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        app.probe_one(json!({ "op": "kv.delete", "store": "default", "key": "after-response" })).await;
+        let resp = app.client.request(method.clone(), app.url("/trap/after")).send().await.expect("send");
+        assert_eq!(resp.status(), 200, "{method}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = app.probe_one(json!({ "op": "kv.get", "store": "default", "key": "after-response" })).await;
+            if got == ok(json!("yes")) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{method}: the work after the response never happened");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_requests_in_flight_finish() {
     let mut app = Start::probe().start().await;
     let slow = {
