@@ -273,15 +273,18 @@ impl KvBackend for SqliteKv {
     }
 }
 
+/// Values by (store, key).
+type MemoryMap = BTreeMap<(String, String), Vec<u8>>;
+
 /// Process memory (`type = "spin"` without a `path`): gone on restart.
 #[derive(Default)]
 pub struct MemoryKv {
     /// Values by (store, key).
-    map: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    map: Mutex<MemoryMap>,
 }
 
 impl MemoryKv {
-    fn map(&self) -> Result<MutexGuard<'_, BTreeMap<(String, String), Vec<u8>>>, KvError> {
+    fn map(&self) -> Result<MutexGuard<'_, MemoryMap>, KvError> {
         self.map.lock().map_err(|_| KvError("key-value store lock poisoned".into()))
     }
 }
