@@ -182,6 +182,51 @@ struct RawManifest {
     component: BTreeMap<String, Spanned<RawComponent>>,
 }
 
+/// The inline components of the triggers, parsed from the manifest text a
+/// second time so their fields keep their positions (a `toml::Table` has none).
+#[derive(Deserialize)]
+struct RawInlineComponents {
+    /// Trigger entries by trigger type, in manifest order.
+    #[serde(default)]
+    trigger: BTreeMap<String, Vec<RawInlineTrigger>>,
+}
+
+/// One trigger entry, reduced to its component.
+#[derive(Deserialize)]
+struct RawInlineTrigger {
+    /// The entry's `component`.
+    #[serde(default)]
+    component: Option<InlineComponent>,
+}
+
+/// A trigger's `component`: an id, or an inline component table.
+enum InlineComponent {
+    /// A component id (resolved from the first parse).
+    Id,
+    /// An inline component, parsed with positions.
+    Inline(Box<RawComponent>),
+}
+
+impl<'de> Deserialize<'de> for InlineComponent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = InlineComponent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a component id or an inline component table")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<InlineComponent, E> {
+                Ok(InlineComponent::Id)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<InlineComponent, A::Error> {
+                RawComponent::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|c| InlineComponent::Inline(Box::new(c)))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApplication {
@@ -225,7 +270,7 @@ struct RawComponent {
     #[serde(default)]
     exclude_files: Vec<String>,
     #[serde(default)]
-    allowed_outbound_hosts: Vec<String>,
+    allowed_outbound_hosts: Vec<Spanned<String>>,
     #[serde(default)]
     allowed_http_hosts: Option<Spanned<Vec<String>>>,
     #[serde(default)]
@@ -311,13 +356,15 @@ impl AppManifest {
     /// Parse manifest `text` (named `file` in errors) whose paths resolve against `dir`.
     pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<AppManifest, ManifestError> {
         let loc = Locator { file, text };
-        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        let toml_error = |e: toml::de::Error| {
             let message = e.message().to_string();
             match e.span() {
                 Some(span) => loc.at(span, message),
                 None => loc.whole(message),
             }
-        })?;
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(toml_error)?;
+        let mut inline: RawInlineComponents = toml::from_str(text).map_err(toml_error)?;
 
         let version_ok = matches!(raw.spin_manifest_version.get_ref(), toml::Value::Integer(2))
             || matches!(raw.spin_manifest_version.get_ref(), toml::Value::String(s) if s == "2");
@@ -373,10 +420,16 @@ impl AppManifest {
         let mut inline_count = 0usize;
         for (kind, entries) in raw.trigger {
             let kind_span = entries.span();
+            let mut inline_entries = inline.trigger.remove(&kind).unwrap_or_default().into_iter();
             for entry in entries.into_inner() {
                 let span = entry.span();
                 let table = entry.into_inner();
-                let component = trigger_component(&loc, dir, span.clone(), &kind, &table, &mut components, &mut inline_count, &variables)?;
+                let inline_component = match inline_entries.next().and_then(|t| t.component) {
+                    Some(InlineComponent::Inline(c)) => Some(*c),
+                    _ => None,
+                };
+                let target = TriggerTarget { kind: &kind, span: span.clone(), table: &table, inline: inline_component };
+                let component = trigger_component(&loc, dir, target, &mut components, &mut inline_count, &variables)?;
                 match kind.as_str() {
                     "http" => {
                         check_keys(&loc, span.clone(), &table, &["route", "component", "executor", "id"])?;
@@ -459,17 +512,27 @@ fn check_keys(loc: &Locator<'_>, span: Range<usize>, table: &toml::Table, allowe
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A trigger entry whose component is being resolved.
+struct TriggerTarget<'a> {
+    /// Trigger type (`http`, `cron`).
+    kind: &'a str,
+    /// Where the entry is.
+    span: Range<usize>,
+    /// The entry.
+    table: &'a toml::Table,
+    /// Its inline component, parsed with positions.
+    inline: Option<RawComponent>,
+}
+
 fn trigger_component(
     loc: &Locator<'_>,
     dir: &Path,
-    span: Range<usize>,
-    kind: &str,
-    table: &toml::Table,
+    target: TriggerTarget<'_>,
     components: &mut Vec<ComponentDecl>,
     inline_count: &mut usize,
     variables: &BTreeMap<String, VariableDecl>,
 ) -> Result<String, ManifestError> {
+    let TriggerTarget { kind, span, table, inline } = target;
     match table.get("component") {
         Some(toml::Value::String(id)) => {
             if components.iter().any(|c| &c.id == id) {
@@ -478,16 +541,14 @@ fn trigger_component(
                 Err(loc.at(span, format!("{kind} trigger names component {id:?}, which is not defined ([component.{id}])")))
             }
         }
-        Some(toml::Value::Table(inline)) => {
+        Some(toml::Value::Table(_)) => {
             // An inline component: Spin names it after its trigger.
             *inline_count += 1;
             let id = match table.get("id").and_then(|i| i.as_str()) {
                 Some(id) => id.to_string(),
                 None => format!("{kind}-component-{inline_count}"),
             };
-            let raw: RawComponent = toml::Value::Table(inline.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| loc.at(span.clone(), format!("inline component: {}", e.message())))?;
+            let raw = inline.ok_or_else(|| loc.at(span.clone(), "inline component could not be read"))?;
             let decl = component_decl(loc, dir, id.clone(), raw, variables)?;
             components.push(decl);
             Ok(id)
@@ -544,6 +605,15 @@ fn component_decl(
     if let Some(models) = &raw.ai_models {
         if !models.get_ref().is_empty() {
             return Err(loc.at(models.span(), format!("component {id:?}: `ai_models` (Serverless AI) is not provided by this host")));
+        }
+    }
+
+    // Rules without templates are checked now, where their line is known;
+    // templated ones once variables have values.
+    for rule in &raw.allowed_outbound_hosts {
+        if !rule.get_ref().contains("{{") {
+            crate::outbound::AllowedHosts::parse(std::slice::from_ref(rule.get_ref()), &|t| Ok(t.to_string()))
+                .map_err(|e| loc.at(rule.span(), format!("component {id:?}: allowed_outbound_hosts {e}")))?;
         }
     }
 
@@ -644,7 +714,7 @@ fn component_decl(
         source,
         files,
         exclude_files: raw.exclude_files,
-        allowed_outbound_hosts: raw.allowed_outbound_hosts,
+        allowed_outbound_hosts: raw.allowed_outbound_hosts.into_iter().map(Spanned::into_inner).collect(),
         key_value_stores: raw.key_value_stores,
         sqlite_databases: raw.sqlite_databases,
         variables: raw.variables,
@@ -741,6 +811,28 @@ source = "target/rules.wasm"
     }
 
     #[test]
+    fn inline_components_keep_positions() {
+        let text = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = { source = \"a.wasm\", key_value_stores = [\"default\"] }\n[[trigger.http]]\nroute = \"/b\"\nid = \"second\"\ncomponent = { source = \"b.wasm\" }\n";
+        let m = parse(text).unwrap();
+        assert_eq!(m.components[0].id, "http-component-1");
+        assert_eq!(m.components[0].key_value_stores, vec!["default".to_string()]);
+        assert_eq!(m.components[1].id, "second");
+        let bad = text.replace("key_value_stores", "key_value_storez");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains("key_value_storez"), "{e}");
+    }
+
+    #[test]
+    fn outbound_rules_are_checked_where_they_are_written() {
+        let bad = GOOD.replace("allowed_outbound_hosts = [\"{{ base }}\"]", "allowed_outbound_hosts = [\"{{ base }}\",\n  \"example.com\"]");
+        let e = parse(&bad).unwrap_err();
+        let line = bad.lines().position(|l| l.contains("\"example.com\"")).unwrap() + 1;
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.message.contains("scheme"), "{e}");
+    }
+
+    #[test]
     fn ids_follow_spin_rules() {
         assert!(is_valid_id("staff-console"));
         assert!(is_valid_id("a1"));
@@ -750,3 +842,4 @@ source = "target/rules.wasm"
         assert!(!is_valid_id("a-"));
     }
 }
+

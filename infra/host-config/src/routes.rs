@@ -2,6 +2,8 @@
 //! trailing `/...` wildcard. When several routes match, the most specific
 //! wins as in Spin: an exact route over any wildcard, a single-segment
 //! wildcard over a trailing one, a longer trailing prefix over a shorter one.
+//! A route written twice is served by the later entry, and the earlier one is
+//! reported as a duplicate that will never be used (Spin logs it and starts).
 
 use std::cmp::Ordering;
 
@@ -69,17 +71,6 @@ impl Route {
         let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
         (!self.trailing, self.segments.len(), literals)
     }
-
-    /// Equivalent patterns (same shape, parameter names aside).
-    fn same_pattern(&self, other: &Route) -> bool {
-        self.trailing == other.trailing
-            && self.segments.len() == other.segments.len()
-            && self.segments.iter().zip(&other.segments).all(|(a, b)| match (a, b) {
-                (Segment::Literal(x), Segment::Literal(y)) => x == y,
-                (Segment::Param(_), Segment::Param(_)) => true,
-                _ => false,
-            })
-    }
 }
 
 /// The app's routing table.
@@ -87,40 +78,79 @@ impl Route {
 pub struct Router {
     /// Routes in manifest order.
     routes: Vec<Route>,
+    /// Routes replaced by a later entry for the same route.
+    duplicates: Vec<DuplicateRoute>,
+}
+
+/// A route that is never used because a later trigger has the same route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicateRoute {
+    /// The route.
+    pub route: String,
+    /// The component that will never receive it.
+    pub replaced: String,
+    /// The component that serves it.
+    pub effective: String,
 }
 
 /// A request matched to a route.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RouteMatch<'a> {
+pub struct RouteMatch {
     /// The component that serves it.
-    pub component: &'a str,
+    pub component: String,
     /// The route as written in the manifest (`/api/...`).
-    pub raw_route: &'a str,
+    pub raw_route: String,
     /// The route including the base.
-    pub full_route: &'a str,
+    pub full_route: String,
     /// The path below the route's fixed part (trailing wildcard routes), else empty.
     pub path_info: String,
     /// Values of `:name` segments.
     pub params: Vec<(String, String)>,
 }
 
+impl RouteMatch {
+    /// The match Spin makes for a service-chaining request
+    /// (`http://<component>.spin.internal/<path>`): the component's whole
+    /// path space, as if it were routed at `/...`.
+    pub fn synthetic(component: &str, path: &str) -> RouteMatch {
+        RouteMatch {
+            component: component.to_string(),
+            raw_route: "/...".into(),
+            full_route: "/...".into(),
+            path_info: path.to_string(),
+            params: Vec::new(),
+        }
+    }
+}
+
 impl Router {
-    /// Compile `(route, component)` pairs under `base`. Two routes with the
-    /// same pattern are an error: which one serves would be arbitrary.
+    /// Compile `(route, component)` pairs under `base`.
     pub fn build(base: &str, routes: &[(String, String)]) -> anyhow::Result<Router> {
         let mut compiled: Vec<Route> = Vec::new();
+        let mut duplicates = Vec::new();
         for (raw, component) in routes {
             let route = Route::parse(base, raw, component);
-            if let Some(existing) = compiled.iter().find(|r| r.same_pattern(&route)) {
-                anyhow::bail!(
-                    "route {raw:?} of component {component:?} duplicates route {:?} of component {:?}",
-                    existing.raw,
-                    existing.component
-                );
+            if let Some(i) = compiled.iter().position(|r| r.raw == route.raw) {
+                let replaced = compiled.remove(i);
+                duplicates.push(DuplicateRoute {
+                    route: replaced.full.clone(),
+                    replaced: replaced.component,
+                    effective: route.component.clone(),
+                });
             }
             compiled.push(route);
         }
-        Ok(Router { routes: compiled })
+        Ok(Router { routes: compiled, duplicates })
+    }
+
+    /// Routes that will never be used because a later trigger repeats them.
+    pub fn duplicates(&self) -> &[DuplicateRoute] {
+        &self.duplicates
+    }
+
+    /// Routes under `/.well-known/spin/`, which the host answers itself.
+    pub fn reserved_routes(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| r.full.as_str()).filter(|r| r.starts_with("/.well-known/spin/"))
     }
 
     /// `(route, component)` pairs in manifest order.
@@ -129,7 +159,7 @@ impl Router {
     }
 
     /// The most specific route matching `path` (percent-encoding untouched).
-    pub fn route(&self, path: &str) -> Option<RouteMatch<'_>> {
+    pub fn route(&self, path: &str) -> Option<RouteMatch> {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
         let mut best: Option<(&Route, Vec<(String, String)>)> = None;
         for route in &self.routes {
@@ -159,9 +189,9 @@ impl Router {
             String::new()
         };
         Some(RouteMatch {
-            component: &route.component,
-            raw_route: &route.raw,
-            full_route: &route.full,
+            component: route.component.clone(),
+            raw_route: route.raw.clone(),
+            full_route: route.full.clone(),
             path_info,
             params,
         })
@@ -169,20 +199,20 @@ impl Router {
 }
 
 /// The `spin-*` headers Spin adds to a request routed to a component.
-pub fn spin_headers(m: &RouteMatch<'_>, full_url: &str, base: &str, client: &str) -> Vec<(String, String)> {
-    let component_route = m.raw_route.strip_suffix("/...").unwrap_or(m.raw_route);
-    let component_route = if m.raw_route == "/..." { "" } else { component_route };
+pub fn spin_headers(m: &RouteMatch, full_url: &str, base: &str, client: &str) -> Vec<(String, String)> {
+    let component_route = m.raw_route.strip_suffix("/...").unwrap_or(&m.raw_route);
     let mut headers = vec![
         ("spin-full-url".to_string(), full_url.to_string()),
         ("spin-path-info".to_string(), m.path_info.clone()),
-        ("spin-matched-route".to_string(), m.full_route.to_string()),
+        ("spin-matched-route".to_string(), m.full_route.clone()),
         ("spin-base-path".to_string(), base.to_string()),
-        ("spin-raw-component-route".to_string(), m.raw_route.to_string()),
+        ("spin-raw-component-route".to_string(), m.raw_route.clone()),
         ("spin-component-route".to_string(), component_route.to_string()),
         ("spin-client-addr".to_string(), client.to_string()),
     ];
     for (name, value) in &m.params {
-        headers.push((format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone()));
+        // Spin builds `SPIN_PATH_MATCH_<NAME>` and turns `_` into `-`.
+        headers.push((format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")), value.clone()));
     }
     headers
 }
@@ -208,9 +238,9 @@ mod tests {
     fn trailing_wildcards_match_the_prefix_and_below() {
         let r = router(&[("/api/...", "api"), ("/...", "all")]);
         let m = r.route("/api").unwrap();
-        assert_eq!((m.component, m.path_info.as_str()), ("api", ""));
+        assert_eq!((m.component.as_str(), m.path_info.as_str()), ("api", ""));
         let m = r.route("/api/tenants/t1").unwrap();
-        assert_eq!((m.component, m.path_info.as_str()), ("api", "/tenants/t1"));
+        assert_eq!((m.component.as_str(), m.path_info.as_str()), ("api", "/tenants/t1"));
         assert_eq!(r.route("/apix").unwrap().component, "all");
         assert_eq!(r.route("/").unwrap().component, "all");
     }
@@ -239,8 +269,45 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_routes_are_rejected() {
-        let routes = vec![("/a/:x".to_string(), "one".to_string()), ("/a/:y".to_string(), "two".to_string())];
-        assert!(Router::build("/", &routes).is_err());
+    fn a_repeated_route_goes_to_the_later_trigger() {
+        let routes = vec![("/a/...".to_string(), "one".to_string()), ("/a/...".to_string(), "two".to_string())];
+        let r = Router::build("/", &routes).unwrap();
+        assert_eq!(r.route("/a/b").unwrap().component, "two");
+        assert_eq!(
+            r.duplicates(),
+            &[DuplicateRoute { route: "/a/...".into(), replaced: "one".into(), effective: "two".into() }]
+        );
+    }
+
+    #[test]
+    fn param_names_become_header_names() {
+        let r = router(&[("/u/:user_id", "u")]);
+        let m = r.route("/u/7").unwrap();
+        let h = spin_headers(&m, "http://h/u/7", "/", "c");
+        assert!(h.contains(&("spin-path-match-user-id".into(), "7".into())), "{h:?}");
+        assert!(h.contains(&("spin-component-route".into(), "/u/:user_id".into())));
+    }
+
+    #[test]
+    fn headers_of_a_wildcard_route() {
+        let r = router(&[("/foo/...", "f"), ("/...", "all")]);
+        let m = r.route("/foo/bar").unwrap();
+        let h = spin_headers(&m, "https://fermyon.dev/foo/bar?k=v", "/", "127.0.0.1:8777");
+        for (name, value) in [
+            ("spin-full-url", "https://fermyon.dev/foo/bar?k=v"),
+            ("spin-path-info", "/bar"),
+            ("spin-matched-route", "/foo/..."),
+            ("spin-base-path", "/"),
+            ("spin-raw-component-route", "/foo/..."),
+            ("spin-component-route", "/foo"),
+            ("spin-client-addr", "127.0.0.1:8777"),
+        ] {
+            assert!(h.contains(&(name.to_string(), value.to_string())), "{name}: {h:?}");
+        }
+        let m = r.route("/x").unwrap();
+        let h = spin_headers(&m, "http://h/x", "/", "c");
+        assert!(h.contains(&("spin-component-route".into(), "".into())), "{h:?}");
+        let m = RouteMatch::synthetic("f", "/p/q");
+        assert_eq!((m.raw_route.as_str(), m.path_info.as_str()), ("/...", "/p/q"));
     }
 }

@@ -7,7 +7,9 @@
 //! do not match, cron components that do not export the cron handler.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use anyhow::{bail, Context as _};
@@ -23,8 +25,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::dependencies::{self, LoadedDependency};
 use crate::files;
-use crate::grants::Grants;
-use crate::key_value::KeyValueStores;
+use crate::grants::{Grants, Isolation};
+use crate::kv_backend::KeyValueStores;
+use crate::outbound_http::Trigger;
 use crate::sqlite::SqliteDatabases;
 use crate::state::HostState;
 
@@ -49,14 +52,39 @@ pub struct AppShared {
     pub sqlite: SqliteDatabases,
     /// Variable values (app and component).
     pub variables: VariableResolver,
-    /// The loaded app, for requests a component sends to `self`.
+    /// The loaded app, for requests a component sends to the app itself.
     app: OnceLock<Weak<App>>,
+    /// Where the HTTP trigger listens (the authority of requests to the app itself).
+    origin: OnceLock<SocketAddr>,
+    /// Counters proving how instances are made.
+    pub stats: Stats,
+}
+
+/// What the host has done, for tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Wasm components compiled (at load; never per request).
+    pub compilations: AtomicU64,
+    /// Instances made from a pre-instantiated component.
+    pub instantiations: AtomicU64,
+    /// Instances alive now (a request or tick in progress).
+    pub live: AtomicU64,
 }
 
 impl AppShared {
     /// The app these stores belong to, once loading finished.
     pub fn app(&self) -> Option<Arc<App>> {
         self.app.get().and_then(Weak::upgrade)
+    }
+
+    /// Record the HTTP trigger's address (first call wins).
+    pub fn set_origin(&self, addr: SocketAddr) {
+        let _ = self.origin.set(addr);
+    }
+
+    /// Whether the app has a component `id`.
+    pub fn has_component(&self, id: &str) -> bool {
+        self.app().is_some_and(|app| app.components.contains_key(id))
     }
 }
 
@@ -160,6 +188,8 @@ impl App {
             sqlite: SqliteDatabases::open(&used_db)?,
             variables,
             app: OnceLock::new(),
+            origin: OnceLock::new(),
+            stats: Stats::default(),
         });
 
         let engine = new_engine()?;
@@ -174,6 +204,17 @@ impl App {
             })
             .collect();
         let router = Router::build(&manifest.http_base, &routes)?;
+        for dup in router.duplicates() {
+            tracing::error!(
+                "route {} of component {:?} duplicates the one of component {:?} and will never be used",
+                dup.route,
+                dup.replaced,
+                dup.effective
+            );
+        }
+        for reserved in router.reserved_routes() {
+            tracing::error!("route {reserved} is under /.well-known/spin/, which the host answers itself: it will never be reached");
+        }
 
         // Compile every distinct source once, in parallel (cranelift is the slow part).
         let mut sources: Vec<PathBuf> = Vec::new();
@@ -186,6 +227,7 @@ impl App {
             }
         }
         let compiled = compile_all(&engine, &sources).await?;
+        shared.stats.compilations.fetch_add(compiled.len() as u64, Ordering::Relaxed);
 
         let http_components: std::collections::BTreeSet<&str> =
             manifest.http_triggers.iter().map(|t| t.component.as_str()).collect();
@@ -256,8 +298,9 @@ impl App {
         self.components.get(id).cloned().with_context(|| format!("no component named {id:?}"))
     }
 
-    /// A fresh store for one run of `component`, with its dependencies instantiated.
-    pub async fn new_store(&self, component: &LoadedComponent) -> anyhow::Result<Store<HostState>> {
+    /// A fresh store for one run of `component` started by `trigger`, with
+    /// its dependencies instantiated.
+    pub async fn new_store(&self, component: &LoadedComponent, trigger: Trigger) -> anyhow::Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().inherit_stderr();
         for (k, v) in &component.decl.environment {
@@ -266,17 +309,22 @@ impl App {
         if let Some(root) = &component.files_root {
             wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadOnly)?;
         }
-        let state = HostState::new(
-            self.shared.clone(),
-            component.grants.clone(),
-            wasi.build(),
-            component.dependencies.len(),
-        );
-        let mut store = Store::new(&self.engine, state);
-        for (i, dep) in component.dependencies.iter().enumerate() {
-            let instance = dep.pre.instantiate_async(&mut store).await?;
-            store.data_mut().dependency_instances[i] = Some(instance);
+        let mut state = HostState::new(self.shared.clone(), component.grants.clone(), wasi.build(), trigger);
+        if component.dependencies.iter().any(|d| d.grants.isolation == Isolation::Isolated) {
+            let mut isolated = WasiCtxBuilder::new();
+            isolated.inherit_stdout().inherit_stderr();
+            state.isolated_wasi = Some(isolated.build());
         }
+        let mut store = Store::new(&self.engine, state);
+        // A guest that computes without calling the host yields to other
+        // requests every epoch tick instead of holding a runtime thread.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        for dep in &component.dependencies {
+            let instance = dep.pre.instantiate_async(&mut store).await?;
+            store.data_mut().dependency_instances.push(Some(instance));
+        }
+        self.shared.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         Ok(store)
     }
 }
@@ -299,16 +347,60 @@ fn component_grants(decl: &ComponentDecl, shared: &AppShared) -> anyhow::Result<
     .with_context(|| format!("component {:?}: allowed_outbound_hosts", decl.id))?;
     Ok(Grants {
         component_id: decl.id.clone(),
+        isolation: Isolation::Component,
         key_value_stores: decl.key_value_stores.iter().cloned().collect(),
         sqlite_databases: decl.sqlite_databases.iter().cloned().collect(),
         allowed_hosts: Arc::new(allowed_hosts),
-        variables_from: Some(Arc::new(decl.clone())),
+        variables_from: Arc::new(decl.clone()),
     })
 }
 
+/// How often the engine's epoch advances (the longest a guest runs without yielding).
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Instances (and memories, stacks) the pooling allocator keeps ready: the
+/// most requests and ticks that can run at once.
+const POOLED_INSTANCES: u32 = 1000;
+
 fn new_engine() -> anyhow::Result<Engine> {
+    let mut config = base_config();
+    // Instantiation from a pool of ready memories and stacks is what makes a
+    // fresh instance per request cheap (Spin does the same).
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(POOLED_INSTANCES)
+        .total_memories(POOLED_INSTANCES)
+        .total_tables(2 * POOLED_INSTANCES)
+        .total_stacks(POOLED_INSTANCES)
+        .total_core_instances(4 * POOLED_INSTANCES)
+        .table_elements(100_000)
+        .max_component_instance_size(10 << 20)
+        .max_core_instance_size(10 << 20)
+        .max_core_instances_per_component(200)
+        .max_tables_per_component(64)
+        .max_memories_per_component(32)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(1 << 19)
+        // Reset only the pages an instance touched (Linux 6.7+), not the
+        // whole kept-resident prefix: most of the cost of a fresh instance.
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
+        Err(e) => {
+            // Not enough virtual address space for the pool (some CI sandboxes).
+            tracing::warn!("pooling allocator unavailable ({e:#}); allocating instances on demand");
+            Engine::new(&base_config())?
+        }
+    };
+    start_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+fn base_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
+    config.epoch_interruption(true);
     // Compiled code is cached on disk so restarts (and test runs) skip cranelift.
     let mut cache = wasmtime::CacheConfig::new();
     cache.with_directory(cache_dir());
@@ -318,7 +410,22 @@ fn new_engine() -> anyhow::Result<Engine> {
         }
         Err(e) => tracing::warn!("compile cache disabled: {e:#}"),
     }
-    Ok(Engine::new(&config)?)
+    config
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || loop {
+        std::thread::sleep(EPOCH_TICK);
+        match weak.upgrade() {
+            Some(engine) => engine.increment_epoch(),
+            None => return,
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the epoch ticker ({e}); long-running guests will not yield");
+    }
 }
 
 fn cache_dir() -> PathBuf {
@@ -332,11 +439,12 @@ fn cache_dir() -> PathBuf {
     base.join("spin-host")
 }
 
-/// The imports every component gets: WASI 0.2, wasi-http, and fermyon:spin.
+/// The imports every component gets: WASI 0.2, wasi-http, fermyon:spin and wasi:keyvalue.
 fn base_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    crate::outbound_http::add_relative_url_support(&mut linker)?;
     crate::bindings::SpinImports::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
     Ok(linker)
 }
@@ -364,34 +472,56 @@ async fn compile_all(engine: &Engine, sources: &[PathBuf]) -> anyhow::Result<Has
 }
 
 impl AppShared {
-    /// A request a component sent to `http://self/...`: route it inside the
-    /// app without touching the network (Spin's service chaining).
-    pub async fn send_to_self(
+    /// A request a component sent to the app itself (`target: None`, routed
+    /// by path) or to one of its components (service chaining): run it inside
+    /// the app without touching the network.
+    pub async fn send_to_app(
         &self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
+        target: Option<String>,
     ) -> wasmtime_wasi_http::Result<(
         http::Response<wasmtime_wasi_http::WasiBody>,
         Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     )> {
-        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
-        let app = self.app().ok_or(wasmtime_wasi_http::Error::from(ErrorCode::DestinationUnavailable))?;
+        use wasmtime_wasi_http::Error;
+        let (Some(app), Some(origin)) = (self.app(), self.origin.get()) else {
+            return Err(Error::HttpRequestUriInvalid);
+        };
         let path = request.uri().path().to_string();
-        let full_url = request.uri().to_string();
-        match crate::http_trigger::dispatch(&app, request, &path, &full_url, "127.0.0.1:0").await {
-            Ok(resp) => Ok((resp, Box::new(async { Ok(()) }) as Box<dyn std::future::Future<Output = _> + Send>)),
-            Err(crate::http_trigger::Dispatch::NotFound) => {
-                let body = http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(
-                    http_body_util::Full::new(bytes::Bytes::from_static(b"Not Found")),
-                    |never| match never {},
-                ));
-                let mut resp = http::Response::new(body);
-                *resp.status_mut() = http::StatusCode::NOT_FOUND;
-                Ok((resp, Box::new(async { Ok(()) }) as Box<dyn std::future::Future<Output = _> + Send>))
-            }
-            Err(crate::http_trigger::Dispatch::Failed(e)) => {
-                tracing::error!("self request to {path} failed: {e:#}");
-                Err(ErrorCode::InternalError(Some(e.to_string())).into())
+        let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let full_url = format!("http://{origin}{path_and_query}");
+        *request.uri_mut() = http::Uri::try_from(full_url.as_str()).map_err(|_| Error::HttpRequestUriInvalid)?;
+        if let Ok(host) = http::HeaderValue::try_from(origin.to_string()) {
+            request.headers_mut().insert(http::header::HOST, host);
+        }
+        let route = match &target {
+            Some(component) => spin_host_config::routes::RouteMatch::synthetic(component, &path),
+            None => match app.router.route(&path) {
+                Some(route) => route,
+                None => return Ok((empty_response(http::StatusCode::NOT_FOUND), no_io())),
+            },
+        };
+        // Spin's chained requests come from 0.0.0.0:0; self requests from the loopback.
+        let client = if target.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" };
+        match crate::http_trigger::dispatch(&app, request, route, &full_url, client).await {
+            Ok(resp) => Ok((resp, no_io())),
+            Err(e) => {
+                tracing::error!("request to {path} inside the app failed: {e:#}");
+                Ok((empty_response(http::StatusCode::INTERNAL_SERVER_ERROR), no_io()))
             }
         }
     }
+}
+
+/// A bodiless answer to an in-app request.
+fn empty_response(status: http::StatusCode) -> http::Response<wasmtime_wasi_http::WasiBody> {
+    use http_body_util::BodyExt as _;
+    let mut resp = http::Response::new(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync());
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The connection task of an in-app request: there is none.
+fn no_io() -> Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> {
+    Box::new(async { Ok(()) })
 }

@@ -1,4 +1,5 @@
-//! wasmtime bindings for the `fermyon:spin@2.0.0` interfaces this host implements.
+//! wasmtime bindings for the Spin host interfaces this host implements
+//! (`fermyon:spin@2.0.0` key-value, SQLite, variables; `wasi:keyvalue@0.2.0-draft2`).
 
 wasmtime::component::bindgen!({
     path: "wit",
@@ -7,6 +8,8 @@ wasmtime::component::bindgen!({
     with: {
         "fermyon:spin/key-value.store": crate::key_value::StoreHandle,
         "fermyon:spin/sqlite.connection": crate::sqlite::ConnectionHandle,
+        "wasi:keyvalue/store.bucket": crate::wasi_keyvalue::BucketHandle,
+        "wasi:keyvalue/atomics.cas": crate::wasi_keyvalue::CasHandle,
     },
 });
 

@@ -45,7 +45,7 @@ pub fn parse_schedule(expression: &str) -> anyhow::Result<cron::Schedule> {
 pub async fn fire(app: &App, component_id: &str) -> anyhow::Result<()> {
     let component = app.component(component_id)?;
     let timestamp = chrono::Utc::now().timestamp().max(0) as u64;
-    let mut store = app.new_store(&component).await?;
+    let mut store = app.new_store(&component, crate::outbound_http::Trigger::Cron).await?;
     let instance = component.pre.instantiate_async(&mut store).await?;
     let handler = instance
         .get_typed_func::<(Metadata,), (Result<(), CronError>,)>(&mut store, HANDLER_EXPORT)

@@ -35,8 +35,11 @@ pub struct LoadedDependency {
 /// `ns:pkg/iface@1.2.3` split into its parts.
 #[derive(Debug, PartialEq)]
 struct InterfaceName<'a> {
+    /// `ns:pkg`.
     package: &'a str,
+    /// `iface`, when the name has one.
     interface: Option<&'a str>,
+    /// `1.2.3`, when the name has one.
     version: Option<&'a str>,
 }
 
@@ -117,17 +120,8 @@ pub fn link(
         if dep.export.is_some() && matched.len() > 1 {
             bail!("dependency {:?}: `export` can only rename a single interface", dep.import);
         }
-        let grants = if decl.dependencies_inherit_configuration {
-            Arc::new(Grants {
-                component_id: format!("{} (dependency {})", decl.id, dep.import),
-                key_value_stores: importer_grants.key_value_stores.clone(),
-                sqlite_databases: importer_grants.sqlite_databases.clone(),
-                allowed_hosts: importer_grants.allowed_hosts.clone(),
-                variables_from: importer_grants.variables_from.clone(),
-            })
-        } else {
-            Arc::new(Grants::deny_all(&format!("{} (dependency {})", decl.id, dep.import)))
-        };
+        let grants =
+            Arc::new(Grants::for_dependency(importer_grants, &dep.import, decl.dependencies_inherit_configuration));
         let index = loaded.len();
         for (import_name, item) in matched {
             let ComponentItem::ComponentInstance(instance_ty) = item else {

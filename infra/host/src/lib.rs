@@ -12,14 +12,17 @@ mod files;
 mod grants;
 pub mod http_trigger;
 mod key_value;
+pub mod kv_backend;
 mod outbound_http;
 mod sqlite;
 mod state;
 mod variables;
+mod wasi_keyvalue;
 
 use std::sync::Arc;
 
 pub use app::HostOptions;
+pub use outbound_http::Trigger;
 
 /// A loaded app, ready to serve and to fire cron ticks.
 #[derive(Clone)]
@@ -33,9 +36,27 @@ impl Host {
         Ok(Host { app: app::App::load(options).await? })
     }
 
-    /// Serve the HTTP routes on `listener` until the future is dropped.
-    pub async fn serve(&self, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-        http_trigger::serve(self.app.clone(), listener).await
+    /// Serve the HTTP routes on `listener` until `shutdown` completes, then
+    /// give requests in flight a grace period to finish.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        http_trigger::serve(self.app.clone(), listener, shutdown).await
+    }
+
+    /// Components compiled so far (all at load) and instances made so far
+    /// (one per request or cron tick).
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        let s = &self.app.shared.stats;
+        (s.compilations.load(Ordering::Relaxed), s.instantiations.load(Ordering::Relaxed))
+    }
+
+    /// Instances alive now: requests and ticks in progress.
+    pub fn live_instances(&self) -> u64 {
+        self.app.shared.stats.live.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Start the cron schedules in the background.

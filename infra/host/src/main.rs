@@ -74,6 +74,30 @@ impl AppArgs {
     }
 }
 
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("Shutting down");
+}
+
 fn resolve_manifest(p: PathBuf) -> PathBuf {
     if p.is_dir() { p.join("spin.toml") } else { p }
 }
@@ -141,14 +165,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 out.flush()?;
             }
-            let _cron = if no_cron { Vec::new() } else { host.start_cron() };
-            tokio::select! {
-                served = host.serve(listener) => served,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("Shutting down");
-                    Ok(())
-                }
+            let cron = if no_cron { Vec::new() } else { host.start_cron() };
+            let served = host.serve(listener, shutdown_signal()).await;
+            for task in cron {
+                task.abort();
             }
+            served
         }
     }
 }

@@ -7,13 +7,15 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::app::AppShared;
-use crate::grants::Grants;
+use crate::grants::{Grants, Isolation};
 use crate::outbound_http::OutboundHooks;
 
 /// Store data for one instantiation of a component (and its dependencies).
 pub struct HostState {
-    /// WASI context (environment, preopened files, stdio).
+    /// WASI context of the component (environment, preopened files, stdio).
     pub wasi: WasiCtx,
+    /// WASI context of isolated dependencies: stdio only, no environment or files.
+    pub isolated_wasi: Option<WasiCtx>,
     /// Resources the guest holds (streams, key-value stores, connections...).
     pub table: ResourceTable,
     /// wasi-http context.
@@ -27,22 +29,24 @@ pub struct HostState {
     grants: Vec<Arc<Grants>>,
     /// Instances of this component's dependencies, by dependency index.
     pub dependency_instances: Vec<Option<Instance>>,
-    /// Key-value stores the guest holds open (Spin caps this per instance).
+    /// Key-value stores and buckets the guest holds open (Spin caps this per instance).
     pub open_stores: usize,
 }
 
 impl HostState {
     /// State for one run of the component with `grants`.
-    pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, dependencies: usize) -> Self {
-        let hooks = OutboundHooks::new(grants.clone(), app.clone());
+    pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, trigger: crate::outbound_http::Trigger) -> Self {
+        let hooks = OutboundHooks::new(grants.clone(), app.clone(), trigger);
+        app.stats.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HostState {
             wasi,
+            isolated_wasi: None,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks,
             app,
             grants: vec![grants],
-            dependency_instances: vec![None; dependencies],
+            dependency_instances: Vec::new(),
             open_stores: 0,
         }
     }
@@ -69,9 +73,20 @@ impl HostState {
     }
 }
 
+impl Drop for HostState {
+    fn drop(&mut self) {
+        self.app.stats.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let isolated = self.grants[self.grants.len() - 1].isolation == Isolation::Isolated;
+        let ctx = match (&mut self.isolated_wasi, isolated) {
+            (Some(ctx), true) => ctx,
+            _ => &mut self.wasi,
+        };
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 

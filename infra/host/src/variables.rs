@@ -1,16 +1,21 @@
-//! Variables capability (`fermyon:spin/variables@2.0.0`).
+//! Variables capability (`fermyon:spin/variables@2.0.0`): a component reads
+//! the variables its manifest entry declares, each a template over the
+//! application variables. Values are never logged.
 
 use spin_host_config::variables::VariableError;
 
 use crate::bindings::variables::{self, Error};
+use crate::grants::Isolation;
 use crate::state::HostState;
 
 impl variables::Host for HostState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
-        let Some(component) = self.grants().variables_from.clone() else {
-            // A dependency without inherited configuration sees no variables.
-            return Ok(Err(Error::Undefined(format!("no variable for {name:?}"))));
-        };
+        let grants = self.grants();
+        if grants.isolation == Isolation::Isolated {
+            // Spin's deny-all adapter: an isolated dependency sees no variables.
+            return Ok(Err(Error::Undefined(name)));
+        }
+        let component = grants.variables_from.clone();
         Ok(self.app.variables.component_variable(&component, &name).map_err(|e| match e {
             VariableError::InvalidName(n) => Error::InvalidName(n),
             VariableError::Undefined(n) => Error::Undefined(n),

@@ -1,0 +1,179 @@
+//! Per-request overhead of the local host: the trivial HTTP component
+//! (`fixtures/hello`) served by `spin_host`, against a bare hyper handler
+//! answering the same request, measured in the same run on loopback.
+//!
+//! For each server: warm up, then 200 keep-alive connections send requests
+//! back to back for a fixed time; every latency is recorded. Also one
+//! connection at a time (pure per-request cost, no queueing). Prints p50,
+//! p99, throughput and the host/bare ratios, and the host's compile and
+//! instance counters (components compile at load, never per request).
+//!
+//! Run: `cargo xtask bench` (or `cargo bench --profile host -p spin-host --bench http_overhead`).
+//! Fixtures must be built first (`cargo xtask build-wasm`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// Connections sending at once in the concurrent phase.
+const CONCURRENCY: usize = 200;
+/// How long each measured phase runs.
+const PHASE: Duration = Duration::from_secs(5);
+/// Warm-up before each measured phase.
+const WARMUP: Duration = Duration::from_secs(1);
+/// The target: host p50 within this factor of the bare handler's.
+const TARGET_RATIO: f64 = 1.5;
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let wasm = root.join("../../target/wasm32-wasip2/release/fixture_hello.wasm");
+    anyhow::ensure!(wasm.exists(), "build the fixtures first: cargo xtask build-wasm");
+
+    // Servers and clients get separate runtimes so neither starves the other's scheduler;
+    // they still share the machine's cores, equally for both servers.
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+
+    let state = tempfile::tempdir()?;
+    let host = server_rt.block_on(spin_host::Host::load(spin_host::HostOptions {
+        manifest: root.join("fixtures/apps/hello.toml"),
+        state_dir: Some(state.path().join("state")),
+        ..Default::default()
+    }))?;
+    let host_addr = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let serving = host.clone();
+        tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+        anyhow::Ok(addr)
+    })?;
+    let bare_addr = server_rt.block_on(bare_server())?;
+    let (compiled_at_load, _) = host.stats();
+
+    println!("Local host: per-request overhead (trivial component vs bare hyper handler, loopback)");
+    println!("{:<30} {:>10} {:>10} {:>10} {:>12}", "phase", "p50 ms", "p99 ms", "mean ms", "req/s");
+    let mut results = Vec::new();
+    for (label, concurrency) in [("1 connection", 1), ("200 connections", CONCURRENCY)] {
+        // Alternate bare and host twice; keep each server's better run (less noise from neighbours).
+        let mut bare = Vec::new();
+        let mut hosted = Vec::new();
+        for _ in 0..2 {
+            bare.push(client_rt.block_on(load(bare_addr, concurrency))?);
+            hosted.push(client_rt.block_on(load(host_addr, concurrency))?);
+        }
+        let bare = best(bare);
+        let hosted = best(hosted);
+        print_row(&format!("bare hyper, {label}"), &bare);
+        print_row(&format!("spin-host, {label}"), &hosted);
+        results.push((label, bare, hosted));
+    }
+    let (compiled_after, instances) = host.stats();
+    println!();
+    for (label, bare, hosted) in &results {
+        let p50 = hosted.p50 / bare.p50;
+        let p99 = hosted.p99 / bare.p99;
+        let verdict = if p50 <= TARGET_RATIO { "within" } else { "OVER" };
+        println!(
+            "ratio host/bare, {label}: p50 {p50:.2}x ({verdict} the {TARGET_RATIO}x target), p99 {p99:.2}x, throughput {:.2}x",
+            hosted.rps / bare.rps
+        );
+    }
+    println!(
+        "components compiled: {compiled_at_load} at load, {} during {instances} requests (each request: a fresh instance from the pre-instantiated component)",
+        compiled_after - compiled_at_load
+    );
+    Ok(())
+}
+
+/// Latency figures of one phase.
+#[derive(Clone, Copy)]
+struct Figures {
+    /// Median latency, ms.
+    p50: f64,
+    /// 99th percentile latency, ms.
+    p99: f64,
+    /// Mean latency, ms.
+    mean: f64,
+    /// Completed requests per second.
+    rps: f64,
+}
+
+fn best(runs: Vec<Figures>) -> Figures {
+    runs.into_iter().min_by(|a, b| a.p50.total_cmp(&b.p50)).expect("at least one run")
+}
+
+fn print_row(label: &str, f: &Figures) {
+    println!("{label:<30} {:>10.3} {:>10.3} {:>10.3} {:>12.0}", f.p50, f.p99, f.mean, f.rps);
+}
+
+/// A hyper server answering every request like the hello fixture does.
+async fn bare_server() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
+                    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+                    Ok::<_, std::convert::Infallible>(resp)
+                });
+                let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Warm up, then run `concurrency` connections for [`PHASE`]; latencies of the measured part.
+async fn load(addr: SocketAddr, concurrency: usize) -> anyhow::Result<Figures> {
+    run(addr, concurrency, WARMUP).await?;
+    let started = Instant::now();
+    let mut latencies = run(addr, concurrency, PHASE).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    anyhow::ensure!(!latencies.is_empty(), "no request completed");
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    let mean = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / latencies.len() as f64 * 1e3;
+    Ok(Figures { p50: at(0.50), p99: at(0.99), mean, rps: latencies.len() as f64 / elapsed })
+}
+
+async fn run(addr: SocketAddr, concurrency: usize, duration: Duration) -> anyhow::Result<Vec<Duration>> {
+    let deadline = Instant::now() + duration;
+    let start = Arc::new(tokio::sync::Barrier::new(concurrency));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            start.wait().await;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let req = Request::get("/hello").header("host", addr.to_string()).body(Empty::<Bytes>::new())?;
+                let t = Instant::now();
+                let resp = sender.send_request(req).await?;
+                let body = resp.into_body().collect().await?.to_bytes();
+                latencies.push(t.elapsed());
+                anyhow::ensure!(&body[..] == b"hello", "unexpected body {body:?}");
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}

@@ -1,0 +1,137 @@
+//! SQLite (`fermyon:spin/sqlite@2.0.0`): typed values, positional
+//! parameters, errors as values, transactions spanning `execute` calls, and
+//! Spin's grant rules.
+
+mod common;
+
+use common::*;
+
+fn sql(statement: &str, params: Json) -> Json {
+    json!({ "op": "sql", "db": "default", "statement": statement, "params": params })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_parameters_and_typed_rows() {
+    let app = Start::probe().start().await;
+    let r = app
+        .probe(json!([
+            sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, raw BLOB, note TEXT)", json!([])),
+            sql("INSERT INTO t (name, score, raw, note) VALUES (?, ?, ?, ?)", json!(["ann", 2.5, [1, 2, 255], null])),
+            sql("INSERT INTO t (name, score) VALUES (?, ?)", json!(["bob", 7])),
+            sql("SELECT id, name, score, raw, note FROM t ORDER BY id", json!([])),
+            sql("SELECT count(*) AS n FROM t WHERE name = ?", json!(["nobody"])),
+        ]))
+        .await;
+    assert_eq!(r[0], ok(json!({ "columns": [], "rows": [] })));
+    assert_eq!(
+        r[3],
+        ok(json!({
+            "columns": ["id", "name", "score", "raw", "note"],
+            "rows": [
+                [{ "integer": 1 }, { "text": "ann" }, { "real": 2.5 }, { "blob": [1, 2, 255] }, "null"],
+                [{ "integer": 2 }, { "text": "bob" }, { "real": 7.0 }, "null", "null"],
+            ],
+        }))
+    );
+    assert_eq!(r[4], ok(json!({ "columns": ["n"], "rows": [[{ "integer": 0 }]] })));
+    // Spin's default database is a file in the state directory.
+    assert!(app.state_dir.join("sqlite_db.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sql_is_an_error_value_not_a_trap() {
+    let app = Start::probe().start().await;
+    let r = app
+        .probe(json!([
+            sql("SELEC 1", json!([])),
+            sql("SELECT * FROM no_such_table", json!([])),
+            sql("SELECT 1; SELECT 2", json!([])),
+            sql("SELECT ?", json!([])),
+            sql("CREATE TABLE u (k TEXT PRIMARY KEY)", json!([])),
+            sql("INSERT INTO u VALUES ('a')", json!([])),
+            sql("INSERT INTO u VALUES ('a')", json!([])),
+            // The instance is still healthy afterwards.
+            sql("SELECT 41 + 1", json!([])),
+        ]))
+        .await;
+    for (i, e) in r[..4].iter().enumerate() {
+        assert!(e["err"].as_str().unwrap_or_default().starts_with("io: "), "statement {i}: {e}");
+    }
+    assert!(r[6]["err"].as_str().unwrap_or_default().contains("UNIQUE"), "{}", r[6]);
+    assert_eq!(r[7]["ok"]["rows"], json!([[{ "integer": 42 }]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_span_execute_calls_and_end_with_the_connection() {
+    let app = Start::probe().start().await;
+    let tx = |statements: Json| json!({ "op": "sql.tx", "db": "default", "statements": statements });
+    let r = app
+        .probe(json!([
+            sql("CREATE TABLE ledger (amount INTEGER)", json!([])),
+            tx(json!(["BEGIN", "INSERT INTO ledger VALUES (1)", "ROLLBACK"])),
+            tx(json!(["BEGIN", "INSERT INTO ledger VALUES (2)", "COMMIT"])),
+            // Left open: closing the connection rolls it back.
+            tx(json!(["BEGIN", "INSERT INTO ledger VALUES (3)"])),
+            sql("SELECT sum(amount) FROM ledger", json!([])),
+        ]))
+        .await;
+    assert_eq!(r[4]["ok"]["rows"], json!([[{ "integer": 2 }]]), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_start_with_the_same_settings_as_spin() {
+    let app = Start::probe().start().await;
+    // Spin's SQLite (rusqlite's bundled build) enforces foreign keys on every
+    // new connection; a guest that turns that off does not leak it to the next open.
+    let r = app
+        .probe(json!([
+            sql("PRAGMA foreign_keys", json!([])),
+            json!({ "op": "sql.tx", "db": "default", "statements": ["PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys"] }),
+            sql("PRAGMA foreign_keys", json!([])),
+            sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)", json!([])),
+            sql("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))", json!([])),
+            sql("INSERT INTO child VALUES (99)", json!([])),
+        ]))
+        .await;
+    assert_eq!(r[0]["ok"]["rows"], json!([[{ "integer": 1 }]]), "{r:?}");
+    assert_eq!(r[2]["ok"]["rows"], json!([[{ "integer": 1 }]]), "{r:?}");
+    assert!(r[5]["err"].as_str().unwrap_or_default().contains("FOREIGN KEY"), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_need_a_grant() {
+    let app = Start::probe().start().await;
+    let bare = app
+        .results_at(
+            "/bare/x",
+            json!([
+                { "op": "sql", "db": "default", "statement": "SELECT 1" },
+                { "op": "sql", "db": "elsewhere", "statement": "SELECT 1" },
+            ]),
+        )
+        .await;
+    assert_eq!(bare, vec![err("access-denied"), err("access-denied")]);
+    let probe = app.probe_one(json!({ "op": "sql", "db": "elsewhere", "statement": "SELECT 1" })).await;
+    assert_eq!(probe, err("access-denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_wait_for_each_other() {
+    let app = Start::probe().start().await;
+    app.probe_one(sql("CREATE TABLE hits (n INTEGER)", json!([]))).await;
+    let mut requests = Vec::new();
+    for i in 0..30 {
+        let client = app.client.clone();
+        let url = app.url("/probe/w");
+        requests.push(tokio::spawn(async move {
+            let body = json!({ "ops": [sql("INSERT INTO hits VALUES (?)", json!([i]))] });
+            let answer: Json = client.post(url).json(&body).send().await.expect("send").json().await.expect("JSON");
+            answer["results"][0].clone()
+        }));
+    }
+    for r in requests {
+        assert!(r.await.expect("task")["ok"].is_object());
+    }
+    let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
+    assert_eq!(count["ok"]["rows"], json!([[{ "integer": 30 }]]));
+}
