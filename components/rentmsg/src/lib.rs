@@ -15,6 +15,9 @@
 //! - [`inbound`]: SMS provider webhooks (STOP / START / HELP, free text,
 //!   delivery status) and the staff inbox.
 //! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
+//! - Notices: [`schedule`], [`templates`], [`links`], [`settings`],
+//!   [`outbox`], [`scan`] (overdue scan), [`send`] (paced outbound sending
+//!   through [`providers`] within the [`pacing`] budget).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +41,13 @@ pub mod schema;
 pub mod tenants;
 pub mod time;
 pub mod view;
+
+// Overdue scan and outbound sending (issue 5).
+pub mod links;
+pub mod notice_migration;
+pub mod schedule;
+pub mod settings;
+pub mod templates;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
