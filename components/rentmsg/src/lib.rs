@@ -43,11 +43,18 @@ pub mod time;
 pub mod view;
 
 // Overdue scan and outbound sending (issue 5).
+pub mod balances;
 pub mod links;
 pub mod notice_migration;
+pub mod outbox;
+pub mod pacing;
+pub mod providers;
+pub mod scan;
 pub mod schedule;
+pub mod send;
 pub mod settings;
 pub mod templates;
+pub mod unsubscribe;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
