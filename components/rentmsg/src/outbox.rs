@@ -241,8 +241,8 @@ pub fn insert_candidates(db: &dyn Db, candidates: &[Candidate], actor: &str, now
         let inserted = db::transaction(db, |tx| -> Result<Vec<Inserted>> {
             let rows = tx.execute(
                 &format!(
-                    "INSERT INTO outbox (kind, tenant_id, channel, cycle, stage, days_past_due, not_before, created_by, created_at, updated_at)
-                     SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10
+                    "INSERT INTO outbox (kind, tenant_id, channel, cycle, stage, days_past_due, not_before, created_by, created_at, updated_at, state)
+                     SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10, 'pending'
                      FROM (VALUES {}) WHERE true
                      ON CONFLICT (tenant_id, cycle, stage, channel) WHERE kind = 'notice' DO NOTHING
                      RETURNING id, tenant_id, channel, not_before",
