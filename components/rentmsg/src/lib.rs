@@ -55,6 +55,10 @@ pub mod send;
 pub mod settings;
 pub mod templates;
 pub mod unsubscribe;
+#[cfg(feature = "compliance-client")]
+pub mod compliance_client;
+#[cfg(feature = "spin")]
+pub mod spin_io;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
