@@ -686,3 +686,15 @@ fn supplemental_messages_use_the_same_path() {
     let body = String::from_utf8(provider.accepted.borrow()[0].body.clone()).unwrap();
     assert!(url_decode(&body).iter().any(|(k, v)| k == "Body" && v.contains("office is closed") && v.ends_with("Reply STOP to opt out.")));
 }
+
+#[test]
+fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
+    let db = portfolio();
+    let schedule = rentmsg::schedule::load(&db).unwrap();
+    let params = scan::overdue_params(&schedule, now());
+    let plan = db.execute(&format!("EXPLAIN QUERY PLAN {}", scan::OVERDUE_SQL), &params).unwrap();
+    let steps: Vec<String> = plan.iter().map(|r| r.string("detail").unwrap()).collect();
+    eprintln!("{steps:#?}");
+    assert!(steps.iter().any(|s| s.contains("tenant_balances_overdue")), "{steps:?}");
+    assert!(!steps.iter().any(|s| s.starts_with("SCAN") && !s.contains("tenant_balances_overdue")), "a full scan: {steps:?}");
+}
