@@ -222,65 +222,77 @@ pub fn insert_candidates(db: &dyn Db, candidates: &[Candidate], actor: &str, now
     let per = db::MAX_PARAMS / COLS;
     let stamp = time::timestamp(now);
     let mut out = Vec::new();
-    for slice in candidates.chunks(per) {
-        let mut params: Vec<Value> = Vec::with_capacity(slice.len() * COLS);
-        for c in slice {
-            params.extend([
-                "notice".into(),
-                c.tenant_id.as_str().into(),
-                c.channel.as_str().into(),
-                c.cycle.as_str().into(),
-                c.stage.into(),
-                c.days_past_due.into(),
-                time::timestamp(c.not_before).into(),
-                actor.into(),
-                stamp.as_str().into(),
-                stamp.as_str().into(),
-            ]);
-        }
+    // A few thousand rows per transaction (one commit), 90 per statement.
+    for batch in candidates.chunks(per * 25) {
         let inserted = db::transaction(db, |tx| -> Result<Vec<Inserted>> {
-            let rows = tx.execute(
-                &format!(
-                    "INSERT INTO outbox (kind, tenant_id, channel, cycle, stage, days_past_due, not_before, created_by, created_at, updated_at, state)
-                     SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10, 'pending'
-                     FROM (VALUES {}) WHERE true
-                     ON CONFLICT (tenant_id, cycle, stage, channel) WHERE kind = 'notice' DO NOTHING
-                     RETURNING id, tenant_id, channel, not_before",
-                    db::row_placeholders(slice.len(), COLS)
-                ),
-                &params,
-            )?;
-            let mut new = Vec::with_capacity(rows.len());
-            for r in rows.iter() {
-                new.push(Inserted {
-                    id: r.i64("id")?,
-                    tenant_id: r.string("tenant_id")?,
-                    channel: r.str("channel")?.parse().map_err(Error::Corrupt)?,
-                    not_before: time::parse_timestamp(r.str("not_before")?)
-                        .ok_or_else(|| Error::Corrupt("outbox not_before".into()))?,
-                });
+            let mut new_rows = Vec::new();
+            for slice in batch.chunks(per) {
+                new_rows.extend(insert_slice(tx, slice, actor, &stamp)?);
             }
-            if !new.is_empty() {
-                let ids: Vec<Value> = new.iter().map(|n| Value::Integer(n.id)).collect();
-                let mut p = vec![Value::from(stamp.as_str())];
-                p.extend(ids);
-                tx.execute(
-                    &format!(
-                        "UPDATE outbox SET state = 'cancelled', state_reason = 'superseded by a later stage',
-                                lease_owner = NULL, leased_until = NULL, updated_at = ?
-                         WHERE kind = 'notice' AND state IN ('pending', 'queued', 'deferred')
-                           AND EXISTS (SELECT 1 FROM outbox n WHERE n.id IN ({}) AND n.tenant_id = outbox.tenant_id
-                                       AND n.channel = outbox.channel AND n.id > outbox.id)",
-                        db::placeholders(new.len())
-                    ),
-                    &p,
-                )?;
-            }
-            Ok(new)
+            Ok(new_rows)
         })?;
         out.extend(inserted);
     }
     Ok(out)
+}
+
+fn insert_slice(tx: &dyn Db, slice: &[Candidate], actor: &str, stamp: &str) -> Result<Vec<Inserted>> {
+    const COLS: usize = 10;
+    let mut params: Vec<Value> = Vec::with_capacity(slice.len() * COLS);
+    for c in slice {
+        params.extend([
+            "notice".into(),
+            c.tenant_id.as_str().into(),
+            c.channel.as_str().into(),
+            c.cycle.as_str().into(),
+            c.stage.into(),
+            c.days_past_due.into(),
+            time::timestamp(c.not_before).into(),
+            actor.into(),
+            stamp.into(),
+            stamp.into(),
+        ]);
+    }
+    let rows = tx.execute(
+        &format!(
+            "INSERT INTO outbox (kind, tenant_id, channel, cycle, stage, days_past_due, not_before, created_by, created_at, updated_at, state)
+             SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10, 'pending'
+             FROM (VALUES {}) WHERE true
+             ON CONFLICT (tenant_id, cycle, stage, channel) WHERE kind = 'notice' DO NOTHING
+             RETURNING id, tenant_id, channel, not_before",
+            db::row_placeholders(slice.len(), COLS)
+        ),
+        &params,
+    )?;
+    let mut new = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        new.push(Inserted {
+            id: r.i64("id")?,
+            tenant_id: r.string("tenant_id")?,
+            channel: r.str("channel")?.parse().map_err(Error::Corrupt)?,
+            not_before: time::parse_timestamp(r.str("not_before")?).ok_or_else(|| Error::Corrupt("outbox not_before".into()))?,
+        });
+    }
+    if !new.is_empty() {
+        // Only the new rows' tenants are looked at (outbox_tenant index).
+        let ids: Vec<Value> = new.iter().map(|n| Value::Integer(n.id)).collect();
+        let mut p = vec![Value::from(stamp)];
+        p.extend(ids.iter().cloned());
+        p.extend(ids);
+        tx.execute(
+            &format!(
+                "UPDATE outbox SET state = 'cancelled', state_reason = 'superseded by a later stage',
+                        lease_owner = NULL, leased_until = NULL, updated_at = ?
+                 WHERE tenant_id IN (SELECT tenant_id FROM outbox WHERE id IN ({ids}))
+                   AND kind = 'notice' AND state IN ('pending', 'queued', 'deferred')
+                   AND EXISTS (SELECT 1 FROM outbox n WHERE n.id IN ({ids}) AND n.tenant_id = outbox.tenant_id
+                               AND n.channel = outbox.channel AND n.id > outbox.id)",
+                ids = db::placeholders(new.len())
+            ),
+            &p,
+        )?;
+    }
+    Ok(new)
 }
 
 /// Rows still waiting for a compliance decision (a scan that stopped
@@ -341,6 +353,50 @@ pub fn decide_pending(db: &dyn Db, id: i64, d: &DecisionUpdate<'_>, now: DateTim
         ],
     )?;
     Ok(!rows.is_empty())
+}
+
+/// Store many decisions on pending rows in one transaction (multi-row
+/// `UPDATE ... FROM (VALUES ...)`); rows that left `pending` are left alone.
+pub fn decide_pending_many(db: &dyn Db, decisions: &[(i64, DecisionUpdate<'_>)], now: DateTime<Utc>) -> Result<()> {
+    const COLS: usize = 7;
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    let stamp = time::timestamp(now);
+    db::transaction(db, |tx| -> Result<()> {
+        for slice in decisions.chunks((db::MAX_PARAMS - 2) / COLS) {
+            let mut params: Vec<Value> = vec![stamp.as_str().into(), stamp.as_str().into()];
+            for (id, d) in slice {
+                params.extend([
+                    Value::Integer(*id),
+                    d.state.into(),
+                    d.state_reason.into(),
+                    d.decision.into(),
+                    d.reasons.map(|r| r.to_string()).into(),
+                    time::timestamp(d.not_before).into(),
+                    d.address.into(),
+                ]);
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE outbox SET state = v.column2, state_reason = v.column3, decision = v.column4, reasons = v.column5,
+                            decided_at = CASE WHEN v.column4 IS NULL THEN NULL ELSE ?1 END, not_before = v.column6,
+                            address = coalesce(v.column7, outbox.address), updated_at = ?2
+                     FROM (VALUES {}) AS v
+                     WHERE outbox.id = v.column1 AND outbox.state = 'pending'",
+                    (0..slice.len())
+                        .map(|i| {
+                            let b = 3 + i * COLS;
+                            format!("(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &params,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 // ------------------------------------------------------------------ sending

@@ -175,22 +175,67 @@ pub fn run(db: &dyn Db, checker: &dyn ComplianceCheck, now: DateTime<Utc>) -> Re
     let mut to_decide = inserted;
     let new_ids: std::collections::HashSet<i64> = to_decide.iter().map(|r| r.id).collect();
     to_decide.extend(outbox::pending(db, PENDING_BATCH)?.into_iter().filter(|r| !new_ids.contains(&r.id)));
-    for row in &to_decide {
-        decide(db, checker, &schedule, row, facility_of.get(&row.tenant_id).copied(), now, &mut report)?;
+    // Decisions are written in batches (one transaction each); a failure
+    // keeps what was decided before it, the rest stay pending.
+    for batch in to_decide.chunks(DECIDE_BATCH) {
+        let mut decided: Vec<Decided> = Vec::with_capacity(batch.len());
+        let mut failure = None;
+        for row in batch {
+            match decide(checker, &schedule, row, facility_of.get(&row.tenant_id).copied(), now, &mut report) {
+                Ok(d) => decided.push(d),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let updates: Vec<(i64, DecisionUpdate<'_>)> = decided
+            .iter()
+            .map(|d| {
+                (
+                    d.id,
+                    DecisionUpdate {
+                        state: d.state,
+                        state_reason: d.state_reason.as_deref(),
+                        decision: d.decision,
+                        reasons: d.reasons.as_ref(),
+                        not_before: d.not_before,
+                        address: d.address.as_deref(),
+                    },
+                )
+            })
+            .collect();
+        outbox::decide_pending_many(db, &updates, now)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
     Ok(report)
 }
 
-/// Ask compliance about one pending row and store the answer.
+/// Rows decided per write transaction.
+const DECIDE_BATCH: usize = 500;
+
+/// A decision waiting to be written.
+struct Decided {
+    id: i64,
+    state: &'static str,
+    state_reason: Option<String>,
+    decision: Option<&'static str>,
+    reasons: Option<serde_json::Value>,
+    not_before: DateTime<Utc>,
+    address: Option<String>,
+}
+
+/// Ask compliance about one pending row.
 fn decide(
-    db: &dyn Db,
     checker: &dyn ComplianceCheck,
     schedule: &Schedule,
     row: &Inserted,
     facility_zone: Option<Tz>,
     now: DateTime<Utc>,
     report: &mut ScanReport,
-) -> Result<()> {
+) -> Result<Decided> {
     let request = CheckRequest {
         tenant_id: row.tenant_id.clone(),
         channel: row.channel,
@@ -203,30 +248,27 @@ fn decide(
         Ok(d) => d,
         Err(CheckError::UnknownTenant(m)) => {
             report.cancelled += 1;
-            let d = DecisionUpdate {
+            return Ok(Decided {
+                id: row.id,
                 state: "cancelled",
-                state_reason: Some(&m),
+                state_reason: Some(m),
                 decision: None,
                 reasons: None,
                 not_before: row.not_before,
                 address: None,
-            };
-            outbox::decide_pending(db, row.id, &d, now)?;
-            return Ok(());
+            });
         }
         Err(CheckError::Invalid(m)) => {
             report.blocked += 1;
-            let reasons = serde_json::json!([{ "rule": "request.invalid", "detail": m }]);
-            let d = DecisionUpdate {
+            return Ok(Decided {
+                id: row.id,
                 state: "blocked",
-                state_reason: Some(&m),
+                reasons: Some(serde_json::json!([{ "rule": "request.invalid", "detail": m }])),
+                state_reason: Some(m),
                 decision: Some("block"),
-                reasons: Some(&reasons),
                 not_before: row.not_before,
                 address: None,
-            };
-            outbox::decide_pending(db, row.id, &d, now)?;
-            return Ok(());
+            });
         }
         // Without the facts nothing may be decided: the row stays pending
         // and the next scan asks again.
@@ -250,16 +292,15 @@ fn decide(
             ("blocked", row.not_before, Some(summary))
         }
     };
-    let d = DecisionUpdate {
+    Ok(Decided {
+        id: row.id,
         state,
-        state_reason: reason.as_deref(),
+        state_reason: reason,
         decision: Some(decision.verdict.as_str()),
-        reasons: Some(&reasons),
+        reasons: Some(reasons),
         not_before,
-        address: decision.address.as_deref(),
-    };
-    outbox::decide_pending(db, row.id, &d, now)?;
-    Ok(())
+        address: decision.address,
+    })
 }
 
 /// `rule: detail; rule: detail` for the row's state reason.

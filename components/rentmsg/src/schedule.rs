@@ -328,7 +328,8 @@ mod tests {
     #[test]
     fn validation_names_the_problem() {
         let base = ScheduleSpec::default();
-        let cases: Vec<(Box<dyn Fn(&mut ScheduleSpec)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut ScheduleSpec)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|s| s.stages.clear()), "at least one stage"),
             (Box::new(|s| s.stages[1].days_past_due = 1), "must be more than stage 1"),
             (Box::new(|s| s.stages[2].stage = 1), "appears twice"),
@@ -350,8 +351,7 @@ mod tests {
 
     #[test]
     fn send_window_skips_sundays_and_holidays() {
-        let mut spec = ScheduleSpec::default();
-        spec.holidays = vec!["2024-06-03".into(), "07-04".into()];
+        let spec = ScheduleSpec { holidays: vec!["2024-06-03".into(), "07-04".into()], ..Default::default() };
         let s = spec.validate().unwrap();
         let ny = chrono_tz::America::New_York;
         // Saturday 2024-06-01 20:00 New York: past the window; Sunday

@@ -247,9 +247,14 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
 
 fn settle(env: &SendEnv<'_>, row: &Leased, d: DecisionUpdate<'_>) -> Result<()> {
     outbox::settle_leased(env.db, row.id, env.owner, &d, env.clock.now())?;
+    // Rule names only: reasons in words can quote addresses; they stay on the row.
+    let rules: Vec<&str> = d
+        .reasons
+        .and_then(|r| r.as_array())
+        .map(|a| a.iter().filter_map(|x| x["rule"].as_str()).collect())
+        .unwrap_or_default();
     (env.log)(&serde_json::json!({
-        "event": d.state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
-        "reason": d.state_reason,
+        "event": d.state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "rules": rules,
     }));
     Ok(())
 }
@@ -435,8 +440,8 @@ fn process(
     };
     let source = if is_notice {
         let key = (row.stage.unwrap_or(0), row.channel);
-        if !templates_cache.contains_key(&key) {
-            templates_cache.insert(key, templates::get(env.db, key.0, key.1)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = templates_cache.entry(key) {
+            e.insert(templates::get(env.db, key.0, key.1)?);
         }
         templates_cache.get(&key).cloned().flatten().map(|t| (t.subject, t.body))
     } else {
@@ -545,13 +550,13 @@ fn process(
             } else {
                 report.retried += 1;
                 let at = now + backoff(attempt, after_seconds);
-                retry(env, row, attempt, log_id, &reason, at, now)?;
+                retry(env, row, attempt, log_id, &reason, at, true, now)?;
             }
         }
         Outcome::AuthFailed { reason } => {
             // Nothing was sent; the configuration is wrong. The row goes
             // back as it was and the channel rests for the rest of the pass.
-            retry(env, row, attempt, log_id, &format!("provider credentials refused: {reason}"), now, now)?;
+            retry(env, row, attempt, log_id, &format!("provider credentials refused: {reason}"), now, false, now)?;
             channels.retain(|c| *c != row.channel);
             report.channels_unavailable.push(format!("{}: provider refused the credentials", row.channel.as_str()));
         }
@@ -620,11 +625,10 @@ fn record_intent(
         tx.execute("UPDATE outbox SET contact_log_id = ? WHERE id = ?", &[log_id.into(), row.id.into()])?;
         Ok(Some((attempt, log_id)))
     })
-    .map(|r| {
+    .inspect(|r| {
         if let Some((attempt, _)) = r {
             (env.log)(&serde_json::json!({ "event": "sending", "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "attempt": attempt }));
         }
-        r
     })
 }
 
@@ -685,25 +689,39 @@ fn record_result(
     now: DateTime<Utc>,
 ) -> Result<()> {
     db::transaction(env.db, |tx| finish(tx, row, attempt, log_id, state, reason, provider_id, provider_status, now))?;
+    // No provider message in logs: some quote the recipient's number.
     (env.log)(&serde_json::json!({
         "event": state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
-        "attempt": attempt, "provider_status": provider_status, "reason": (state != "sent").then_some(reason),
+        "attempt": attempt, "provider_status": provider_status,
     }));
     Ok(())
 }
 
 /// The provider did not take it: back to `queued` for `at`; the attempt's
 /// contact-log row says it failed and why.
-fn retry(env: &SendEnv<'_>, row: &Leased, attempt: i64, log_id: i64, reason: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn retry(
+    env: &SendEnv<'_>,
+    row: &Leased,
+    attempt: i64,
+    log_id: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+    counts: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let stamp = time::timestamp(now);
     db::transaction(env.db, |tx| -> Result<()> {
+        // A refusal of our credentials is not an attempt at the message.
         tx.execute(
-            "UPDATE outbox SET state = 'queued', state_reason = ?, not_before = ?, lease_owner = NULL, leased_until = NULL, updated_at = ?
+            "UPDATE outbox SET state = 'queued', state_reason = ?, not_before = ?, lease_owner = NULL, leased_until = NULL, updated_at = ?,
+                    attempts = attempts - ?
              WHERE id = ? AND attempts = ? AND state = 'sending'",
             &[
                 format!("attempt {attempt} not taken: {reason}; retry at {}", time::timestamp(at)).into(),
                 time::timestamp(at).into(),
                 stamp.as_str().into(),
+                i64::from(!counts).into(),
                 row.id.into(),
                 attempt.into(),
             ],
@@ -718,7 +736,7 @@ fn retry(env: &SendEnv<'_>, row: &Leased, attempt: i64, log_id: i64, reason: &st
     })?;
     (env.log)(&serde_json::json!({
         "event": "retry", "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
-        "attempt": attempt, "reason": reason, "retry_at": time::timestamp(at),
+        "attempt": attempt, "retry_at": time::timestamp(at),
     }));
     Ok(())
 }

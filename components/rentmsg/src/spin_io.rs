@@ -66,7 +66,7 @@ impl HttpClient for WasiHttp {
         };
         let headers = Fields::new();
         for (k, v) in &r.headers {
-            headers.append(&k.to_ascii_lowercase(), &v.as_bytes().to_vec()).map_err(|e| bad(&format!("header {k}: {e:?}")))?;
+            headers.append(&k.to_ascii_lowercase(), v.as_bytes()).map_err(|e| bad(&format!("header {k}: {e:?}")))?;
         }
         let request = OutgoingRequest::new(headers);
         let method = match r.method.as_str() {

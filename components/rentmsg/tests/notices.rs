@@ -498,7 +498,8 @@ fn crash_case(fail_sql: Option<(&str, usize)>, provider_first: Option<Result<Htt
 #[test]
 fn crashes_and_provider_failures_at_each_step_never_send_twice() {
     let ok = Ok(HttpResponse::default());
-    let cases: Vec<(&str, Option<(&str, usize)>, Option<Result<HttpResponse, TransportError>>, usize, &str)> = vec![
+    type Case<'a> = (&'a str, Option<(&'a str, usize)>, Option<Result<HttpResponse, TransportError>>, usize, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("no fault", None, None, 1, "sent"),
         ("database down when leasing", Some(("UPDATE outbox SET lease_owner", 1)), None, 1, "sent"),
         ("database down when recording the intent", Some(("UPDATE outbox SET state = 'sending'", 1)), None, 1, "sent"),
@@ -568,6 +569,7 @@ fn carrier_opt_out_records_a_stop_and_bad_credentials_rest_the_channel() {
     assert_eq!(state_of(&db, "A", "text"), "failed");
     // The email was not sent and is still queued for when the token is fixed.
     assert_eq!(state_of(&db, "A", "email"), "queued");
+    assert_eq!(count(&db, "SELECT attempts AS n FROM outbox WHERE tenant_id = 'A' AND channel = 'email'"), 0, "a refused credential is not an attempt");
     let emails = provider.requests.borrow().iter().filter(|r| r.url.ends_with("/email")).count();
     assert_eq!(emails, 1, "one refused try, then the channel rests");
 }
