@@ -22,22 +22,26 @@ use crate::schema::Migration;
 macro_rules! refresh_balance {
     ($t:literal) => {
         concat!(
-            "INSERT INTO tenant_balances (tenant_id, balance_cents, charges_cents, paid_cents, oldest_unpaid_due_date, last_payment_date, updated_at)
+            "INSERT INTO tenant_balances (tenant_id, balance_cents, charges_cents, paid_cents, oldest_unpaid_due_date, last_payment_date,
+                                          tenant_status, tenant_zone, property_zone, updated_at)
              SELECT ", $t, ", s.charges - s.paid, s.charges, s.paid,
                  (SELECT c.due_date FROM (
                       SELECT due_date, sum(amount_cents) OVER (ORDER BY due_date, date, reference ROWS UNBOUNDED PRECEDING) AS cum
                       FROM ledger_entries WHERE tenant_id = ", $t, " AND kind = 'charge') c
                   WHERE c.cum > s.paid ORDER BY c.cum LIMIT 1),
-                 s.last_payment, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 s.last_payment, t.status, t.time_zone, p.time_zone, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              FROM (SELECT coalesce(sum(CASE WHEN kind = 'charge' THEN amount_cents END), 0) AS charges,
                           coalesce(sum(CASE WHEN kind <> 'charge' THEN amount_cents END), 0) AS paid,
                           max(CASE WHEN kind = 'payment' THEN date END) AS last_payment
                    FROM ledger_entries WHERE tenant_id = ", $t, ") s
+             JOIN tenants t ON t.tenant_id = ", $t, "
+             LEFT JOIN properties p ON p.property_id = t.property_id
              WHERE true
              ON CONFLICT (tenant_id) DO UPDATE SET
                  balance_cents = excluded.balance_cents, charges_cents = excluded.charges_cents,
                  paid_cents = excluded.paid_cents, oldest_unpaid_due_date = excluded.oldest_unpaid_due_date,
-                 last_payment_date = excluded.last_payment_date, updated_at = excluded.updated_at"
+                 last_payment_date = excluded.last_payment_date, tenant_status = excluded.tenant_status,
+                 tenant_zone = excluded.tenant_zone, property_zone = excluded.property_zone, updated_at = excluded.updated_at"
         )
     };
 }
@@ -52,6 +56,9 @@ pub const MIGRATION: Migration = Migration {
         // open); it is also the billing-cycle key of the notices. The
         // partial index holds only tenants who owe something, so the scan's
         // cost follows the overdue set, not the portfolio.
+        // The tenant's status and the two time zones are copied in (kept by
+        // triggers on tenants and properties below), so the index alone
+        // answers the scan: no tenant or property row is read per tenant.
         "CREATE TABLE tenant_balances (
             tenant_id TEXT PRIMARY KEY REFERENCES tenants(tenant_id),
             balance_cents INTEGER NOT NULL,
@@ -59,22 +66,39 @@ pub const MIGRATION: Migration = Migration {
             paid_cents INTEGER NOT NULL,
             oldest_unpaid_due_date TEXT,
             last_payment_date TEXT,
+            tenant_status TEXT NOT NULL,
+            tenant_zone TEXT,
+            property_zone TEXT,
             updated_at TEXT NOT NULL
         ) WITHOUT ROWID",
-        "CREATE INDEX tenant_balances_overdue ON tenant_balances(oldest_unpaid_due_date, balance_cents) WHERE balance_cents > 0",
+        "CREATE INDEX tenant_balances_overdue ON tenant_balances(oldest_unpaid_due_date, balance_cents, tenant_status, last_payment_date, tenant_zone, property_zone) WHERE balance_cents > 0",
         // Backfill from the ledgers already imported.
-        "INSERT INTO tenant_balances (tenant_id, balance_cents, charges_cents, paid_cents, oldest_unpaid_due_date, last_payment_date, updated_at)
+        "INSERT INTO tenant_balances (tenant_id, balance_cents, charges_cents, paid_cents, oldest_unpaid_due_date, last_payment_date,
+                                      tenant_status, tenant_zone, property_zone, updated_at)
          SELECT s.tenant_id, s.charges - s.paid, s.charges, s.paid,
              (SELECT c.due_date FROM (
                   SELECT due_date, sum(amount_cents) OVER (ORDER BY due_date, date, reference ROWS UNBOUNDED PRECEDING) AS cum
                   FROM ledger_entries WHERE tenant_id = s.tenant_id AND kind = 'charge') c
               WHERE c.cum > s.paid ORDER BY c.cum LIMIT 1),
-             s.last_payment, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             s.last_payment, t.status, t.time_zone, p.time_zone, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          FROM (SELECT tenant_id,
                       coalesce(sum(CASE WHEN kind = 'charge' THEN amount_cents END), 0) AS charges,
                       coalesce(sum(CASE WHEN kind <> 'charge' THEN amount_cents END), 0) AS paid,
                       max(CASE WHEN kind = 'payment' THEN date END) AS last_payment
-               FROM ledger_entries GROUP BY tenant_id) s",
+               FROM ledger_entries GROUP BY tenant_id) s
+         JOIN tenants t ON t.tenant_id = s.tenant_id
+         LEFT JOIN properties p ON p.property_id = t.property_id",
+        // A tenant's status, zone or property and a property's zone follow
+        // into the summary.
+        "CREATE TRIGGER tenants_balance_copy AFTER UPDATE OF status, time_zone, property_id ON tenants BEGIN
+            UPDATE tenant_balances SET tenant_status = NEW.status, tenant_zone = NEW.time_zone,
+                   property_zone = (SELECT time_zone FROM properties WHERE property_id = NEW.property_id)
+            WHERE tenant_id = NEW.tenant_id;
+         END",
+        "CREATE TRIGGER properties_balance_copy AFTER UPDATE OF time_zone ON properties BEGIN
+            UPDATE tenant_balances SET property_zone = NEW.time_zone
+            WHERE tenant_id IN (SELECT tenant_id FROM tenants WHERE property_id = NEW.property_id);
+         END",
         // Every ledger write keeps the summary right in the same statement.
         concat!("CREATE TRIGGER ledger_entries_balance_insert AFTER INSERT ON ledger_entries BEGIN ", refresh_balance!("NEW.tenant_id"), "; END"),
         concat!("CREATE TRIGGER ledger_entries_balance_update AFTER UPDATE ON ledger_entries BEGIN ", refresh_balance!("NEW.tenant_id"), "; END"),

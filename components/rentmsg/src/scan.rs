@@ -4,9 +4,9 @@
 //!
 //! Cost follows the overdue set: one statement reads the tenants who owe at
 //! least the minimum with an oldest unpaid due date old enough for the first
-//! stage, through the partial index `tenant_balances_overdue` (tenants who
-//! owe nothing are not in it), joined to their tenant and property rows by
-//! primary key. Paid-up tenants are never read.
+//! stage from the partial, covering index `tenant_balances_overdue` (tenants
+//! who owe nothing are not in it; status and time zones are copied into it,
+//! so no tenant or property row is read). Paid-up tenants are never read.
 //!
 //! For each such tenant (active, not paused): the day count in the tenant's
 //! local date, the due stage (the latest whose days have passed: catch-up
@@ -75,13 +75,10 @@ struct OverdueTenant {
 /// The overdue-set query. ?1 minimum balance, ?2 latest oldest-unpaid due
 /// date that can have a stage due, ?3 now (pauses). The first terms match
 /// the partial index `tenant_balances_overdue`.
-pub const OVERDUE_SQL: &str = "SELECT b.tenant_id, b.oldest_unpaid_due_date, b.last_payment_date,
-        t.time_zone AS tenant_zone, p.time_zone AS property_zone
+pub const OVERDUE_SQL: &str = "SELECT b.tenant_id, b.oldest_unpaid_due_date, b.last_payment_date, b.tenant_zone, b.property_zone
     FROM tenant_balances b
-    JOIN tenants t ON t.tenant_id = b.tenant_id
-    JOIN properties p ON p.property_id = t.property_id
     WHERE b.balance_cents > 0 AND b.oldest_unpaid_due_date <= ?2 AND b.balance_cents >= ?1
-      AND t.status = 'active'
+      AND b.tenant_status = 'active'
       AND NOT EXISTS (SELECT 1 FROM notice_pauses np WHERE np.tenant_id = b.tenant_id AND np.paused_until > ?3)";
 
 /// The parameters of [`OVERDUE_SQL`] for a scan at `now`.

@@ -699,4 +699,26 @@ fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
     eprintln!("{steps:#?}");
     assert!(steps.iter().any(|s| s.contains("tenant_balances_overdue")), "{steps:?}");
     assert!(!steps.iter().any(|s| s.starts_with("SCAN") && !s.contains("tenant_balances_overdue")), "a full scan: {steps:?}");
+    assert!(!steps.iter().any(|s| s.contains(" t ") || s.contains("tenants") || s.contains("properties")), "reads tenant rows: {steps:?}");
+    assert!(steps.iter().any(|s| s.contains("COVERING INDEX tenant_balances_overdue")), "{steps:?}");
+
+    // The copies follow the tenant and the property.
+    let row = |db: &NativeDb| {
+        let r = db.execute("SELECT tenant_status, tenant_zone, property_zone FROM tenant_balances WHERE tenant_id = 'A'", &[]).unwrap();
+        let r = r.first().unwrap();
+        (r.string("tenant_status").unwrap(), r.opt_string("tenant_zone").unwrap(), r.opt_string("property_zone").unwrap())
+    };
+    assert_eq!(row(&db), ("active".into(), None, Some("America/New_York".into())));
+    import::import(&db, ImportKind::Properties, b"property_id,name,time_zone,state,country\nP1,Maple Court,America/Chicago,NY,US\n", "t", now()).unwrap();
+    import::import(
+        &db,
+        ImportKind::Tenants,
+        b"tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id,status\nA,P1,Ann Able,1A,(212) 555-0101,,,ann@example.com,,,,America/Denver,,moved_out\n",
+        "t",
+        now(),
+    )
+    .unwrap();
+    assert_eq!(row(&db), ("moved_out".into(), Some("America/Denver".into()), Some("America/Chicago".into())));
+    let r = scan::run(&db, &DbChecker { db: &db }, now()).unwrap();
+    assert_eq!(r.overdue_tenants, 6, "A moved out: {r:?}");
 }
