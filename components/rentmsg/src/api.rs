@@ -235,9 +235,16 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/outbox/{id}", handler: notices::get_outbox },
     Route { method: "GET", path: "/api/settings", handler: notices::get_settings },
     Route { method: "PUT", path: "/api/settings", handler: notices::put_settings },
+    // Staff console (issue 8).
+    Route { method: "GET", path: "/api/call-list", handler: console_routes::call_list },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/calls", handler: console_routes::record_call },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: console_routes::send_message },
+    Route { method: "GET", path: "/api/reports", handler: console_routes::report },
+    Route { method: "GET", path: "/api/reports/chart.svg", handler: console_routes::report_chart },
 ];
 
 mod compliance_routes;
+mod console_routes;
 mod notices;
 
 /// `(method, path template)` of every route, for docs and tests.

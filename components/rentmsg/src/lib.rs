@@ -55,6 +55,12 @@ pub mod send;
 pub mod settings;
 pub mod templates;
 pub mod unsubscribe;
+// Staff console (issue 8).
+pub mod call_list;
+pub mod calls;
+pub mod console;
+pub mod reports;
+pub mod supplemental;
 #[cfg(feature = "compliance-client")]
 pub mod compliance_client;
 #[cfg(feature = "spin")]

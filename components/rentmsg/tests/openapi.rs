@@ -432,3 +432,37 @@ fn the_schema_check_itself_catches_drift() {
         ]
     );
 }
+
+#[test]
+fn console_replies_match_the_documented_schemas() {
+    let doc = document();
+    let env = Env::new();
+    env.seed();
+    let mut problems = Vec::new();
+    let mut expect = |method: &str, template: &str, r: rentmsg::api::ApiResponse| {
+        let schema = response_schema(&doc, method, template, r.status);
+        check(&doc, schema, &r.body_json(), &format!("{method} {template} {}", r.status), &mut problems);
+    };
+    let post = |path: &str, body: &Json| env.send("POST", path, Some("application/json"), body.to_string().as_bytes());
+    expect("GET", "/api/call-list", env.get("/api/call-list"));
+    expect("GET", "/api/call-list", env.get("/api/call-list?limit=0"));
+    let call = post("/api/tenants/T1/calls", &json!({"result_code": 101, "notes": "ok"}));
+    assert_eq!(call.status, 201, "{}", call.body_json());
+    expect("POST", "/api/tenants/{tenant_id}/calls", call);
+    expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/T1/calls", &json!({"result_code": 108})));
+    expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/T1/calls", &json!({"result_code": 108, "override_reason": "asked"})));
+    expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/T1/calls", &json!({"result_code": 999})));
+    expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/nobody/calls", &json!({"result_code": 101})));
+    expect("GET", "/api/call-list", env.get("/api/call-list"));
+    let msg = post("/api/tenants/T1/messages", &json!({"channel": "email", "purpose": "balance_reminder", "template_stage": 1}));
+    assert_eq!(msg.status, 201, "{}", msg.body_json());
+    expect("POST", "/api/tenants/{tenant_id}/messages", msg);
+    expect("POST", "/api/tenants/{tenant_id}/messages", post("/api/tenants/T3/messages", &json!({"channel": "text", "purpose": "balance_reminder", "body": "Hi"})));
+    expect("POST", "/api/tenants/{tenant_id}/messages", post("/api/tenants/T1/messages", &json!({"channel": "text", "purpose": "ads", "body": "Hi"})));
+    expect("GET", "/api/reports", env.get("/api/reports"));
+    expect("GET", "/api/reports", env.get("/api/reports?from=2024-03-01&to=2024-03-10&property_id=P1"));
+    expect("GET", "/api/reports", env.get("/api/reports?from=nope"));
+    expect("GET", "/api/reports", env.get("/api/reports?property_id=P9"));
+    expect("GET", "/api/reports/chart.svg", env.get("/api/reports/chart.svg?from=2024-03-11&to=2024-03-01"));
+    assert!(problems.is_empty(), "replies that do not match {OPENAPI}:\n  {}", problems.join("\n  "));
+}

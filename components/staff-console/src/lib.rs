@@ -1,4 +1,6 @@
-//! Staff API component: `/api/*` in, `rentmsg::api` does the work.
+//! Staff API component: `/api/*` in, `rentmsg::api` does the work; the
+//! console page (`/console`, public HTML and script, no data) from
+//! `rentmsg::console`.
 
 use futures::StreamExt as _;
 mod compliance_client;
@@ -13,6 +15,18 @@ async fn handle(req: IncomingRequest) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.path_with_query().unwrap_or_else(|| "/".to_owned());
+    if rentmsg::console::is_console_path(&path) {
+        let page = rentmsg::console::serve(&method, &path);
+        let log = serde_json::json!({
+            "component": "staff-console",
+            "method": method,
+            "route": "/console",
+            "status": page.status,
+            "ms": started.elapsed().as_millis() as u64,
+        });
+        eprintln!("{log}");
+        return write(page);
+    }
     let headers: Vec<(String, String)> = req
         .headers()
         .entries()
@@ -55,6 +69,10 @@ async fn handle(req: IncomingRequest) -> Response {
         "diagnostic": response.diagnostic,
     });
     eprintln!("{log}");
+    write(response)
+}
+
+fn write(response: api::ApiResponse) -> Response {
     let mut builder = Response::builder();
     builder.status(response.status);
     for (name, value) in &response.headers {

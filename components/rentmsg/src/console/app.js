@@ -1,0 +1,518 @@
+// Staff console: plain JavaScript over the staff API. The token is kept in
+// sessionStorage only (this tab); data is only ever put in the page as text.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "rentmsg.staffToken";
+  const USER_KEY = "rentmsg.staffUser";
+  const $ = (id) => document.getElementById(id);
+  const state = { codes: [], tenant: null, templates: [] };
+
+  // ------------------------------------------------------------ helpers
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v;
+      else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+      else if (k === "className") node.className = v;
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+    return node;
+  }
+
+  const moneyFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  const money = (cents) => (typeof cents === "number" ? moneyFmt.format(cents / 100) : "");
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString();
+  }
+
+  function say(text) {
+    $("status").textContent = text || "";
+  }
+
+  function fail(text) {
+    const e = $("error");
+    e.textContent = text || "";
+    e.hidden = !text;
+  }
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  }
+
+  async function api(method, path, body, accept) {
+    const headers = { Authorization: "Bearer " + token() };
+    const user = sessionStorage.getItem(USER_KEY);
+    if (user) headers["X-Staff-User"] = user;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (accept) headers["Accept"] = accept;
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+    } catch (e) {
+      throw new Error("The server could not be reached: " + e.message);
+    }
+    if (resp.status === 401) {
+      signOut("Your session is not valid any more; sign in again.");
+      throw new Error("not signed in");
+    }
+    if (accept && !accept.includes("json")) {
+      const blob = await resp.blob();
+      return { status: resp.status, blob, resp };
+    }
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: text }; }
+    return { status: resp.status, data };
+  }
+
+  function errorOf(r) {
+    return (r.data && r.data.error) || ("Request failed (" + r.status + ")");
+  }
+
+  function reasonsList(reasons) {
+    if (!reasons || !reasons.length) return null;
+    return el("ul", { className: "reasons" }, reasons.map((r) => el("li", {}, el("strong", { text: r.rule }), ": " + r.detail)));
+  }
+
+  // ------------------------------------------------------------ views
+
+  const VIEWS = ["login", "calls", "tenant", "inbox", "reports"];
+
+  function show(view) {
+    for (const v of VIEWS) $("view-" + v).hidden = v !== view;
+    for (const b of document.querySelectorAll("nav button[data-view]")) {
+      if (b.dataset.view === view) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    const heading = document.querySelector("#view-" + view + " h2");
+    if (heading) { heading.tabIndex = -1; heading.focus(); }
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+    $("nav").hidden = true;
+    show("login");
+    say("");
+    fail(message || "");
+  }
+
+  async function signIn(ev) {
+    ev.preventDefault();
+    fail("");
+    const t = $("login-token").value.trim();
+    const user = $("login-user").value.trim();
+    if (!t) return fail("Enter the staff token.");
+    sessionStorage.setItem(TOKEN_KEY, t);
+    if (user) sessionStorage.setItem(USER_KEY, user); else sessionStorage.removeItem(USER_KEY);
+    let r;
+    try { r = await api("GET", "/api/call-result-codes"); } catch (e) { return fail(e.message === "not signed in" ? "That token was not accepted." : e.message); }
+    if (r.status !== 200) { sessionStorage.removeItem(TOKEN_KEY); return fail(errorOf(r)); }
+    $("login-token").value = "";
+    await started(r.data.codes);
+  }
+
+  async function started(codes) {
+    state.codes = codes || [];
+    $("nav").hidden = false;
+    say("Signed in.");
+    await loadCalls();
+  }
+
+  // ------------------------------------------------------------ call list
+
+  async function loadCalls(ev) {
+    if (ev) ev.preventDefault();
+    fail("");
+    show("calls");
+    const params = new URLSearchParams({ limit: "200" });
+    const prop = $("calls-property").value.trim();
+    if (prop) params.set("property_id", prop);
+    say("Loading the call list…");
+    const r = await api("GET", "/api/call-list?" + params);
+    if (r.status !== 200) return fail(errorOf(r));
+    const onlyCallable = $("calls-callable-only").checked;
+    const body = clear($("calls-table").tBodies[0]);
+    for (const it of r.data.items) {
+      if (onlyCallable && !it.callable) continue;
+      const status = it.callable
+        ? el("span", { className: "ok", text: "Callable now" })
+        : el("div", {},
+            el("span", { className: "no", text: it.decision === "block" ? "Not callable" : "Not yet" }),
+            it.callable_at ? " — callable from " + when(it.callable_at) : "",
+            reasonsList(it.reasons));
+      body.append(el("tr", { "data-tenant": it.tenant_id },
+        el("td", {}, el("button", { type: "button", className: "secondary", text: it.name + " (" + it.tenant_id + ")", on: { click: () => openTenant(it.tenant_id) } }), it.unit ? " unit " + it.unit : ""),
+        el("td", { text: it.property_name || it.property_id }),
+        el("td", { className: "num", text: money(it.balance_cents) }),
+        el("td", { className: "num", text: it.days_past_due }),
+        el("td", { text: it.phone || "none on file" }),
+        el("td", { className: "num", text: it.attempts_7d }),
+        el("td", {}, status)));
+    }
+    $("calls-summary").textContent = r.data.total + " overdue tenant(s) due for a call; " + r.data.callable + " callable now (as of " + when(r.data.as_of) + ").";
+    say("Call list loaded.");
+  }
+
+  // ------------------------------------------------------------ tenant page
+
+  async function openTenant(id) {
+    fail("");
+    say("Loading tenant " + id + "…");
+    const enc = encodeURIComponent(id);
+    const [t, ledger, contacts, decision, templates, promises] = await Promise.all([
+      api("GET", "/api/tenants/" + enc),
+      api("GET", "/api/tenants/" + enc + "/ledger"),
+      api("GET", "/api/tenants/" + enc + "/contacts?limit=200"),
+      api("POST", "/api/compliance/check", { tenant_id: id, channel: "phone", manual: true }),
+      api("GET", "/api/notice-templates"),
+      api("GET", "/api/tenants/" + enc + "/promises"),
+    ]);
+    if (t.status !== 200) { say(""); return fail(errorOf(t)); }
+    state.tenant = t.data;
+    state.templates = templates.status === 200 ? templates.data.templates : [];
+    show("tenant");
+    renderTenant(t.data);
+    renderDecision(decision.status === 200 ? decision.data : null);
+    renderLedger(ledger.status === 200 ? ledger.data.entries : []);
+    renderHistory(contacts.status === 200 ? contacts.data.contacts : []);
+    renderPromises(promises.status === 200 ? promises.data.promises : null);
+    renderTemplates();
+    say("Tenant " + id + " loaded.");
+  }
+
+  function renderTenant(v) {
+    $("tenant-title").textContent = v.name + " (" + v.tenant_id + ")";
+    const facts = clear($("tenant-facts"));
+    const add = (k, val) => facts.append(el("dt", { text: k }), el("dd", { text: val }));
+    add("Property", (v.property_name || v.property_id) + (v.unit ? ", unit " + v.unit : ""));
+    add("Balance", money(v.balance_cents) + " (" + money(v.overdue_cents) + " overdue)");
+    add("Days past due", String(v.days_past_due));
+    add("Status", v.status);
+    add("Time zone", v.time_zone);
+    add("Consent", v.consent);
+    add("Exclusion status", v.exclusion_status);
+
+    const num = clear($("call-number"));
+    for (const p of v.contact_points.filter((p) => p.channel === "phone")) {
+      num.append(el("option", { value: p.kind, text: p.kind.replace("_", " ") + ": " + p.address }));
+    }
+    if (!num.options.length) num.append(el("option", { value: "", text: "No number on file" }));
+    const res = clear($("call-result"));
+    res.append(el("option", { value: "", text: "Choose a result" }));
+    for (const c of state.codes) res.append(el("option", { value: c.code, text: c.code + ": " + c.label }));
+    $("call-override-row").hidden = true;
+    $("call-override").value = "";
+
+    $("consent-now").textContent = "Tenant-wide: " + v.consent;
+    const f = v.exclusions;
+    $("excl-bankruptcy").checked = f.bankruptcy.on;
+    $("excl-bankruptcy-reason").value = f.bankruptcy.reason || "";
+    $("excl-texting").checked = f.disable_texting_auto_calls.on;
+    $("excl-auto").checked = f.disable_auto_communications.on;
+
+    const points = clear($("points-table").tBodies[0]);
+    for (const p of v.contact_points) {
+      const consent = Object.entries(p.consent).map(([ch, s]) => ch + ": " + s).join(", ");
+      const cust = p.exclusions.by_customer.on ? "Yes (STOP" + (p.exclusions.by_customer.set_at ? ", " + when(p.exclusions.by_customer.set_at) : "") + "; only their START lifts it)" : "No";
+      const user = p.exclusions.by_user;
+      const reasonId = "px-" + p.kind;
+      const toggle = el("form", { className: "inline", on: { submit: (ev) => setPointExclusion(ev, p.kind, !user.on, reasonId) } },
+        user.on ? el("span", { text: "Yes" + (user.reason ? " (" + user.reason + ")" : "") }) : null,
+        user.on ? null : el("label", { for: reasonId, className: "sr-only", text: "Reason to exclude " + p.address }),
+        user.on ? null : el("input", { id: reasonId, placeholder: "reason", maxlength: "500" }),
+        el("button", { type: "submit", className: "secondary", text: user.on ? "Remove" : "Exclude" }));
+      points.append(el("tr", {}, el("td", { text: p.kind }), el("td", { text: p.address }), el("td", { text: consent }), el("td", { text: cust }), el("td", {}, toggle)));
+    }
+    const notes = clear($("notes-list"));
+    for (const n of v.notes) notes.append(el("li", {}, el("strong", { text: n.kind }), " " + when(n.at) + " by " + n.author + ": " + n.body));
+  }
+
+  function renderDecision(d) {
+    const p = clear($("call-decision"));
+    if (!d) return;
+    if (d.decision === "allow") {
+      p.append(el("span", { className: "ok", text: "A call is allowed now." }));
+      if (d.warnings && d.warnings.length) p.append(reasonsList(d.warnings));
+    } else {
+      p.append(el("span", { className: "no", text: d.decision === "defer" ? "Not callable now" + (d.defer_until ? "; callable from " + when(d.defer_until) : "") : "Not callable" }), reasonsList(d.reasons));
+      $("call-override-row").hidden = false;
+    }
+  }
+
+  function renderLedger(entries) {
+    const body = clear($("ledger-table").tBodies[0]);
+    for (const e of entries.slice().reverse()) {
+      body.append(el("tr", {}, el("td", { text: e.date }), el("td", { text: e.due_date }), el("td", { text: e.kind }), el("td", { className: "num", text: money(e.amount_cents) }), el("td", { text: e.reference })));
+    }
+  }
+
+  function renderHistory(contacts) {
+    const body = clear($("history-table").tBodies[0]);
+    for (const c of contacts) {
+      body.append(el("tr", {}, el("td", { text: when(c.at) }), el("td", { text: c.channel }), el("td", { text: c.direction }), el("td", { text: c.address }), el("td", { text: c.status }), el("td", { text: c.body })));
+    }
+  }
+
+  function renderPromises(list) {
+    $("promises-section").hidden = list === null;
+    const body = clear($("promises-table").tBodies[0]);
+    for (const p of list || []) {
+      body.append(el("tr", {}, el("td", { text: when(p.created_at) }), el("td", { text: p.promised_date }), el("td", { className: "num", text: p.amount_cents ? money(p.amount_cents) : "balance" }), el("td", { text: p.status }), el("td", { text: p.source })));
+    }
+  }
+
+  function renderTemplates() {
+    const sel = clear($("msg-template"));
+    sel.append(el("option", { value: "", text: "Free text" }));
+    const ch = $("msg-channel").value;
+    for (const t of state.templates.filter((t) => t.channel === ch)) {
+      sel.append(el("option", { value: t.stage, text: "Notice stage " + t.stage + (t.subject ? ": " + t.subject : "") }));
+    }
+  }
+
+  function cents(text) {
+    const m = /^\s*(\d+)(?:\.(\d{1,2}))?\s*$/.exec(text);
+    if (!m) return null;
+    return parseInt(m[1], 10) * 100 + (m[2] ? parseInt(m[2].padEnd(2, "0"), 10) : 0);
+  }
+
+  async function recordCall(ev) {
+    ev.preventDefault();
+    fail("");
+    const v = state.tenant;
+    if (!v) return;
+    const code = $("call-result").value;
+    if (code === "") { $("call-result").focus(); return fail("Choose the call result."); }
+    const body = { result_code: Number(code) };
+    const notes = $("call-notes").value.trim();
+    if (notes) body.notes = notes;
+    if ($("call-number").value) body.address = $("call-number").value;
+    if ($("call-promise").checked) {
+      const date = $("call-promise-date").value;
+      if (!date) { $("call-promise-date").focus(); return fail("Give the promised date."); }
+      body.promise = { date };
+      const amount = $("call-promise-amount").value.trim();
+      if (amount) {
+        const c = cents(amount);
+        if (c === null || c <= 0) { $("call-promise-amount").focus(); return fail("The amount must look like 250 or 250.00."); }
+        body.promise.amount_cents = c;
+      }
+    }
+    const reason = $("call-override").value.trim();
+    if (reason) body.override_reason = reason;
+    say("Recording the call…");
+    const r = await api("POST", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/calls", body);
+    if (r.status === 201) {
+      $("call-notes").value = "";
+      $("call-promise").checked = false;
+      $("call-promise-date").value = "";
+      $("call-promise-amount").value = "";
+      await openTenant(v.tenant_id);
+      say("Call recorded: " + r.data.result_label + (r.data.promise ? ", with a promise to pay" : "") + (r.data.overridden ? " (override audited)" : "") + ".");
+      $("history-title").focus();
+      return;
+    }
+    if (r.status === 409 && r.data && r.data.decision) {
+      renderDecision(r.data.decision);
+      $("call-override-row").hidden = false;
+      $("call-override").focus();
+      say("");
+      return fail(r.data.error);
+    }
+    say("");
+    fail(errorOf(r));
+  }
+
+  async function sendMessage(ev) {
+    ev.preventDefault();
+    fail("");
+    const v = state.tenant;
+    if (!v) return;
+    const body = { channel: $("msg-channel").value, purpose: $("msg-purpose").value };
+    const stage = $("msg-template").value;
+    if (stage) body.template_stage = Number(stage);
+    else {
+      body.body = $("msg-body").value.trim();
+      const subject = $("msg-subject").value.trim();
+      if (subject) body.subject = subject;
+    }
+    const r = await api("POST", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/messages", body);
+    if (r.status !== 201) return fail(errorOf(r));
+    $("msg-body").value = "";
+    const reasons = (r.data.reasons || []).map((x) => x.rule).join(", ");
+    say("Message " + r.data.id + " " + r.data.state + (reasons ? " (" + reasons + ")" : "") + ". It goes out with the next send pass.");
+  }
+
+  async function sendNow() {
+    fail("");
+    const r = await api("POST", "/api/send", undefined);
+    if (r.status !== 200) return fail(errorOf(r));
+    say("Send pass: " + r.data.sent + " sent, " + r.data.deferred + " deferred, " + r.data.blocked + " blocked, " + r.data.failed + " failed.");
+    if (state.tenant) await openTenant(state.tenant.tenant_id);
+  }
+
+  async function saveConsent(ev) {
+    ev.preventDefault();
+    fail("");
+    const v = state.tenant;
+    const body = { status: $("consent-status").value };
+    const evidence = $("consent-evidence").value.trim();
+    if (evidence) body.evidence = evidence;
+    const r = await api("PUT", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/consent", body);
+    if (r.status !== 200) return fail(errorOf(r));
+    $("consent-evidence").value = "";
+    await openTenant(v.tenant_id);
+    say("Consent saved.");
+  }
+
+  async function saveExclusions(ev) {
+    ev.preventDefault();
+    fail("");
+    const v = state.tenant;
+    const on = $("excl-bankruptcy").checked;
+    const reason = $("excl-bankruptcy-reason").value.trim();
+    if (on && !reason) { $("excl-bankruptcy-reason").focus(); return fail("Bankruptcy needs a reason."); }
+    const body = {
+      bankruptcy: { on, reason: reason || null },
+      disable_texting_auto_calls: $("excl-texting").checked,
+      disable_auto_communications: $("excl-auto").checked,
+    };
+    const r = await api("PUT", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/exclusions", body);
+    if (r.status !== 200) return fail(errorOf(r));
+    await openTenant(v.tenant_id);
+    say("Exclusions saved.");
+  }
+
+  async function setPointExclusion(ev, kind, on, reasonId) {
+    ev.preventDefault();
+    fail("");
+    const v = state.tenant;
+    const body = { on };
+    const input = $(reasonId);
+    if (on && input && input.value.trim()) body.reason = input.value.trim();
+    const r = await api("PUT", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/contact-points/" + encodeURIComponent(kind) + "/exclusion", body);
+    if (r.status !== 200) return fail(errorOf(r));
+    await openTenant(v.tenant_id);
+    say(on ? "Number excluded." : "Exclusion removed.");
+  }
+
+  // ------------------------------------------------------------ inbox
+
+  async function loadInbox(ev) {
+    if (ev) ev.preventDefault();
+    fail("");
+    show("inbox");
+    const r = await api("GET", "/api/inbox?status=" + encodeURIComponent($("inbox-status").value));
+    if (r.status !== 200) return fail(errorOf(r));
+    const body = clear($("inbox-table").tBodies[0]);
+    for (const m of r.data.messages || r.data.items || []) {
+      const tenants = (m.tenants || []).map((t) => el("button", { type: "button", className: "secondary", text: (t.name || "") + " (" + t.tenant_id + ")", on: { click: () => openTenant(t.tenant_id) } }));
+      const action = m.handled_at
+        ? el("span", { text: "Handled " + when(m.handled_at) + " by " + (m.handled_by || "") })
+        : el("button", { type: "button", text: "Mark handled", on: { click: () => markHandled(m.id) } });
+      body.append(el("tr", {}, el("td", { text: when(m.received_at) }), el("td", { text: m.from }), el("td", {}, tenants.length ? tenants : "unknown number"), el("td", { text: m.body }), el("td", {}, action)));
+    }
+    say("Inbox loaded.");
+  }
+
+  async function markHandled(id) {
+    const r = await api("POST", "/api/inbox/" + id + "/handled", undefined);
+    if (r.status !== 200) return fail(errorOf(r));
+    await loadInbox();
+    say("Message marked handled.");
+  }
+
+  // ------------------------------------------------------------ reports
+
+  function reportParams() {
+    const p = new URLSearchParams();
+    if ($("reports-from").value) p.set("from", $("reports-from").value);
+    if ($("reports-to").value) p.set("to", $("reports-to").value);
+    if ($("reports-property").value.trim()) p.set("property_id", $("reports-property").value.trim());
+    return p;
+  }
+
+  let chartUrl = null;
+
+  async function loadReports(ev) {
+    if (ev) ev.preventDefault();
+    fail("");
+    show("reports");
+    const p = reportParams();
+    const r = await api("GET", "/api/reports?" + p);
+    if (r.status !== 200) return fail(errorOf(r));
+    const cols = ["queued", "sent", "delivered", "blocked", "failed", "replies", "opt_outs", "payments_after_notice"];
+    const table = $("reports-table");
+    clear(table.tHead).append(el("tr", {}, el("th", { scope: "col", text: "Property" }), cols.map((c) => el("th", { scope: "col", className: "num", text: c.replace(/_/g, " ") })), el("th", { scope: "col", text: "Blocked by reason" })));
+    const body = clear(table.tBodies[0]);
+    const row = (name, c) => el("tr", {}, el("th", { scope: "row", text: name }), cols.map((k) => el("td", { className: "num", text: c[k] })),
+      el("td", { text: Object.entries(c.blocked_by_reason || {}).map(([k, n]) => k + ": " + n).join("; ") }));
+    for (const prop of r.data.properties) body.append(row(prop.property_name + " (" + prop.property_id + ")", prop));
+    body.append(row("All", r.data.totals));
+    const svg = await api("GET", "/api/reports/chart.svg?" + p, undefined, "image/svg+xml");
+    if (svg.status === 200) {
+      if (chartUrl) URL.revokeObjectURL(chartUrl);
+      chartUrl = URL.createObjectURL(svg.blob);
+      $("reports-chart").src = chartUrl;
+      $("reports-chart").alt = "Bar chart of messages and outcomes, " + r.data.from + " to " + r.data.to + " (the same figures as the table)";
+      $("reports-caption").textContent = "From " + r.data.from + " to " + r.data.to;
+      $("reports-figure").hidden = false;
+    }
+    say("Report from " + r.data.from + " to " + r.data.to + ".");
+  }
+
+  async function downloadCsv() {
+    fail("");
+    const r = await api("GET", "/api/reports?" + reportParams(), undefined, "text/csv");
+    if (r.status !== 200) return fail("The CSV could not be made (" + r.status + ").");
+    const url = URL.createObjectURL(r.blob);
+    const a = el("a", { href: url, download: "report.csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  // ------------------------------------------------------------ wiring
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", signIn);
+    $("sign-out").addEventListener("click", () => signOut("Signed out."));
+    $("nav-calls").addEventListener("click", () => loadCalls());
+    $("nav-inbox").addEventListener("click", () => loadInbox());
+    $("nav-reports").addEventListener("click", () => loadReports());
+    $("calls-filter").addEventListener("submit", loadCalls);
+    $("calls-callable-only").addEventListener("change", () => loadCalls());
+    $("open-tenant").addEventListener("submit", (ev) => { ev.preventDefault(); const id = $("open-tenant-id").value.trim(); if (id) openTenant(id); });
+    $("call-form").addEventListener("submit", recordCall);
+    $("msg-form").addEventListener("submit", sendMessage);
+    $("msg-channel").addEventListener("change", renderTemplates);
+    $("msg-send-now").addEventListener("click", sendNow);
+    $("consent-form").addEventListener("submit", saveConsent);
+    $("excl-form").addEventListener("submit", saveExclusions);
+    $("inbox-filter").addEventListener("submit", loadInbox);
+    $("reports-form").addEventListener("submit", loadReports);
+    $("reports-csv").addEventListener("click", downloadCsv);
+    window.addEventListener("unhandledrejection", (e) => { if (!(e.reason && e.reason.message === "not signed in")) fail(String(e.reason && e.reason.message || e.reason)); });
+    if (token()) {
+      api("GET", "/api/call-result-codes").then((r) => (r.status === 200 ? started(r.data.codes) : signOut(errorOf(r)))).catch(() => {});
+    } else {
+      show("login");
+    }
+  });
+})();

@@ -1,0 +1,101 @@
+//! The staff console page (`/console`): plain HTML, one stylesheet and one
+//! script, embedded in the component (no CDN, no build step). The page holds
+//! no data: it asks for the staff token once, keeps it in `sessionStorage`
+//! (gone when the tab closes) and calls `/api/*` with
+//! `Authorization: Bearer`.
+//!
+//! Every asset goes out with a strict Content-Security-Policy: scripts and
+//! styles only from this origin (no inline script or style), images from
+//! this origin and `blob:` (the report chart, fetched with the token),
+//! requests only to this origin, no framing, no form posts.
+
+use crate::api::ApiResponse;
+
+const INDEX_HTML: &str = include_str!("index.html");
+const APP_JS: &str = include_str!("app.js");
+const APP_CSS: &str = include_str!("app.css");
+
+/// The policy every console response carries.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
+connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+fn response(status: u16, content_type: &str, body: &str) -> ApiResponse {
+    ApiResponse {
+        status,
+        headers: vec![
+            ("content-type".into(), content_type.into()),
+            ("content-security-policy".into(), CONTENT_SECURITY_POLICY.into()),
+            ("x-content-type-options".into(), "nosniff".into()),
+            ("referrer-policy".into(), "no-referrer".into()),
+            ("x-frame-options".into(), "DENY".into()),
+            // Always the current page with the current script.
+            ("cache-control".into(), "no-cache".into()),
+        ],
+        body: body.as_bytes().to_vec(),
+        route: Some("/console"),
+        diagnostic: None,
+    }
+}
+
+/// Is this path the console's (`/console`, `/console/...`)?
+pub fn is_console_path(path: &str) -> bool {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    path == "/console" || path.starts_with("/console/")
+}
+
+/// Answer a request for the console: the page, its script or stylesheet;
+/// 404 for anything else under `/console/`, 405 for methods other than
+/// GET and HEAD (a HEAD answer carries the headers; the host drops the body).
+pub fn serve(method: &str, path: &str) -> ApiResponse {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let asset = match path {
+        "/console" | "/console/" | "/console/index.html" => Some(("text/html; charset=utf-8", INDEX_HTML)),
+        "/console/app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
+        "/console/app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
+        _ => None,
+    };
+    let Some((content_type, body)) = asset else {
+        return response(404, "text/plain; charset=utf-8", "not found\n");
+    };
+    if !matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD") {
+        let mut r = response(405, "text/plain; charset=utf-8", "use GET\n");
+        r.headers.push(("allow".into(), "GET, HEAD".into()));
+        return r;
+    }
+    response(200, content_type, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_the_page_and_its_assets_with_a_strict_policy() {
+        for (path, ct) in [("/console", "text/html"), ("/console/", "text/html"), ("/console/app.js", "text/javascript"), ("/console/app.css", "text/css")] {
+            let r = serve("GET", path);
+            assert_eq!(r.status, 200, "{path}");
+            assert!(r.header("content-type").unwrap().starts_with(ct), "{path}");
+            assert_eq!(r.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY));
+        }
+        assert_eq!(serve("GET", "/console/nope.js").status, 404);
+        assert_eq!(serve("POST", "/console").status, 405);
+        assert!(is_console_path("/console?x=1") && is_console_path("/console/app.js"));
+        assert!(!is_console_path("/consoles") && !is_console_path("/api/call-list"));
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_style_or_external_assets() {
+        let html = INDEX_HTML.to_ascii_lowercase();
+        // Only the external script, no inline script bodies or handlers.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains("<script src=\"/console/app.js\" defer></script>"));
+        assert!(!html.contains("<style") && !html.contains(" style=") && !html.contains(" onclick="));
+        for text in [INDEX_HTML, APP_JS, APP_CSS] {
+            assert!(!text.contains("http://") && !text.contains("https://"), "no external URLs in the console assets");
+        }
+        // Data only ever goes into the page as text, never as markup.
+        assert!(!APP_JS.contains("innerHTML") && !APP_JS.contains("outerHTML") && !APP_JS.contains("eval("));
+        // The token lives in sessionStorage only.
+        assert!(APP_JS.contains("sessionStorage") && !APP_JS.contains("localStorage") && !APP_JS.contains("document.cookie"));
+    }
+}
