@@ -241,6 +241,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: console_routes::send_message },
     Route { method: "GET", path: "/api/reports", handler: console_routes::report },
     Route { method: "GET", path: "/api/reports/chart.svg", handler: console_routes::report_chart },
+    Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: console_routes::tenant_promises },
 ];
 
 mod compliance_routes;

@@ -5,6 +5,10 @@
 //! at once (attempts and right-party contacts as the phone controls'
 //! code lists define them).
 //!
+//! A promise to pay taken on the call is recorded by
+//! [`promises::record_in_tx`] (source `call`) in the same transaction: it
+//! pauses the automatic notices until the promised date.
+//!
 //! Compliance decides the call as a manual phone contact at the time it is
 //! recorded. A call the rules would block or defer is recorded only with an
 //! explicit override reason (seed 003's RPC override); the override, the
@@ -18,6 +22,7 @@ use crate::contact_log::{self, Contact, Direction, NewContact};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::notes;
+use crate::promises::{self, NewPromise, Promise, PromiseSource};
 use crate::tenants;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -97,7 +102,7 @@ pub struct RecordedCall {
     /// The note written with the call, if any.
     pub note_id: Option<i64>,
     /// The promise recorded with the call, if any.
-    pub promise: Option<serde_json::Value>,
+    pub promise: Option<Promise>,
 }
 
 /// Why a call was not recorded.
@@ -145,12 +150,6 @@ pub fn result_label(db: &dyn Db, code: i64) -> Result<String> {
     }
 }
 
-/// Where a promise made on a call is recorded: the payment work's
-/// `promises::record` in production; a seam so the call transaction stays
-/// one unit.
-pub type PromiseRecorder<'r> =
-    &'r dyn Fn(&dyn Db, &str, &PromiseInput, &str, DateTime<Utc>) -> Result<serde_json::Value>;
-
 /// Record a call: decide it (manual phone contact, at `now`), refuse it when
 /// the rules object and no override reason is given, then write the contact
 /// log (with the result code), the note, the promise and the audit rows in
@@ -159,7 +158,6 @@ pub fn record(
     db: &dyn Db,
     checker: &dyn ComplianceCheck,
     call: &NewCall<'_>,
-    promise_recorder: Option<PromiseRecorder<'_>>,
     now: DateTime<Utc>,
 ) -> Result<RecordedCall, CallError> {
     let notes_text = clean(call.notes, "notes", MAX_NOTES_CHARS)?;
@@ -199,9 +197,6 @@ pub fn record(
     let overridden = decision.verdict != Verdict::Allow;
     if overridden && reason.is_none() {
         return Err(CallError::NotAllowed(decision));
-    }
-    if promise_recorder.is_none() && call.promise.is_some() {
-        return Err(Error::Invalid("promises cannot be recorded here".into()).into());
     }
     let rules = store::all_rules(db)?;
     let classification = classify(&rules, eff.state.as_deref(), &eff.country, call.result_code);
@@ -261,9 +256,22 @@ pub fn record(
                 now,
             )?;
         }
-        let promise = match (&call.promise, promise_recorder) {
-            (Some(p), Some(rec)) => Some(rec(tx, &tenant.tenant_id, p, call.actor, now)?),
-            _ => None,
+        // The promise pauses the automatic notices until the promised date
+        // (promises::record_in_tx), in the same transaction as the call.
+        let promise = match &call.promise {
+            Some(p) => Some(promises::record_in_tx(
+                tx,
+                &NewPromise {
+                    tenant_id: &tenant.tenant_id,
+                    amount_cents: p.amount_cents,
+                    date: p.date,
+                    source: PromiseSource::Call,
+                    actor: call.actor,
+                    contact: Some((Channel::Phone, &dialled)),
+                },
+                now,
+            )?),
+            None => None,
         };
         audit::record(
             tx,
@@ -276,7 +284,7 @@ pub fn record(
                 "attempt": classification.attempt,
                 "right_party_contact": classification.right_party_contact,
                 "overridden": overridden,
-                "promise": promise,
+                "promise_id": promise.as_ref().map(|p| p.id),
             }),
             now,
         )?;

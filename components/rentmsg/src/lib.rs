@@ -18,6 +18,7 @@
 //! - Notices: [`schedule`], [`templates`], [`links`], [`settings`],
 //!   [`outbox`], [`scan`] (overdue scan), [`send`] (paced outbound sending
 //!   through [`providers`] within the [`pacing`] budget).
+//! - Payments: [`promises`] (promises to pay, which pause notices).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -61,6 +62,9 @@ pub mod calls;
 pub mod console;
 pub mod reports;
 pub mod supplemental;
+// Payment links, the payment webhook and promises to pay (issue 7).
+pub mod payment_migration;
+pub mod promises;
 #[cfg(feature = "compliance-client")]
 pub mod compliance_client;
 #[cfg(feature = "spin")]

@@ -16,6 +16,9 @@
 //! - `replies`: free-text replies from the property's tenants' numbers;
 //! - `opt_outs`: customer opt-outs (texted STOP or email unsubscribe) of
 //!   addresses on the property's tenants;
+//! - `links_opened`: payment-link opens (`link_opens`);
+//! - `promises`: promises to pay made (link or call); `promises_kept` /
+//!   `promises_broken`: promises settled as kept or broken in the range;
 //! - `payments_after_notice` / `_cents`: ledger payments dated in the range
 //!   made within 30 days after a message was sent to the tenant.
 
@@ -74,6 +77,14 @@ pub struct Counts {
     pub replies: i64,
     /// Customer opt-outs (STOP, unsubscribe).
     pub opt_outs: i64,
+    /// Payment-link opens.
+    pub links_opened: i64,
+    /// Promises to pay made.
+    pub promises: i64,
+    /// Promises found kept.
+    pub promises_kept: i64,
+    /// Promises found broken.
+    pub promises_broken: i64,
     /// Payments within 30 days after a message.
     pub payments_after_notice: i64,
     /// Their total, in cents.
@@ -92,6 +103,10 @@ impl Counts {
         self.failed += o.failed;
         self.replies += o.replies;
         self.opt_outs += o.opt_outs;
+        self.links_opened += o.links_opened;
+        self.promises += o.promises;
+        self.promises_kept += o.promises_kept;
+        self.promises_broken += o.promises_broken;
         self.payments_after_notice += o.payments_after_notice;
         self.payments_after_notice_cents += o.payments_after_notice_cents;
     }
@@ -209,6 +224,35 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
             c.opt_outs = r.i64("n")?;
         }
     }
+    let opens = db.execute(
+        "SELECT t.property_id, count(*) AS n
+         FROM link_opens lo JOIN tenants t ON t.tenant_id = lo.tenant_id
+         WHERE lo.opened_at >= ?1 AND lo.opened_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in opens.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.links_opened = r.i64("n")?;
+        }
+    }
+    let promises = db.execute(
+        "SELECT t.property_id,
+            coalesce(sum(CASE WHEN p.created_at >= ?1 AND p.created_at < ?2 THEN 1 ELSE 0 END), 0) AS made,
+            coalesce(sum(CASE WHEN p.status = 'kept' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS kept,
+            coalesce(sum(CASE WHEN p.status = 'broken' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS broken
+         FROM promises p JOIN tenants t ON t.tenant_id = p.tenant_id
+         WHERE (?3 IS NULL OR t.property_id = ?3) AND p.created_at < ?2
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in promises.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.promises = r.i64("made")?;
+            c.promises_kept = r.i64("kept")?;
+            c.promises_broken = r.i64("broken")?;
+        }
+    }
     let payments = db.execute(
         "SELECT t.property_id, count(*) AS n, coalesce(sum(l.amount_cents), 0) AS cents
          FROM ledger_entries l JOIN tenants t ON t.tenant_id = l.tenant_id
@@ -256,6 +300,10 @@ pub const CSV_COLUMNS: &[&str] = &[
     "failed",
     "replies",
     "opt_outs",
+    "links_opened",
+    "promises",
+    "promises_kept",
+    "promises_broken",
     "payments_after_notice",
     "payments_after_notice_cents",
     "blocked_by_reason",
@@ -275,6 +323,10 @@ fn csv_row(id: &str, name: &str, r: &Report, c: &Counts) -> Vec<String> {
         c.failed.to_string(),
         c.replies.to_string(),
         c.opt_outs.to_string(),
+        c.links_opened.to_string(),
+        c.promises.to_string(),
+        c.promises_kept.to_string(),
+        c.promises_broken.to_string(),
         c.payments_after_notice.to_string(),
         c.payments_after_notice_cents.to_string(),
         reasons.join("; "),
@@ -319,6 +371,10 @@ pub fn to_svg(r: &Report) -> String {
         ("Failed".into(), t.failed),
         ("Replies".into(), t.replies),
         ("Opt-outs".into(), t.opt_outs),
+        ("Payment links opened".into(), t.links_opened),
+        ("Promises made".into(), t.promises),
+        ("Promises kept".into(), t.promises_kept),
+        ("Promises broken".into(), t.promises_broken),
         ("Payments after notice".into(), t.payments_after_notice),
     ];
     for (rule, n) in &t.blocked_by_reason {

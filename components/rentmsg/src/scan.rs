@@ -8,6 +8,9 @@
 //! who owe nothing are not in it; status and time zones are copied into it,
 //! so no tenant or property row is read). Paid-up tenants are never read.
 //!
+//! Active promises to pay are settled first ([`crate::promises::evaluate`]):
+//! a broken one lifts its pause.
+//!
 //! For each such tenant (active, not paused): the day count in the tenant's
 //! local date, the due stage (the latest whose days have passed: catch-up
 //! never sends the stale stages before it), and for each of its channels a
@@ -61,6 +64,10 @@ pub struct ScanReport {
     pub cancelled: usize,
     /// Tenants whose schedule window never opens (every day closed).
     pub window_never_opens: usize,
+    /// Promises to pay found kept by this scan.
+    pub promises_kept: usize,
+    /// Promises to pay found broken by this scan (their pauses lifted).
+    pub promises_broken: usize,
 }
 
 /// One tenant of the overdue set.
@@ -129,6 +136,11 @@ pub fn run(db: &dyn Db, checker: &dyn ComplianceCheck, now: DateTime<Utc>) -> Re
     crate::schema::migrate(db, now)?;
     let schedule = schedule::load(db)?;
     let mut report = ScanReport::default();
+    // Promises first: a broken one lifts its pause, so this scan already
+    // queues the tenant's due stage (the schedule resumes).
+    let promised = crate::promises::evaluate(db, now)?;
+    report.promises_kept = promised.kept;
+    report.promises_broken = promised.broken;
     if !schedule.spec.enabled {
         report.disabled = true;
         return Ok(report);

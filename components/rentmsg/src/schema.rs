@@ -261,7 +261,8 @@ Migration {
         )",
     ],
 },
-crate::notice_migration::MIGRATION];
+crate::notice_migration::MIGRATION,
+crate::payment_migration::MIGRATION];
 
 /// The newest schema version this code knows.
 pub fn latest_version() -> i64 {

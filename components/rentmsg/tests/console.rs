@@ -102,6 +102,50 @@ fn a_right_party_contact_puts_the_tenant_on_hold_at_once() {
 }
 
 #[test]
+fn a_promise_taken_on_a_call_pauses_notices_and_shows_on_the_tenant() {
+    let env = Env::new();
+    env.seed();
+    let r = post(
+        &env,
+        "/api/tenants/T1/calls",
+        &json!({"result_code": 101, "notes": "Can pay half on Friday", "promise": {"date": "2024-03-15", "amount_cents": 45000}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body_json());
+    let call = r.body_json();
+    assert_eq!(call["promise"]["source"], json!("call"));
+    assert_eq!(call["promise"]["status"], json!("active"));
+    assert_eq!(call["promise"]["amount_cents"], json!(45000));
+    assert_eq!(call["promise"]["created_by"], json!("staff"));
+    // The promise and the call are on the tenant.
+    let promises = env.get_ok("/api/tenants/T1/promises");
+    assert_eq!(promises["promises"].as_array().unwrap().len(), 1);
+    assert_eq!(promises["promises"][0]["promised_date"], json!("2024-03-15"));
+    let contacts = env.get_ok("/api/tenants/T1/contacts");
+    let statuses: Vec<&str> = contacts["contacts"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"completed") && statuses.contains(&"promise"), "{statuses:?}");
+    // Automatic notices are paused until the end of the promised date.
+    let report = rentmsg::scan::run(&env.db, &rentmsg::compliance::DbChecker { db: &env.db }, env.now).unwrap();
+    assert_eq!(env.count("SELECT count(*) AS n FROM outbox WHERE tenant_id = 'T1'"), 0, "{report:?}");
+    // The call list says why T1 is not to be called.
+    let list = env.get_ok("/api/call-list");
+    let t1 = entry(&list, "T1");
+    assert_eq!(t1["callable"], json!(false));
+    assert!(rules(&t1["reasons"]).contains(&"promise_to_pay".to_owned()), "{t1}");
+    assert!(t1["paused_until"].as_str().unwrap().starts_with("2024-03-16T04:00:00"), "{t1}");
+    // A promise date beyond the horizon is refused and nothing is recorded.
+    let r = post(&env, "/api/tenants/T2/calls", &json!({"result_code": 125, "override_reason": "test", "promise": {"date": "2025-01-01"}}));
+    assert_eq!(r.status, 400, "{}", r.body_json());
+    assert_eq!(env.count("SELECT count(*) AS n FROM contact_log WHERE tenant_id = 'T2'"), 0);
+    assert_eq!(env.get("/api/tenants/nobody/promises").status, 404);
+    // Reports count the promise and payment-link opens.
+    env.db
+        .execute("INSERT INTO link_opens (tenant_id, outbox_id, opened_at) VALUES ('T1', 1, '2024-03-10T15:00:00.000Z')", &[])
+        .unwrap();
+    let report = env.get_ok("/api/reports?from=2024-03-10&to=2024-03-10&property_id=P1");
+    assert_eq!((report["totals"]["promises"].clone(), report["totals"]["links_opened"].clone()), (json!(1), json!(1)), "{report}");
+}
+
+#[test]
 fn attempts_count_toward_the_weekly_limit() {
     let env = Env::new();
     env.seed();
@@ -248,7 +292,7 @@ fn reports_count_what_happened_per_property_as_json_csv_and_svg() {
         assert_eq!(lines.next().unwrap(), rentmsg::reports::CSV_COLUMNS.join(","));
         let rows: Vec<&str> = lines.collect();
         assert_eq!(rows.len(), 3, "{text}");
-        assert!(rows[1].starts_with("P2,Lakeview,2024-03-01,2024-03-10,1,0,0,1,0,0,0,0,0,consent=1"), "{text}");
+        assert!(rows[1].starts_with("P2,Lakeview,2024-03-01,2024-03-10,1,0,0,1,0,0,0,0,0,0,0,0,0,consent=1"), "{text}");
         assert!(rows[2].starts_with("ALL,"), "{text}");
     }
     let svg = env.get("/api/reports/chart.svg?from=2024-03-01&to=2024-03-10");

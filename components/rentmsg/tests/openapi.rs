@@ -446,7 +446,7 @@ fn console_replies_match_the_documented_schemas() {
     let post = |path: &str, body: &Json| env.send("POST", path, Some("application/json"), body.to_string().as_bytes());
     expect("GET", "/api/call-list", env.get("/api/call-list"));
     expect("GET", "/api/call-list", env.get("/api/call-list?limit=0"));
-    let call = post("/api/tenants/T1/calls", &json!({"result_code": 101, "notes": "ok"}));
+    let call = post("/api/tenants/T1/calls", &json!({"result_code": 101, "notes": "ok", "promise": {"date": "2024-03-12"}}));
     assert_eq!(call.status, 201, "{}", call.body_json());
     expect("POST", "/api/tenants/{tenant_id}/calls", call);
     expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/T1/calls", &json!({"result_code": 108})));
@@ -454,6 +454,8 @@ fn console_replies_match_the_documented_schemas() {
     expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/T1/calls", &json!({"result_code": 999})));
     expect("POST", "/api/tenants/{tenant_id}/calls", post("/api/tenants/nobody/calls", &json!({"result_code": 101})));
     expect("GET", "/api/call-list", env.get("/api/call-list"));
+    expect("GET", "/api/tenants/{tenant_id}/promises", env.get("/api/tenants/T1/promises"));
+    expect("GET", "/api/tenants/{tenant_id}/promises", env.get("/api/tenants/nobody/promises"));
     let msg = post("/api/tenants/T1/messages", &json!({"channel": "email", "purpose": "balance_reminder", "template_stage": 1}));
     assert_eq!(msg.status, 201, "{}", msg.body_json());
     expect("POST", "/api/tenants/{tenant_id}/messages", msg);
