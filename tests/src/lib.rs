@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 pub mod twilio;
+// Headless Chromium for page tests (payment page, staff console).
+pub mod browser;
 
 pub use reqwest::blocking::Response;
 pub use serde_json::{json, Value as Json};
