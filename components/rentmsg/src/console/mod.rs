@@ -14,6 +14,8 @@ use crate::api::ApiResponse;
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const APP_CSS: &str = include_str!("app.css");
+/// The tab icon (so the browser does not ask for a `/favicon.ico` nobody serves).
+const ICON_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#1f5fa8\"/><path d=\"M4 8h8M8 4v8\" stroke=\"#fff\" stroke-width=\"2\"/></svg>";
 
 /// The policy every console response carries.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
@@ -52,6 +54,7 @@ pub fn serve(method: &str, path: &str) -> ApiResponse {
         "/console" | "/console/" | "/console/index.html" => Some(("text/html; charset=utf-8", INDEX_HTML)),
         "/console/app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
         "/console/app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
+        "/console/icon.svg" => Some(("image/svg+xml", ICON_SVG)),
         _ => None,
     };
     let Some((content_type, body)) = asset else {
