@@ -7,7 +7,12 @@
 mod console_seed;
 
 use console_seed::{local_date, seed};
+use e2e::twilio::{form_body, inbound_sms, signature};
 use e2e::{json, App, Json, STAFF_TOKEN};
+
+const SMS_AUTH: &str = "e2e-console-sms-auth-3c9a";
+const PUBLIC: &str = "https://rent.example.test";
+const OUR_NUMBER: &str = "+16175550100";
 
 /// Poll a JavaScript condition until it holds.
 fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
@@ -27,8 +32,23 @@ fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Jso
 
 #[test]
 fn a_staff_member_works_the_call_list_in_a_real_browser() {
-    let app = App::start();
+    let app = App::builder()
+        .variable("sms_auth_token", SMS_AUTH)
+        .variable("public_base_url", PUBLIC)
+        .variable("sms_from", OUR_NUMBER)
+        .start();
     let (_, offset) = seed(&app);
+    // C1 texted a question (not a keyword): it waits in the inbox.
+    let fields = inbound_sms("SM0001console", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
+    let r = app
+        .client
+        .post(app.url("/webhooks/sms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature(SMS_AUTH, &format!("{PUBLIC}/webhooks/sms"), &fields))
+        .body(form_body(&fields))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     let mut b = e2e::browser::Browser::launch().expect("headless Chromium (installed by .ci/run)");
     // A tablet in landscape.
     b.viewport(1024, 768, true).unwrap();
@@ -76,6 +96,14 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
     assert!(text.contains("Not callable now") && text.contains("hold_for:"), "{text}");
     b.screenshot("console-tenant-after-call").unwrap();
 
+    // A supplemental message goes through compliance: C1 never opted in.
+    b.set_value("#msg-purpose", "promise_follow_up").unwrap();
+    b.type_into("#msg-body", "Thank you for the call, {{ tenant_name }}. Your balance is {{ balance }}.").unwrap();
+    b.click("#msg-submit").unwrap();
+    wait_until(&mut b, "the queued message", "document.getElementById('status').textContent.startsWith('Message ')");
+    let status = b.eval("document.getElementById('status').textContent").unwrap();
+    assert!(status.as_str().unwrap().contains("blocked (consent)"), "{status}");
+
     // What the page did is what the API holds, attributed to the person.
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
     let call = contacts["contacts"].as_array().unwrap().iter().find(|c| c["channel"] == json!("phone") && c["status"] == json!("completed")).unwrap();
@@ -94,6 +122,19 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
         "(() => { const r = document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]'); return r && r.textContent.includes('promise_to_pay'); })()",
     );
     assert!(b.text().unwrap().contains("callable from"));
+
+    // Answer the reply: the inbox shows it; mark it handled.
+    b.click("#nav-inbox").unwrap();
+    wait_until(
+        &mut b,
+        "the reply in the inbox",
+        "Array.from(document.querySelectorAll('#inbox-table tbody td')).some(td => td.textContent.includes('half next week'))",
+    );
+    b.screenshot("console-inbox").unwrap();
+    b.click("#inbox-table .mark-handled").unwrap();
+    wait_until(&mut b, "the handled reply to leave the open inbox", "document.querySelectorAll('#inbox-table tbody tr').length === 0");
+    let (_, inbox) = app.staff_get("/api/inbox?status=handled");
+    assert_eq!(inbox["messages"][0]["handled_by"], json!("staff:alice"), "{inbox}");
 
     // The report chart renders from the server's SVG under the page's policy.
     b.click("#nav-reports").unwrap();

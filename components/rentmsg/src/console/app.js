@@ -424,7 +424,7 @@
       const tenants = (m.tenants || []).map((t) => el("button", { type: "button", className: "secondary", text: (t.name || "") + " (" + t.tenant_id + ")", on: { click: () => openTenant(t.tenant_id) } }));
       const action = m.handled_at
         ? el("span", { text: "Handled " + when(m.handled_at) + " by " + (m.handled_by || "") })
-        : el("button", { type: "button", text: "Mark handled", on: { click: () => markHandled(m.id) } });
+        : el("button", { type: "button", className: "mark-handled", text: "Mark handled", "aria-label": "Mark handled: message from " + m.from, on: { click: () => markHandled(m.id) } });
       body.append(el("tr", {}, el("td", { text: when(m.received_at) }), el("td", { text: m.from }), el("td", {}, tenants.length ? tenants : "unknown number"), el("td", { text: m.body }), el("td", {}, action)));
     }
     say("Inbox loaded.");
@@ -456,7 +456,9 @@
     const p = reportParams();
     const r = await api("GET", "/api/reports?" + p);
     if (r.status !== 200) return fail(errorOf(r));
-    const cols = ["queued", "sent", "delivered", "blocked", "failed", "replies", "opt_outs", "payments_after_notice"];
+    const cols = ["queued", "sent", "delivered", "blocked", "failed", "replies", "opt_outs", "links_opened", "promises", "promises_kept", "promises_broken", "payments_after_notice"];
+    if (!$("reports-from").value) $("reports-from").value = r.data.from;
+    if (!$("reports-to").value) $("reports-to").value = r.data.to;
     const table = $("reports-table");
     clear(table.tHead).append(el("tr", {}, el("th", { scope: "col", text: "Property" }), cols.map((c) => el("th", { scope: "col", className: "num", text: c.replace(/_/g, " ") })), el("th", { scope: "col", text: "Blocked by reason" })));
     const body = clear(table.tBodies[0]);
