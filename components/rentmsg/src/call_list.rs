@@ -16,7 +16,7 @@
 
 use crate::calls;
 use crate::channel::Channel;
-use crate::compliance::{store, CheckRequest, ComplianceCheck, Reason, Verdict};
+use crate::compliance::{store, CheckError, CheckRequest, ComplianceCheck, Decision, Reason, Verdict};
 use crate::db::{self, Db, Value};
 use crate::error::{Error, Result};
 use crate::schedule;
@@ -183,9 +183,22 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
         let standing = schedule.standing(oldest, last_payment, today);
         // A payment restarted the count: no stage due yet, not on the list.
         let Some(stage) = schedule.due_stage(standing.days_past_due) else { continue };
-        let decision = checker
-            .check(&CheckRequest { tenant_id: tenant_id.clone(), channel: Channel::Phone, address: None, at: now, manual: true })
-            .map_err(|e| Error::Db(crate::db::DbError::Unavailable(e.to_string())))?;
+        let request = CheckRequest { tenant_id: tenant_id.clone(), channel: Channel::Phone, address: None, at: now, manual: true };
+        let decision = match checker.check(&request) {
+            Ok(d) => d,
+            // Gone since the list was read.
+            Err(CheckError::UnknownTenant(_)) => continue,
+            // No decision for this tenant: not callable (fail closed), and
+            // the rest of the list still shows.
+            Err(e) => Decision {
+                verdict: Verdict::Block,
+                reasons: vec![Reason { rule: "compliance.unavailable".into(), detail: format!("no compliance decision could be made: {e}") }],
+                defer_until: None,
+                near_limit: false,
+                warnings: Vec::new(),
+                address: None,
+            },
+        };
         let mut reasons = decision.reasons.clone();
         let mut callable_at = decision.defer_until;
         let paused_until = r.opt_string("paused_until")?;

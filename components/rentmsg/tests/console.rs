@@ -316,3 +316,30 @@ fn csv_cells_that_look_like_formulas_are_neutralised() {
     let text = String::from_utf8(r.body).unwrap();
     assert!(text.contains("'=P1,'=HYPERLINK(1)"), "{text}");
 }
+
+/// A checker that cannot decide about one tenant.
+struct FailingFor<'a>(&'a str, rentmsg::compliance::DbChecker<'a>);
+
+impl rentmsg::compliance::ComplianceCheck for FailingFor<'_> {
+    fn check(&self, r: &rentmsg::compliance::CheckRequest) -> Result<rentmsg::compliance::Decision, rentmsg::compliance::CheckError> {
+        if r.tenant_id == self.0 {
+            return Err(rentmsg::compliance::CheckError::Unavailable("facts unreadable".into()));
+        }
+        self.1.check(r)
+    }
+}
+
+#[test]
+fn a_tenant_compliance_cannot_decide_about_is_listed_as_not_callable() {
+    let env = Env::new();
+    env.seed();
+    let checker = FailingFor("T1", rentmsg::compliance::DbChecker { db: &env.db });
+    let q = rentmsg::call_list::CallListQuery { property_id: None, limit: 50, offset: 0 };
+    let list = rentmsg::call_list::build(&env.db, &checker, &q, env.now).unwrap();
+    let t1 = list.items.iter().find(|i| i.tenant_id == "T1").unwrap();
+    assert!(!t1.callable);
+    assert_eq!(t1.decision, "block");
+    assert_eq!(t1.reasons[0].rule, "compliance.unavailable");
+    assert!(t1.callable_at.is_none());
+    assert_eq!(list.items.len(), 2, "the rest of the list still shows");
+}
