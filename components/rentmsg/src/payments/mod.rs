@@ -338,7 +338,9 @@ fn page_route(env: &PayEnv<'_>, req: &PayRequest, token: &str, log: bool) -> Res
 
 fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
     let Some(a) = account(env, token)? else { return invalid_link() };
+    // Absolute for the provider; relative for our own pages.
     let page_url = links::url(&env.config.public_base_url, Purpose::Pay, token);
+    let back = format!("/pay/{token}");
     let event = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
     if a.tenant.status == TenantStatus::Stop {
         let contact = crate::inbound::help_contact::get(env.db, &a.property_id)?;
@@ -346,15 +348,15 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
             "Online payment is not accepted for this account. Please call {}.",
             contact.unwrap_or_else(|| format!("the {} office", a.facility))
         );
-        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&page_url))?, event("checkout_refused_stop")));
+        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&back))?, event("checkout_refused_stop")));
     }
     if a.summary.balance_cents <= 0 {
-        return Ok(redirect(&page_url, event("checkout_nothing_owed")));
+        return Ok(redirect(&format!("/pay/{token}"), event("checkout_nothing_owed")));
     }
     if env.config.secret_key.is_empty() {
         return Ok(html(
             503,
-            page::render_message("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.", Some(&page_url))?,
+            page::render_message("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.", Some(&back))?,
             event("checkout_not_configured"),
         ));
     }
@@ -378,7 +380,7 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
     let failed = |what: &str, detail: String| -> Result<PayResponse> {
         let mut r = html(
             502,
-            page::render_message("Payment not started", "We could not start the payment just now. Please try again in a moment.", Some(&page_url))?,
+            page::render_message("Payment not started", "We could not start the payment just now. Please try again in a moment.", Some(&back))?,
             serde_json::json!({ "event": what, "notice_id": a.target.outbox_id, "detail": detail }),
         );
         if what == "checkout_unreachable" {
@@ -435,7 +437,6 @@ fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i6
 
 fn promise_route(env: &PayEnv<'_>, req: &PayRequest, token: &str) -> Result<PayResponse> {
     let Some(a) = account(env, token)? else { return invalid_link() };
-    let page_url = links::url(&env.config.public_base_url, Purpose::Pay, token);
     let ev = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
     let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<PayResponse> {
         let mut v = view(env, &a, token)?;
@@ -465,7 +466,8 @@ fn promise_route(env: &PayEnv<'_>, req: &PayRequest, token: &str) -> Result<PayR
         env.now,
     );
     match recorded {
-        Ok(p) => Ok(redirect(&format!("{page_url}?promised=1"), serde_json::json!({ "event": "promise", "notice_id": a.target.outbox_id, "promise_id": p.id }))),
+        // Relative: back to the page on whatever host served it.
+        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1"), serde_json::json!({ "event": "promise", "notice_id": a.target.outbox_id, "promise_id": p.id }))),
         Err(Error::Invalid(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 400),
         Err(Error::Conflict(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 409),
         Err(e) => Err(e),
