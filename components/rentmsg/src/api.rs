@@ -235,10 +235,13 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/outbox/{id}", handler: notices::get_outbox },
     Route { method: "GET", path: "/api/settings", handler: notices::get_settings },
     Route { method: "PUT", path: "/api/settings", handler: notices::put_settings },
+    Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: payment_routes::list_promises },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/promises", handler: payment_routes::create_promise },
 ];
 
 mod compliance_routes;
 mod notices;
+mod payment_routes;
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
