@@ -150,6 +150,7 @@ fn the_page_shows_what_is_owed_and_logs_each_open() {
         assert!(r.body.contains(needle), "missing {needle}: {}", r.body);
     }
     assert!(!r.body.contains("Ann Able"), "no name on a forwardable page");
+    assert!(r.body.len() < 8 * 1024, "a small page: {} bytes", r.body.len());
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM link_opens WHERE tenant_id = 'A'"), 1);
     let hash = f.db.execute("SELECT client_hash FROM link_opens", &[]).unwrap().first().unwrap().string("client_hash").unwrap();
     assert!(!hash.contains("198.51") && hash.len() == 16);
