@@ -15,6 +15,8 @@ use std::time::Duration;
 pub mod twilio;
 // Headless Chromium for page tests (payment page, staff console).
 pub mod browser;
+// Signing payment webhooks as Stripe does.
+pub mod stripe;
 
 pub use reqwest::blocking::Response;
 pub use serde_json::{json, Value as Json};

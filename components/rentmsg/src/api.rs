@@ -241,12 +241,14 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: console_routes::send_message },
     Route { method: "GET", path: "/api/reports", handler: console_routes::report },
     Route { method: "GET", path: "/api/reports/chart.svg", handler: console_routes::report_chart },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: console_routes::tenant_promises },
+    Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: payment_routes::list_promises },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/promises", handler: payment_routes::create_promise },
 ];
 
 mod compliance_routes;
 mod console_routes;
 mod notices;
+mod payment_routes;
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {

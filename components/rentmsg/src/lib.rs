@@ -18,7 +18,8 @@
 //! - Notices: [`schedule`], [`templates`], [`links`], [`settings`],
 //!   [`outbox`], [`scan`] (overdue scan), [`send`] (paced outbound sending
 //!   through [`providers`] within the [`pacing`] budget).
-//! - Payments: [`promises`] (promises to pay, which pause notices).
+//! - Payments: [`payments`] (the payment page, checkout and the payment
+//!   webhook) and [`promises`] (promises to pay, which pause notices).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -64,6 +65,7 @@ pub mod reports;
 pub mod supplemental;
 // Payment links, the payment webhook and promises to pay (issue 7).
 pub mod payment_migration;
+pub mod payments;
 pub mod promises;
 #[cfg(feature = "compliance-client")]
 pub mod compliance_client;

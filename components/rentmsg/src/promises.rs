@@ -153,15 +153,7 @@ pub struct NewPromise<'a> {
 
 /// The horizon in days (setting `promise_horizon_days`).
 pub fn horizon_days(db: &dyn Db) -> Result<i64> {
-    let rows = db.execute("SELECT value FROM app_settings WHERE key = 'promise_horizon_days'", &[])?;
-    match rows.first() {
-        Some(r) => r
-            .str("value")?
-            .trim()
-            .parse()
-            .map_err(|_| Error::Corrupt("setting promise_horizon_days is not a number".into())),
-        None => Ok(DEFAULT_HORIZON_DAYS),
-    }
+    Ok(crate::settings::get(db)?.promise_horizon_days)
 }
 
 /// A tenant's time zone (own, else the property's, else UTC).

@@ -410,6 +410,18 @@ fn real_replies_match_the_documented_schemas() {
     expect("GET", "/api/settings", env.get("/api/settings"));
     expect("PUT", "/api/settings", env.put_json("/api/settings", &json!({"link_expiry_days": 14})));
     expect("PUT", "/api/settings", env.put_json("/api/settings", &json!({"link_expiry_days": 0})));
+    expect("PUT", "/api/settings", env.put_json("/api/settings", &json!({"promise_horizon_days": 10})));
+    // Promises to pay (payment links).
+    let promise = |body: Json| env.send("POST", "/api/tenants/T1/promises", Some("application/json"), body.to_string().as_bytes());
+    expect("POST", "/api/tenants/{tenant_id}/promises", promise(json!({"promised_date": "2024-03-12", "amount_cents": 50000})));
+    expect("POST", "/api/tenants/{tenant_id}/promises", promise(json!({"promised_date": "2024-03-13"})));
+    expect("POST", "/api/tenants/{tenant_id}/promises", promise(json!({"promised_date": "2024-01-01"})));
+    expect("POST", "/api/tenants/{tenant_id}/promises", promise(json!({"promised_date": "2024-03-12", "amount_cents": 99999999})));
+    expect("GET", "/api/tenants/{tenant_id}/promises", env.get("/api/tenants/T1/promises"));
+    expect("GET", "/api/tenants/{tenant_id}/promises", env.get("/api/tenants/nobody/promises"));
+    let listed = env.get_ok("/api/tenants/T1/promises");
+    assert_eq!(listed["promises"].as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(listed["promises"][1]["status"], "replaced", "{listed}");
     assert!(problems.is_empty(), "replies that do not match {OPENAPI}:\n  {}", problems.join("\n  "));
 }
 

@@ -11,14 +11,6 @@ use crate::time;
 use chrono::Duration;
 use serde::Deserialize;
 
-/// `GET /api/tenants/{tenant_id}/promises`: the tenant's promises to pay,
-/// newest first (active, kept, broken, replaced).
-pub(super) fn tenant_promises(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    let tenant = super::require_tenant(call)?;
-    let list = crate::promises::list(call.db(), &tenant.tenant_id)?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "promises": list })))
-}
-
 /// `GET /api/call-list?property_id=&limit=&offset=`
 pub(super) fn call_list(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let limit = limit_param(call, Some(call_list::DEFAULT_LIMIT))?.unwrap_or(call_list::DEFAULT_LIMIT);

@@ -1,0 +1,96 @@
+//! Payment links: `GET /pay/:token` (the tenant's page), `POST
+//! /pay/:token/checkout` (303 to a checkout session), `POST
+//! /pay/:token/promise` (a promise to pay) and `POST /webhooks/payments`
+//! (the provider's signed events). Thin: everything is in
+//! `rentmsg::payments`.
+
+use rentmsg::db::SpinDb;
+use rentmsg::payments::{self, PayConfig, PayEnv, PayRequest, PayResponse};
+use rentmsg::spin_io::WasiHttp;
+use spin_sdk::http::{Request, Response};
+use spin_sdk::{http_component, variables};
+
+fn var(name: &str) -> String {
+    variables::get(name).unwrap_or_default().trim().to_owned()
+}
+
+fn config() -> PayConfig {
+    PayConfig {
+        public_base_url: var("public_base_url"),
+        link_key: var("link_key"),
+        api_base: var("payments_api_base"),
+        secret_key: var("payments_secret_key"),
+        webhook_secret: var("payments_webhook_secret"),
+        currency: "usd".into(),
+    }
+}
+
+/// One JSON line on stderr: what happened, never tokens, addresses or secrets.
+fn log_line(fields: serde_json::Value) {
+    let mut line = serde_json::json!({ "component": "payment-link" });
+    if let (Some(obj), Some(src)) = (line.as_object_mut(), fields.as_object()) {
+        obj.extend(src.clone());
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+}
+
+fn respond(r: PayResponse) -> Response {
+    let mut b = Response::builder();
+    b.status(r.status);
+    for (k, v) in &r.headers {
+        b.header(k.as_str(), v.as_str());
+    }
+    b.body(r.body).build()
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let headers: Vec<(String, String)> =
+        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
+    let request = PayRequest {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        query: req.query().to_owned(),
+        client_addr: headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("spin-client-addr")).map(|(_, v)| v.clone()),
+        headers,
+        body: req.body().to_vec(),
+    };
+    let config = config();
+    let outcome = SpinDb::open_default().map_err(rentmsg::Error::from).and_then(|db| {
+        let http = WasiHttp::default();
+        let env = PayEnv { db: &db, http: &http, config: &config, now: chrono::Utc::now() };
+        payments::handle(&env, &request)
+    });
+    let webhook = request.path == "/webhooks/payments";
+    match outcome {
+        Ok(r) => {
+            let mut fields = r.event.clone();
+            if let Some(obj) = fields.as_object_mut() {
+                obj.insert("status".into(), r.status.into());
+                obj.insert("ms".into(), (started.elapsed().as_millis() as u64).into());
+            }
+            log_line(fields);
+            respond(r)
+        }
+        Err(e) => {
+            log_line(serde_json::json!({ "event": "failed", "webhook": webhook, "error": e.to_string() }));
+            // Nothing was stored; the provider retries a webhook, a person retries the page.
+            if webhook {
+                Response::builder()
+                    .status(503)
+                    .header("content-type", "application/json")
+                    .body(serde_json::json!({ "error": "temporarily unavailable, retry later" }).to_string())
+                    .build()
+            } else {
+                Response::builder()
+                    .status(503)
+                    .header("content-type", "text/plain; charset=utf-8")
+                    .header("cache-control", "no-store")
+                    .header("referrer-policy", "no-referrer")
+                    .body("We could not load your account just now; please try again in a moment.")
+                    .build()
+            }
+        }
+    }
+}

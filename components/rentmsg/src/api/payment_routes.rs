@@ -1,0 +1,42 @@
+//! Staff routes for promises to pay: a tenant's promises, and a promise
+//! taken on a phone call (`rentmsg::promises::record`, source `call`).
+
+use super::{json_body, require_tenant, ApiError, ApiResponse, Call};
+use crate::promises::{self, PromiseSource};
+use serde::Deserialize;
+
+/// `POST /api/tenants/{tenant_id}/promises` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPromiseBody {
+    /// `YYYY-MM-DD`, the tenant's local date.
+    promised_date: String,
+    /// Optional amount in cents (none: the whole balance).
+    #[serde(default)]
+    amount_cents: Option<i64>,
+    /// `call` (default) or `link`.
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// `GET /api/tenants/{tenant_id}/promises`: newest first (statuses as of
+/// the last scan or payment; `paid_since_cents` as of now).
+pub(super) fn list_promises(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let tenant = require_tenant(call)?;
+    let list = promises::list(call.db(), &tenant.tenant_id)?;
+    Ok(ApiResponse::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "promises": list })))
+}
+
+/// `POST /api/tenants/{tenant_id}/promises`: record a promise taken by staff.
+pub(super) fn create_promise(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let body: NewPromiseBody = json_body(call)?;
+    let tenant = require_tenant(call)?;
+    let date = crate::time::parse_date(body.promised_date.trim())
+        .map_err(|_| ApiError::bad_request("promised_date must be a date like 2024-06-07"))?;
+    let source = match body.source.as_deref() {
+        None => PromiseSource::Call,
+        Some(s) => s.parse::<PromiseSource>().map_err(ApiError::bad_request)?,
+    };
+    let p = promises::record(call.db(), &tenant.tenant_id, body.amount_cents, date, source, &call.actor, call.ctx.now)?;
+    Ok(ApiResponse::json(201, &serde_json::to_value(&p).map_err(|e| ApiError::new(500, e.to_string()))?))
+}

@@ -1,0 +1,531 @@
+//! Payment links (issue 7), independent of the HTTP stack: the
+//! `payment-link` component turns each request into a [`PayRequest`], calls
+//! [`handle`] and writes the [`PayResponse`].
+//!
+//! - `GET /pay/:token`: the tenant's page ([`page`]): facility, unit,
+//!   balance and the open charges making it up, days past due, a Pay button
+//!   and a promise-to-pay form; stop status shows whom to call instead, a
+//!   settled balance shows as settled. Each open is logged on the tenant
+//!   (`link_opens`: time and a keyed hash of the client address, never the
+//!   address; the contact log gets the first open of a link each day).
+//! - `POST /pay/:token/checkout`: a checkout session for the current
+//!   balance ([`checkout`]), then 303 to its URL. Never settles anything.
+//! - `POST /pay/:token/promise`: records a promise ([`crate::promises`]),
+//!   then 303 back to the page (post / redirect / get); a bad date or
+//!   amount re-shows the form with the reason (400).
+//! - `POST /webhooks/payments`: the provider's signed events
+//!   ([`signature`], [`webhook`]).
+//!
+//! Tokens are the signed links of [`crate::links`] (purpose `pay`): an
+//! expired, tampered or unknown token gets the one "Link not valid" page,
+//! 404, whatever was wrong.
+
+pub mod checkout;
+pub mod page;
+pub mod signature;
+pub mod webhook;
+
+use crate::channel::Channel;
+use crate::contact_log::{self, Direction, NewContact};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::links::{self, LinkTarget, Purpose};
+use crate::promises::{self, PromiseSource};
+use crate::providers::{HttpClient, TransportError};
+use crate::tenants::TenantStatus;
+use crate::templates::format_money;
+use crate::time;
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use page::{ChargeLine, PageView, PromiseLine};
+use sha2::Sha256;
+
+/// Settings from the Spin variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayConfig {
+    /// `public_base_url`: links back to the page (success / cancel URLs).
+    pub public_base_url: String,
+    /// `link_key`: verifies the tokens.
+    pub link_key: String,
+    /// `payments_api_base`.
+    pub api_base: String,
+    /// `payments_secret_key`.
+    pub secret_key: String,
+    /// `payments_webhook_secret`.
+    pub webhook_secret: String,
+    /// Currency of the balances (`usd`).
+    pub currency: String,
+}
+
+/// One HTTP request, as the component received it.
+#[derive(Debug, Clone, Default)]
+pub struct PayRequest {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path (`/pay/<token>/checkout`), without the query.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// Headers (names in any case).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The client's address (`spin-client-addr`), if known.
+    pub client_addr: Option<String>,
+}
+
+impl PayRequest {
+    /// First value of a header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers to send.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+    /// What happened, for the structured log line (no personal data).
+    pub event: serde_json::Value,
+}
+
+impl PayResponse {
+    /// First value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What [`handle`] needs.
+pub struct PayEnv<'a> {
+    /// The database.
+    pub db: &'a dyn Db,
+    /// Outbound HTTP (the payments API).
+    pub http: &'a dyn HttpClient,
+    /// Settings.
+    pub config: &'a PayConfig,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// Most bytes read from a tenant's form post.
+const MAX_FORM_BYTES: usize = 4096;
+/// Most bytes of a webhook body.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+fn html(status: u16, body: String, event: serde_json::Value) -> PayResponse {
+    PayResponse {
+        status,
+        headers: vec![
+            ("content-type".into(), "text/html; charset=utf-8".into()),
+            ("cache-control".into(), "no-store".into()),
+            // The token is in the URL: never let it leak as a referrer.
+            ("referrer-policy".into(), "no-referrer".into()),
+            ("x-robots-tag".into(), "noindex, nofollow".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
+            (
+                "content-security-policy".into(),
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'".into(),
+            ),
+        ],
+        body,
+        event,
+    }
+}
+
+fn json(status: u16, body: serde_json::Value, event: serde_json::Value) -> PayResponse {
+    PayResponse { status, headers: vec![("content-type".into(), "application/json".into())], body: body.to_string(), event }
+}
+
+fn redirect(location: &str, event: serde_json::Value) -> PayResponse {
+    let mut r = html(303, String::new(), event);
+    r.headers.push(("location".into(), location.to_owned()));
+    r
+}
+
+fn not_allowed(allow: &str) -> Result<PayResponse> {
+    let mut r = html(405, page::render_message("Not allowed", "Use the link in your message.", None)?, serde_json::json!({ "event": "method_not_allowed" }));
+    r.headers.push(("allow".into(), allow.to_owned()));
+    Ok(r)
+}
+
+fn invalid_link() -> Result<PayResponse> {
+    Ok(html(404, page::render_invalid()?, serde_json::json!({ "event": "invalid_link" })))
+}
+
+/// Answer one request for the payment-link routes.
+pub fn handle(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
+    let method = req.method.to_ascii_uppercase();
+    if req.path == "/webhooks/payments" {
+        if method != "POST" {
+            let mut r = json(405, serde_json::json!({ "error": "use POST" }), serde_json::json!({ "event": "method_not_allowed" }));
+            r.headers.push(("allow".into(), "POST".into()));
+            return Ok(r);
+        }
+        return webhook_route(env, req);
+    }
+    let Some(rest) = req.path.strip_prefix("/pay/") else { return invalid_link() };
+    let (token, action) = match rest.split_once('/') {
+        Some((t, a)) => (t, a),
+        None => (rest, ""),
+    };
+    match (action, method.as_str()) {
+        ("", "GET" | "HEAD") => page_route(env, req, token, method == "GET"),
+        ("", _) => not_allowed("GET"),
+        ("checkout", "POST") => checkout_route(env, token),
+        ("promise", "POST") => promise_route(env, req, token),
+        ("checkout" | "promise", _) => not_allowed("POST"),
+        _ => invalid_link(),
+    }
+}
+
+/// The tenant's facts for the page.
+struct Account {
+    target: LinkTarget,
+    tenant: crate::tenants::Tenant,
+    facility: String,
+    property_id: String,
+    zone: chrono_tz::Tz,
+    summary: crate::ledger::Summary,
+}
+
+fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
+    crate::schema::migrate(env.db, env.now)?;
+    let target = match links::resolve(env.db, &env.config.link_key, Purpose::Pay, token, env.now)? {
+        Ok(t) => t,
+        Err(_) => return Ok(None),
+    };
+    let Some(tenant) = crate::tenants::get(env.db, &target.tenant_id)? else { return Ok(None) };
+    let property = crate::tenants::property(env.db, &tenant.property_id)?;
+    let zone = crate::tenants::effective(&tenant, property.as_ref()).time_zone;
+    let today = time::local_date(env.now, zone);
+    let summary = crate::ledger::summary(env.db, &tenant.tenant_id, today)?;
+    Ok(Some(Account {
+        facility: property.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        property_id: tenant.property_id.clone(),
+        target,
+        tenant,
+        zone,
+        summary,
+    }))
+}
+
+fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
+    let today = time::local_date(env.now, a.zone);
+    let (min, max) = promises::allowed_dates(env.db, a.zone, env.now)?;
+    let promise = promises::active(env.db, &a.tenant.tenant_id)?.map(|p| PromiseLine {
+        amount: match p.amount_cents {
+            Some(c) => format_money(c),
+            None => format!("the balance of {}", format_money(p.balance_cents)),
+        },
+        date: time::parse_date(&p.promised_date).map(page::long_date).unwrap_or(p.promised_date),
+    });
+    Ok(PageView {
+        facility: a.facility.clone(),
+        unit: a.tenant.unit.clone(),
+        balance: format_money(a.summary.balance_cents.max(0)),
+        settled: a.summary.balance_cents <= 0,
+        stop: a.tenant.status == TenantStatus::Stop,
+        office_contact: crate::inbound::help_contact::get(env.db, &a.property_id)?,
+        days_past_due: a.summary.days_past_due,
+        charges: a
+            .summary
+            .charges
+            .iter()
+            .filter(|c| c.open_cents > 0)
+            .map(|c| ChargeLine {
+                due: page::long_date(c.due_date),
+                amount: format_money(c.amount_cents),
+                open: (c.open_cents != c.amount_cents).then(|| format_money(c.open_cents)),
+                overdue: c.due_date < today,
+            })
+            .collect(),
+        checkout_action: format!("/pay/{token}/checkout"),
+        promise_action: format!("/pay/{token}/promise"),
+        min_date: time::date_string(min),
+        max_date: time::date_string(max),
+        max_date_text: page::long_date(max),
+        promise,
+        ..Default::default()
+    })
+}
+
+/// A short keyed hash of the client address: opens from one device can be
+/// told apart without storing where anyone was.
+fn client_hash(key: &str, addr: Option<&str>) -> Option<String> {
+    let addr = addr?.trim();
+    // `ip:port`: the port changes per connection; keep the address.
+    let ip = if let Some(rest) = addr.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else if addr.matches(':').count() == 1 {
+        addr.split(':').next().unwrap_or(addr)
+    } else {
+        // A bare IPv6 address (no port) or a plain IPv4 one.
+        addr
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(b"rentmsg-client:");
+    mac.update(ip.as_bytes());
+    Some(mac.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn log_open(env: &PayEnv<'_>, a: &Account, client: Option<&str>) -> Result<bool> {
+    let stamp = time::timestamp(env.now);
+    let day_start = format!("{}T00:00:00.000Z", time::date_string(env.now.date_naive()));
+    crate::db::transaction(env.db, |tx| {
+        let earlier = tx.execute(
+            "SELECT count(*) AS n FROM link_opens WHERE outbox_id = ? AND opened_at >= ?",
+            &[a.target.outbox_id.into(), day_start.as_str().into()],
+        )?;
+        let first_today = earlier.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0) == 0;
+        tx.execute(
+            "INSERT INTO link_opens (tenant_id, outbox_id, opened_at, client_hash) VALUES (?, ?, ?, ?)",
+            &[
+                a.tenant.tenant_id.as_str().into(),
+                a.target.outbox_id.into(),
+                stamp.as_str().into(),
+                client_hash(&env.config.link_key, client).into(),
+            ],
+        )?;
+        if first_today {
+            let detail = serde_json::json!({ "notice_id": a.target.outbox_id });
+            contact_log::record(
+                tx,
+                &NewContact {
+                    tenant_id: Some(&a.tenant.tenant_id),
+                    channel: a.target.channel,
+                    direction: Direction::Inbound,
+                    address: a.target.address.as_deref().unwrap_or("payment link"),
+                    body: "Opened the payment link",
+                    status: "link_opened",
+                    at: env.now,
+                    provider_id: None,
+                    detail: Some(&detail),
+                },
+            )?;
+        }
+        Ok::<bool, Error>(first_today)
+    })
+}
+
+fn page_route(env: &PayEnv<'_>, req: &PayRequest, token: &str, log: bool) -> Result<PayResponse> {
+    let Some(a) = account(env, token)? else { return invalid_link() };
+    if log {
+        log_open(env, &a, req.client_addr.as_deref())?;
+    }
+    let mut v = view(env, &a, token)?;
+    for pair in req.query.split('&') {
+        match pair {
+            "paid=1" => {
+                v.notice = Some(if v.settled {
+                    "Thank you: your payment has been received.".into()
+                } else {
+                    "Thank you: your payment is being processed. The balance below updates once it is confirmed.".into()
+                })
+            }
+            "promised=1" => v.notice = Some("Thank you: your promise to pay is recorded.".into()),
+            _ => {}
+        }
+    }
+    let body = if log { page::render_page(&v)? } else { String::new() };
+    Ok(html(200, body, serde_json::json!({ "event": "page", "notice_id": a.target.outbox_id, "settled": v.settled, "stop": v.stop })))
+}
+
+fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
+    let Some(a) = account(env, token)? else { return invalid_link() };
+    // Absolute for the provider; relative for our own pages.
+    let page_url = links::url(&env.config.public_base_url, Purpose::Pay, token);
+    let back = format!("/pay/{token}");
+    let event = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
+    if a.tenant.status == TenantStatus::Stop {
+        let contact = crate::inbound::help_contact::get(env.db, &a.property_id)?;
+        let text = format!(
+            "Online payment is not accepted for this account. Please call {}.",
+            contact.unwrap_or_else(|| format!("the {} office", a.facility))
+        );
+        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&back))?, event("checkout_refused_stop")));
+    }
+    if a.summary.balance_cents <= 0 {
+        return Ok(redirect(&format!("/pay/{token}"), event("checkout_nothing_owed")));
+    }
+    if env.config.secret_key.is_empty() {
+        return Ok(html(
+            503,
+            page::render_message("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.", Some(&back))?,
+            event("checkout_not_configured"),
+        ));
+    }
+    let amount = a.summary.balance_cents;
+    let product = match &a.tenant.unit {
+        Some(u) => format!("Balance, {} unit {u}", a.facility),
+        None => format!("Balance, {}", a.facility),
+    };
+    let request = checkout::SessionRequest {
+        amount_cents: amount,
+        currency: env.config.currency.clone(),
+        product_name: product,
+        success_url: format!("{page_url}?paid=1"),
+        cancel_url: page_url.clone(),
+        tenant_id: a.tenant.tenant_id.clone(),
+        notice_id: a.target.outbox_id,
+        // Same notice and same ledger position: the same session.
+        idempotency_key: format!("rentmsg-checkout-{}-{}-{}", a.target.outbox_id, a.summary.charges_cents, a.summary.paid_cents),
+    };
+    let http_request = checkout::build(&env.config.api_base, &env.config.secret_key, &request);
+    let failed = |what: &str, detail: String| -> Result<PayResponse> {
+        let mut r = html(
+            502,
+            page::render_message("Payment not started", "We could not start the payment just now. Please try again in a moment.", Some(&back))?,
+            serde_json::json!({ "event": what, "notice_id": a.target.outbox_id, "detail": detail }),
+        );
+        if what == "checkout_unreachable" {
+            r.status = 503;
+        }
+        Ok(r)
+    };
+    let resp = match env.http.send(&http_request) {
+        Ok(r) => r,
+        Err(TransportError::NotSent(e) | TransportError::NoAnswer(e)) => return failed("checkout_unreachable", e),
+    };
+    let session = match checkout::parse(&resp) {
+        Ok(s) => s,
+        Err(e) => return failed("checkout_refused", e.to_string()),
+    };
+    env.db.execute(
+        "INSERT INTO checkout_sessions (session_id, tenant_id, outbox_id, amount_cents, idempotency_key, url, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (session_id) DO NOTHING",
+        &[
+            session.id.as_str().into(),
+            a.tenant.tenant_id.as_str().into(),
+            a.target.outbox_id.into(),
+            amount.into(),
+            request.idempotency_key.as_str().into(),
+            session.url.as_str().into(),
+            time::timestamp(env.now).into(),
+        ],
+    )?;
+    Ok(redirect(&session.url, serde_json::json!({ "event": "checkout", "notice_id": a.target.outbox_id, "amount_cents": amount })))
+}
+
+/// The promise form as typed: `(date, amount)`, kept to show it again.
+type Typed = (String, String);
+/// The form refused: what was typed and why.
+type FormRefusal = (String, String, String);
+
+/// Read the promise form: `date` (YYYY-MM-DD) and optional `amount`.
+fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i64>), FormRefusal> {
+    let form = crate::inbound::form::parse(body).map_err(|e| (String::new(), String::new(), e.to_string()))?;
+    let date_text = form.get("date").unwrap_or_default().trim().to_owned();
+    let amount_text = form.get("amount").unwrap_or_default().trim().to_owned();
+    let keep = |msg: String| (date_text.clone(), amount_text.clone(), msg);
+    if date_text.is_empty() {
+        return Err(keep("Please choose the date you will pay.".into()));
+    }
+    let date = time::parse_date(&date_text).map_err(|_| keep("Please give the date as YYYY-MM-DD.".into()))?;
+    let amount = if amount_text.is_empty() {
+        None
+    } else {
+        Some(crate::money::parse_cents(amount_text.trim_start_matches('$')).map_err(|_| keep("Please give the amount in dollars and cents, like 150.00.".into()))?)
+    };
+    Ok(((date_text.clone(), amount_text.clone()), date, amount))
+}
+
+fn promise_route(env: &PayEnv<'_>, req: &PayRequest, token: &str) -> Result<PayResponse> {
+    let Some(a) = account(env, token)? else { return invalid_link() };
+    let ev = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
+    let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<PayResponse> {
+        let mut v = view(env, &a, token)?;
+        v.error = Some(msg);
+        v.form_date = date;
+        v.form_amount = amount;
+        Ok(html(status, page::render_page(&v)?, ev("promise_refused")))
+    };
+    if req.body.len() > MAX_FORM_BYTES {
+        return refuse(String::new(), String::new(), "The form is too large.".into(), 413);
+    }
+    let ((date_text, amount_text), date, amount) = match promise_form(&req.body) {
+        Ok(x) => x,
+        Err((d, m, msg)) => return refuse(d, m, msg, 400),
+    };
+    let contact = a.target.address.as_deref().map(|addr| (a.target.channel, addr));
+    let recorded = promises::record_new(
+        env.db,
+        &promises::NewPromise {
+            tenant_id: &a.tenant.tenant_id,
+            amount_cents: amount,
+            date,
+            source: PromiseSource::Link,
+            actor: "tenant",
+            contact: contact.or(Some((Channel::Text, "payment link"))),
+        },
+        env.now,
+    );
+    match recorded {
+        // Relative: back to the page on whatever host served it.
+        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1"), serde_json::json!({ "event": "promise", "notice_id": a.target.outbox_id, "promise_id": p.id }))),
+        Err(Error::Invalid(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 400),
+        Err(Error::Conflict(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 409),
+        Err(e) => Err(e),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn webhook_route(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
+    if req.body.len() > MAX_EVENT_BYTES {
+        return Ok(json(413, serde_json::json!({ "error": "the event is too large" }), serde_json::json!({ "event": "webhook_too_large" })));
+    }
+    let verified = signature::verify(
+        req.header("stripe-signature"),
+        &req.body,
+        &env.config.webhook_secret,
+        env.now.timestamp(),
+        signature::TOLERANCE_SECONDS,
+    );
+    if let Err(e) = verified {
+        let status = if e == signature::SignatureError::NoSecret { 503 } else { 400 };
+        return Ok(json(
+            status,
+            serde_json::json!({ "error": format!("signature not verified: {e}") }),
+            serde_json::json!({ "event": "webhook_refused", "reason": e.to_string() }),
+        ));
+    }
+    crate::schema::migrate(env.db, env.now)?;
+    match webhook::process(env.db, &req.body, env.now) {
+        Ok(out) => {
+            let event = serde_json::json!({ "event": "webhook", "event_type": out.event_type, "effect": out.effect,
+                                            "amount_cents": out.amount_cents, "cancelled_notices": out.cancelled_notices });
+            Ok(json(200, serde_json::json!({ "received": true, "effect": out.effect }), event))
+        }
+        Err(Error::Invalid(m)) => Ok(json(400, serde_json::json!({ "error": m }), serde_json::json!({ "event": "webhook_invalid" }))),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_hash_hides_the_address_and_ignores_the_port() {
+        let a = client_hash("k", Some("203.0.113.9:51234")).unwrap();
+        assert_eq!(a, client_hash("k", Some("203.0.113.9:40000")).unwrap());
+        assert_ne!(a, client_hash("k", Some("203.0.113.10:40000")).unwrap());
+        assert_ne!(a, client_hash("other", Some("203.0.113.9:1")).unwrap());
+        assert!(!a.contains("203"));
+        assert_eq!(a.len(), 16);
+        assert_eq!(client_hash("k", Some("[2001:db8::1]:443")), client_hash("k", Some("2001:db8::1")));
+        assert_eq!(client_hash("k", None), None);
+    }
+}
