@@ -125,6 +125,9 @@ const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due
              b.balance_cents DESC, b.tenant_id ASC
     LIMIT ?5 OFFSET ?6";
 
+/// One recent call: when, and its result code.
+type PastCall = (DateTime<Utc>, Option<i64>);
+
 fn zone(name: Option<&str>) -> Option<Tz> {
     name.and_then(|n| Tz::from_str(n).ok())
 }
@@ -151,7 +154,7 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
 
     // The page's calls of the last 30 days, in one read.
     let ids: Vec<String> = rows.iter().map(|r| r.string("tenant_id")).collect::<Result<_, _>>()?;
-    let mut history: HashMap<String, Vec<(DateTime<Utc>, Option<i64>)>> = HashMap::new();
+    let mut history: HashMap<String, Vec<PastCall>> = HashMap::new();
     if !ids.is_empty() {
         let mut params: Vec<Value> = ids.iter().map(Value::from).collect();
         params.push(time::timestamp(now - Duration::days(30)).into());

@@ -152,7 +152,7 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
     };
     let mut by: BTreeMap<String, PropertyReport> = BTreeMap::new();
     for r in db
-        .execute("SELECT property_id, name FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", &[prop.clone()])?
+        .execute("SELECT property_id, name FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", std::slice::from_ref(&prop))?
         .iter()
     {
         let id = r.string("property_id")?;
@@ -396,7 +396,7 @@ pub fn to_svg(r: &Report) -> String {
     );
     for (i, (label, n)) in bars.iter().enumerate() {
         let y = top + row_h * i as i64;
-        let w = (n * bar_w as i64) / max;
+        let w = (n * bar_w) / max;
         let fill = if label.starts_with("Blocked") { "#b3261e" } else { "#1f5fa8" };
         s.push_str(&format!(
             "<g><text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#1a1a1a\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\"><title>{}: {n}</title></rect><text x=\"{}\" y=\"{}\" fill=\"#1a1a1a\">{n}</text></g>\n",

@@ -52,7 +52,7 @@ fn call_list_orders_by_days_and_says_who_is_callable_and_when() {
     assert_eq!(env.get("/api/call-list?limit=0").status, 400);
     assert_eq!(env.get("/api/call-list?offset=-1").status, 400);
     // A tenant who moved out is not called.
-    env.import_ok("tenants", &format!("{}", common::TENANTS.replace("G7\n", "G7,moved_out\n").replace("group_id\n", "group_id,status\n")));
+    env.import_ok("tenants", &common::TENANTS.replace("G7\n", "G7,moved_out\n").replace("group_id\n", "group_id,status\n"));
     assert_eq!(env.get_ok("/api/call-list")["total"], json!(1));
 }
 
