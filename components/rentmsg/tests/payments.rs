@@ -405,3 +405,4 @@ fn a_promise_from_the_page_pauses_notices_and_a_bad_one_is_explained() {
     assert_eq!(r.promises_broken, 1);
     assert!(count(&f.db, "SELECT count(*) AS n FROM outbox WHERE tenant_id = 'A' AND state IN ('queued', 'deferred', 'pending')") > 0);
 }
+
