@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub mod redis;
 pub mod twilio;
 
 pub use reqwest::blocking::Response;
