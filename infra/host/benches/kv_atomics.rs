@@ -134,6 +134,8 @@ fn slot_and_key(i: u64) -> String {
     .to_string()
 }
 
+// `..Default::default()` keeps this building when the host gains options.
+#[allow(clippy::needless_update)]
 async fn serve(root: &Path, state: &Path, runtime_config: &Path) -> anyhow::Result<(spin_host::Host, String)> {
     let host = spin_host::Host::load(spin_host::HostOptions {
         manifest: root.join("fixtures/apps/probe.toml"),
