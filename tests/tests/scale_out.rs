@@ -30,8 +30,7 @@ fn replica(state: &Path, runtime_config: &Path) -> App {
         .variable("public_base_url", PUBLIC)
         .variable("sms_from", OUR_NUMBER)
         .state_dir(state)
-        .arg("--runtime-config-file")
-        .arg(runtime_config.display().to_string())
+        .runtime_config_file(runtime_config)
         .start()
 }
 

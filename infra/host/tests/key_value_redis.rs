@@ -164,3 +164,19 @@ async fn a_bad_redis_url_stops_the_app_at_load() {
     let text = format!("{e:#}");
     assert!(text.contains("key-value store \"default\"") && text.contains("invalid Redis URL"), "{text}");
 }
+
+#[test]
+fn spin_host_cron_runs_use_the_runtime_config_redis() {
+    // Each `spin-host cron` is its own process; both count on the one Redis
+    // the serving host uses, not on a file in the state directory.
+    let redis = RedisServer::start();
+    let temp = tempfile::tempdir().expect("temp");
+    let rc = redis_runtime_config(temp.path(), &redis.url());
+    let app = e2e::App::builder().manifest(fixture("cron.toml")).runtime_config_file(&rc).start();
+    for _ in 0..2 {
+        let out = app.cron("ticker");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(redis.get("cron-ticks").as_deref(), Some(&b"2"[..]));
+    assert!(!app.state_dir.join("sqlite_key_value.db").exists());
+}
