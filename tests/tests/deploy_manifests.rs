@@ -55,6 +55,17 @@ fn the_spin_app_runs_exactly_the_http_components() {
     }
     let expected: BTreeSet<String> = http.difference(&cron).cloned().collect();
     assert_eq!(listed, expected, "spinapp.yaml `components` must be spin.toml's HTTP components without a cron trigger");
+    // Every route (the contract's, and private ones for service chaining) is
+    // served on SpinKube: none may belong to a component the shim cannot run.
+    for t in &m.http_triggers {
+        assert!(
+            listed.contains(&t.component),
+            "route {:?} is served by {:?}, which has a cron trigger: on SpinKube it would not be served \
+             (give the route a component of its own with the same source and no cron trigger)",
+            t.route,
+            t.component
+        );
+    }
 }
 
 #[test]
