@@ -203,11 +203,14 @@ fn zone_at_local_hour(hour: i64) -> String {
     }
 }
 
+/// When an accepted text arrived at the provider, and its `To`.
+type Arrival = (chrono::DateTime<chrono::Utc>, String);
+
 /// A fake Twilio that checks the account's credentials and records when
 /// each accepted text arrived and to whom.
 struct Provider {
     server: e2e::FakeServer,
-    accepted: Arc<std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, String)>>>,
+    accepted: Arc<std::sync::Mutex<Vec<Arrival>>>,
 }
 
 fn provider() -> Provider {
