@@ -228,6 +228,20 @@ impl App {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The log once `done` holds for it, or after 10 s whatever it is then:
+    /// guests may log after their response has gone out, and the host's
+    /// output reaches the pipe a moment later on a loaded machine.
+    pub fn log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if done(&log) || std::time::Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Fire a cron component once through `spin-host cron`, on the same state.
     pub fn cron(&self, component: &str) -> std::process::Output {
         let mut cmd = self.builder.command("cron");
