@@ -26,6 +26,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::dependencies::{self, LoadedDependency};
 use crate::files;
 use crate::grants::{Grants, Isolation};
+use crate::output::{GuestOutput, Stream};
 use crate::kv_backend::KeyValueStores;
 use crate::outbound_http::Trigger;
 use crate::sqlite::SqliteDatabases;
@@ -302,7 +303,7 @@ impl App {
     /// its dependencies instantiated.
     pub async fn new_store(&self, component: &LoadedComponent, trigger: Trigger) -> anyhow::Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.stdout(GuestOutput(Stream::Stdout)).stderr(GuestOutput(Stream::Stderr));
         for (k, v) in &component.decl.environment {
             wasi.env(k, v);
         }
@@ -312,7 +313,7 @@ impl App {
         let mut state = HostState::new(self.shared.clone(), component.grants.clone(), wasi.build(), trigger);
         if component.dependencies.iter().any(|d| d.grants.isolation == Isolation::Isolated) {
             let mut isolated = WasiCtxBuilder::new();
-            isolated.inherit_stdout().inherit_stderr();
+            isolated.stdout(GuestOutput(Stream::Stdout)).stderr(GuestOutput(Stream::Stderr));
             state.isolated_wasi = Some(isolated.build());
         }
         let mut store = Store::new(&self.engine, state);
