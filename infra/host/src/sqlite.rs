@@ -415,13 +415,24 @@ impl Drop for ConnectionHandle {
 /// A turn on a database's write gate.
 struct WriteTurn {
     database: Arc<Database>,
+    /// The holding store's count of turns (see [`HostState::write_turns`]).
+    held_by: Arc<AtomicUsize>,
     _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTurn {
+    fn new(database: Arc<Database>, store: &HostState, guard: tokio::sync::OwnedMutexGuard<()>) -> Self {
+        database.gate_holder.store(store.store_id, Ordering::Release);
+        store.write_turns.fetch_add(1, Ordering::AcqRel);
+        WriteTurn { database, held_by: store.write_turns.clone(), _guard: guard }
+    }
 }
 
 impl Drop for WriteTurn {
     fn drop(&mut self) {
         // Cleared before `_guard` releases the gate.
         self.database.gate_holder.store(0, Ordering::Release);
+        self.held_by.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -604,8 +615,8 @@ impl sqlite::HostConnection for HostState {
                 let turn = tokio::time::timeout(BUSY_TIMEOUT, db.write_gate.clone().lock_owned()).await;
                 db.gate_waiters.fetch_sub(1, Ordering::AcqRel);
                 if let Ok(guard) = turn {
-                    db.gate_holder.store(store_id, Ordering::Release);
-                    self.table.get_mut(&connection)?.write_turn = Some(WriteTurn { database: db.clone(), _guard: guard });
+                    let turn = WriteTurn::new(db.clone(), self, guard);
+                    self.table.get_mut(&connection)?.write_turn = Some(turn);
                     if from_pool && kind.clean {
                         // Outside a transaction: write on the writer connection instead.
                         db.put_back(lent);

@@ -36,6 +36,11 @@ pub struct HostState {
     pub open_stores: usize,
     /// Distinguishes this store from every other of the process (never 0).
     pub store_id: u64,
+    /// SQLite write turns this store's sessions hold (each blocks every
+    /// other writer of its database until it ends).
+    pub write_turns: Arc<std::sync::atomic::AtomicUsize>,
+    /// Epoch ticks the guest ran on without yielding because it held a write turn.
+    pub ticks_holding_turn: u32,
 }
 
 impl HostState {
@@ -54,6 +59,8 @@ impl HostState {
             dependency_instances: Vec::new(),
             open_stores: 0,
             store_id: NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            write_turns: Arc::default(),
+            ticks_holding_turn: 0,
         }
     }
 
