@@ -418,6 +418,10 @@ fn base_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // `SPIN_HOST_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report` names guest functions.
+    if std::env::var_os("SPIN_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Compiled code is cached on disk so restarts (and test runs) skip cranelift.
     let mut cache = wasmtime::CacheConfig::new();
     cache.with_directory(cache_dir());

@@ -133,6 +133,8 @@ pub struct Database {
     gate_holder: AtomicU64,
     /// A background checkpoint is running.
     checkpointing: AtomicBool,
+    /// The connection background checkpoints run on (kept: opening one parses the schema).
+    checkpointer: Mutex<Option<rusqlite::Connection>>,
 }
 
 impl Database {
@@ -171,6 +173,7 @@ impl Database {
             gate_waiters: AtomicUsize::new(0),
             gate_holder: AtomicU64::new(0),
             checkpointing: AtomicBool::new(false),
+            checkpointer: Mutex::new(None),
         }
     }
 
@@ -261,6 +264,19 @@ impl Database {
         }
     }
 
+    /// Run a passive checkpoint (blocks: copies pages, two fsyncs).
+    fn checkpoint(&self) -> rusqlite::Result<()> {
+        let mut slot = self.checkpointer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = match slot.take() {
+            Some(conn) => conn,
+            None => self.open_raw()?,
+        };
+        // PASSIVE never waits for readers or writers.
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        *slot = Some(conn);
+        done
+    }
+
     /// Start a passive checkpoint in the background once the WAL is large
     /// (at most one at a time).
     fn after_commit(self: &Arc<Self>, wal_pages: i32) {
@@ -270,10 +286,7 @@ impl Database {
         let db = self.clone();
         let spawned = tokio::runtime::Handle::try_current().map(|rt| {
             rt.spawn_blocking(move || {
-                let done = db.open_raw().and_then(|conn| {
-                    // PASSIVE never waits for readers or writers.
-                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                });
+                let done = db.checkpoint();
                 if let Err(e) = done {
                     tracing::debug!("background checkpoint of {}: {e}", db.path.display());
                 }
