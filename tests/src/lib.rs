@@ -221,6 +221,14 @@ impl App {
         cmd.output().expect("run spin-host cron")
     }
 
+    /// The `spin-host cron <component>` command on the same state, not yet
+    /// started (tests that stop a tick midway spawn and kill it).
+    pub fn cron_command(&self, component: &str) -> Command {
+        let mut cmd = self.builder.command("cron");
+        cmd.arg(component).arg("--state-dir").arg(&self.state_dir);
+        cmd
+    }
+
     /// `GET path` without credentials.
     pub fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().expect("GET")

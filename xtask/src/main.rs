@@ -91,11 +91,28 @@ fn wasm_packages(root: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
+/// A fresh machine has Rust but not the wasm target: add it (rustup) when missing,
+/// so the README's two commands are all a new user runs.
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
+        Ok(_) => status({
+            let mut cmd = Command::new("rustup");
+            cmd.args(["target", "add", WASM_TARGET]);
+            cmd
+        }),
+        // No rustup (a distribution toolchain): let cargo report a missing target itself.
+        Err(_) => Ok(()),
+    }
+}
+
 fn build_wasm(root: &Path) -> anyhow::Result<()> {
     let packages = wasm_packages(root)?;
     if packages.is_empty() {
         return Ok(());
     }
+    ensure_wasm_target()?;
     let mut cmd = cargo(root);
     cmd.args(["build", "--release", "--target", WASM_TARGET]);
     for p in &packages {

@@ -226,9 +226,19 @@ pub const ROUTES: &[Route] = &[
     Route { method: "PUT", path: "/api/contact-controls/{key}", handler: compliance_routes::put_control },
     Route { method: "DELETE", path: "/api/contact-controls/{key}", handler: compliance_routes::delete_control },
     Route { method: "GET", path: "/api/call-result-codes", handler: compliance_routes::call_result_codes },
+    Route { method: "GET", path: "/api/notice-schedule", handler: notices::get_schedule },
+    Route { method: "PUT", path: "/api/notice-schedule", handler: notices::put_schedule },
+    Route { method: "GET", path: "/api/notice-templates", handler: notices::list_templates },
+    Route { method: "GET", path: "/api/notice-templates/{stage}/{channel}", handler: notices::get_template },
+    Route { method: "PUT", path: "/api/notice-templates/{stage}/{channel}", handler: notices::put_template },
+    Route { method: "GET", path: "/api/outbox", handler: notices::list_outbox },
+    Route { method: "GET", path: "/api/outbox/{id}", handler: notices::get_outbox },
+    Route { method: "GET", path: "/api/settings", handler: notices::get_settings },
+    Route { method: "PUT", path: "/api/settings", handler: notices::put_settings },
 ];
 
 mod compliance_routes;
+mod notices;
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {

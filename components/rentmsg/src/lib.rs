@@ -15,6 +15,9 @@
 //! - [`inbound`]: SMS provider webhooks (STOP / START / HELP, free text,
 //!   delivery status) and the staff inbox.
 //! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
+//! - Notices: [`schedule`], [`templates`], [`links`], [`settings`],
+//!   [`outbox`], [`scan`] (overdue scan), [`send`] (paced outbound sending
+//!   through [`providers`] within the [`pacing`] budget).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +41,24 @@ pub mod schema;
 pub mod tenants;
 pub mod time;
 pub mod view;
+
+// Overdue scan and outbound sending (issue 5).
+pub mod balances;
+pub mod links;
+pub mod notice_migration;
+pub mod outbox;
+pub mod pacing;
+pub mod providers;
+pub mod scan;
+pub mod schedule;
+pub mod send;
+pub mod settings;
+pub mod templates;
+pub mod unsubscribe;
+#[cfg(feature = "compliance-client")]
+pub mod compliance_client;
+#[cfg(feature = "spin")]
+pub mod spin_io;
 
 pub use channel::Channel;
 pub use error::{Error, Result};

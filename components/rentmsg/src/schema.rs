@@ -260,7 +260,8 @@ Migration {
             updated_at TEXT NOT NULL
         )",
     ],
-}];
+},
+crate::notice_migration::MIGRATION];
 
 /// The newest schema version this code knows.
 pub fn latest_version() -> i64 {

@@ -49,12 +49,36 @@ fn documented_operations(doc: &Json) -> BTreeSet<(String, String)> {
     ops
 }
 
+/// `/api/*` routes served by other components than staff-console (an exact
+/// route in spin.toml beats staff-console's `/api/...`): method, path and
+/// the component. They are documented in the same file.
+const SERVED_ELSEWHERE: &[(&str, &str, &str)] =
+    &[("POST", "/api/scan", "overdue-scan"), ("POST", "/api/send", "outbound-send")];
+
+#[test]
+fn routes_served_elsewhere_are_routed_to_their_component_in_spin_toml() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
+    let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let triggers = manifest["trigger"]["http"].as_array().unwrap();
+    for (_, route, component) in SERVED_ELSEWHERE {
+        let found = triggers.iter().any(|t| t["route"].as_str() == Some(route) && t["component"].as_str() == Some(component));
+        assert!(found, "spin.toml has no [[trigger.http]] route = {route:?} for component {component:?}");
+        assert!(
+            rentmsg::api::route_table().iter().all(|(_, p)| p != route),
+            "{route} is served by {component}; it must not also be in rentmsg::api::ROUTES"
+        );
+    }
+}
+
 #[test]
 fn openapi_paths_and_methods_match_the_served_routes() {
     let doc = document();
     let documented = documented_operations(&doc);
-    let served: BTreeSet<(String, String)> =
-        rentmsg::api::route_table().into_iter().map(|(m, p)| (m.to_owned(), p.to_owned())).collect();
+    let served: BTreeSet<(String, String)> = rentmsg::api::route_table()
+        .into_iter()
+        .map(|(m, p)| (m.to_owned(), p.to_owned()))
+        .chain(SERVED_ELSEWHERE.iter().map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())))
+        .collect();
     let mut problems = Vec::new();
     for (method, path) in served.difference(&documented) {
         problems.push(format!(
@@ -346,6 +370,46 @@ fn real_replies_match_the_documented_schemas() {
     expect("DELETE", "/api/contact-controls/{key}", env.send("DELETE", "/api/contact-controls/ma-texts", None, b""));
     expect("DELETE", "/api/contact-controls/{key}", env.send("DELETE", "/api/contact-controls/ma-texts", None, b""));
     expect("GET", "/api/call-result-codes", env.get("/api/call-result-codes"));
+
+    // Notices: schedule, templates, outbox, settings, and the reports of
+    // the scan and send components.
+    let mut schedule = env.get_ok("/api/notice-schedule");
+    expect("GET", "/api/notice-schedule", env.get("/api/notice-schedule"));
+    schedule["holidays"] = json!(["12-25", "2024-07-05"]);
+    let replaced = env.put_json("/api/notice-schedule", &schedule);
+    assert_eq!(replaced.status, 200, "{}", replaced.body_json());
+    expect("PUT", "/api/notice-schedule", replaced);
+    schedule["stages"][0]["stage"] = json!(9);
+    expect("PUT", "/api/notice-schedule", env.put_json("/api/notice-schedule", &schedule));
+    expect("GET", "/api/notice-templates", env.get("/api/notice-templates"));
+    let mut template = env.get_ok("/api/notice-templates/1/text");
+    expect("GET", "/api/notice-templates/{stage}/{channel}", env.get("/api/notice-templates/1/text"));
+    expect("GET", "/api/notice-templates/{stage}/{channel}", env.get("/api/notice-templates/7/email"));
+    expect("GET", "/api/notice-templates/{stage}/{channel}", env.get("/api/notice-templates/1/fax"));
+    template["body"] = json!("{{ facility }}: {{ balance }} is past due. {{ payment_link }} {{ opt_out }}");
+    expect("PUT", "/api/notice-templates/{stage}/{channel}", env.put_json("/api/notice-templates/1/text", &template));
+    expect("PUT", "/api/notice-templates/{stage}/{channel}", env.put_json("/api/notice-templates/1/text", &json!({"body": "no opt-out"})));
+    let checker = rentmsg::compliance::DbChecker { db: &env.db };
+    let report = rentmsg::scan::run(&env.db, &checker, env.now).unwrap();
+    expect("POST", "/api/scan", rentmsg::api::ApiResponse::json(200, &report));
+    expect("POST", "/api/send", rentmsg::api::ApiResponse::json(200, &rentmsg::send::SendReport::default()));
+    rentmsg::outbox::queue_supplemental(
+        &env.db,
+        &checker,
+        &rentmsg::outbox::Supplemental { tenant_id: "T2", channel: Channel::Email, subject: Some("Hi"), body: "Hello {{ opt_out }}", actor: "staff" },
+        env.now,
+    )
+    .unwrap();
+    let page = env.get_ok("/api/outbox?limit=5");
+    assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
+    expect("GET", "/api/outbox", env.get("/api/outbox?limit=5"));
+    expect("GET", "/api/outbox", env.get("/api/outbox?state=nope"));
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    expect("GET", "/api/outbox/{id}", env.get(&format!("/api/outbox/{id}")));
+    expect("GET", "/api/outbox/{id}", env.get("/api/outbox/999999"));
+    expect("GET", "/api/settings", env.get("/api/settings"));
+    expect("PUT", "/api/settings", env.put_json("/api/settings", &json!({"link_expiry_days": 14})));
+    expect("PUT", "/api/settings", env.put_json("/api/settings", &json!({"link_expiry_days": 0})));
     assert!(problems.is_empty(), "replies that do not match {OPENAPI}:\n  {}", problems.join("\n  "));
 }
 

@@ -1,0 +1,198 @@
+//! Outbound sending: on its cron tick (`fermyon:spin-cron`, every minute) or
+//! on `POST /api/send` (staff token), `rentmsg::send::run_pass` sends the
+//! due messages within the shared pace budget (key-value), re-checking
+//! each with the compliance component (a dependency). It also serves
+//! `/unsubscribe/:token`, the opt-out link it puts in every email.
+
+use rentmsg::compliance_client::ComponentChecker;
+use rentmsg::db::SpinDb;
+use rentmsg::pacing::{Clock as _, SystemClock};
+use rentmsg::providers::{EmailConfig, SmsConfig};
+use rentmsg::send::{self, SendConfig, SendEnv, SendReport};
+use rentmsg::spin_io::{KvCounter, WasiHttp};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::{http_component, variables};
+
+wit_bindgen::generate!({
+    path: "../../wit/spin-cron.wit",
+    world: "fermyon:spin-cron/spin-cron",
+});
+
+fn var(name: &str) -> String {
+    variables::get(name).unwrap_or_default().trim().to_owned()
+}
+
+/// The pass's settings from the Spin variables; a channel whose provider
+/// settings are incomplete is left out (its messages wait, and the report
+/// says so).
+fn config() -> anyhow::Result<SendConfig> {
+    let public_base_url = var("public_base_url");
+    let sms = match (var("sms_account_sid"), var("sms_auth_token"), var("sms_from")) {
+        (sid, token, from) if !sid.is_empty() && !token.is_empty() && !from.is_empty() => Some(SmsConfig {
+            api_base: var("sms_api_base"),
+            account_sid: sid,
+            auth_token: token,
+            from,
+            status_callback: format!("{}/webhooks/sms/status", public_base_url.trim_end_matches('/')),
+        }),
+        _ => None,
+    };
+    let email = match (var("email_api_token"), var("email_from")) {
+        (token, from) if !token.is_empty() && !from.is_empty() => Some(EmailConfig {
+            api_base: var("email_api_base"),
+            server_token: token,
+            from,
+            message_stream: "outbound".into(),
+        }),
+        _ => None,
+    };
+    let link_key = var("link_key");
+    anyhow::ensure!(!link_key.is_empty(), "link_key is not configured");
+    let rate = send::parse_rate(&var("send_rate_per_minute")).map_err(anyhow::Error::msg)?;
+    Ok(SendConfig { public_base_url, link_key, sms, email, rate_per_minute: rate })
+}
+
+fn log_line(v: &serde_json::Value) {
+    let mut line = serde_json::json!({ "component": "outbound-send" });
+    if let (Some(obj), Some(src)) = (line.as_object_mut(), v.as_object()) {
+        obj.extend(src.clone());
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+}
+
+/// One send pass ending at the end of this minute (or after `max_seconds`).
+fn run(max_seconds: Option<i64>) -> anyhow::Result<SendReport> {
+    let config = config()?;
+    let db = SpinDb::open_default()?;
+    let counter = KvCounter::open("default").map_err(anyhow::Error::msg)?;
+    let clock = SystemClock;
+    let now = clock.now();
+    let mut deadline = send::default_deadline(now);
+    if let Some(s) = max_seconds {
+        deadline = deadline.min(now + chrono::Duration::seconds(s));
+    }
+    let owner = rentmsg::links::new_link_id().map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let env = SendEnv {
+        db: &db,
+        checker: &ComponentChecker,
+        http: &WasiHttp::default(),
+        counter: &counter,
+        clock: &clock,
+        config: &config,
+        owner: &owner,
+        deadline,
+        log: &log_line,
+    };
+    Ok(send::run_pass(&env)?)
+}
+
+fn report_line(trigger: &str, started: std::time::Instant, outcome: Result<&SendReport, &anyhow::Error>) {
+    let v = match outcome {
+        Ok(r) => serde_json::json!({ "event": "pass", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "report": r }),
+        Err(e) => serde_json::json!({ "event": "pass_failed", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "error": e.to_string() }),
+    };
+    log_line(&v);
+}
+
+struct Cron;
+
+impl Guest for Cron {
+    fn handle_cron_event(_metadata: Metadata) -> Result<(), Error> {
+        let started = std::time::Instant::now();
+        let outcome = run(None);
+        report_line("cron", started, outcome.as_ref());
+        outcome.map(|_| ()).map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+export!(Cron);
+
+fn json(status: u16, body: &serde_json::Value) -> Response {
+    Response::builder().status(status).header("content-type", "application/json").body(body.to_string()).build()
+}
+
+fn send_route(req: &Request) -> Response {
+    let started = std::time::Instant::now();
+    let headers: Vec<(String, String)> =
+        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
+    // No token configured means nobody gets in (fail closed).
+    let staff_token = variables::get("staff_token").unwrap_or_default();
+    if let Err(denied) = rentmsg::api::authenticate(&headers, &staff_token) {
+        let mut b = Response::builder();
+        b.status(denied.status);
+        for (k, v) in &denied.headers {
+            b.header(k.as_str(), v.as_str());
+        }
+        return b.body(denied.body).build();
+    }
+    if req.method().to_string() != "POST" {
+        let mut r = json(405, &serde_json::json!({ "error": "use POST to run a send pass" }));
+        r.set_header("allow", "POST");
+        return r;
+    }
+    let body = req.body();
+    if body.len() > 4096 {
+        return json(413, &serde_json::json!({ "error": "the body is larger than 4 KiB" }));
+    }
+    let mut max_seconds = None;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let is_json = req.header("content-type").and_then(|v| v.as_str()).is_some_and(|ct| ct.trim().starts_with("application/json"));
+        if !is_json {
+            return json(415, &serde_json::json!({ "error": "the body must be application/json: {\"max_seconds\": 1-60}" }));
+        }
+        let parsed: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(body);
+        let Ok(map) = parsed else {
+            return json(400, &serde_json::json!({ "error": "invalid JSON body: expected an object like {\"max_seconds\": 30}" }));
+        };
+        for (k, v) in map {
+            match (k.as_str(), v.as_i64()) {
+                ("max_seconds", Some(n)) if (1..=60).contains(&n) => max_seconds = Some(n),
+                ("max_seconds", _) => return json(400, &serde_json::json!({ "error": "max_seconds must be a whole number from 1 to 60" })),
+                (other, _) => return json(400, &serde_json::json!({ "error": format!("unknown field `{other}`; only max_seconds") })),
+            }
+        }
+    }
+    let outcome = run(max_seconds);
+    report_line("http", started, outcome.as_ref());
+    match outcome {
+        Ok(report) => json(200, &serde_json::to_value(&report).unwrap_or_default()),
+        Err(e) => json(503, &serde_json::json!({ "error": format!("the send pass could not complete: {e}") })),
+    }
+}
+
+fn unsubscribe_route(req: &Request, token: &str) -> Response {
+    let outcome = SpinDb::open_default().map_err(anyhow::Error::from).and_then(|db| {
+        Ok(rentmsg::unsubscribe::handle(&db, &var("link_key"), &req.method().to_string(), token, req.body(), chrono::Utc::now())?)
+    });
+    match outcome {
+        Ok(page) => {
+            log_line(&serde_json::json!({ "event": "unsubscribe", "outcome": page.outcome, "status": page.status }));
+            let mut b = Response::builder();
+            b.status(page.status)
+                .header("content-type", "text/html; charset=utf-8")
+                .header("cache-control", "no-store")
+                .header("referrer-policy", "no-referrer");
+            if let Some(allow) = page.allow {
+                b.header("allow", allow);
+            }
+            b.body(page.body).build()
+        }
+        Err(e) => {
+            log_line(&serde_json::json!({ "event": "unsubscribe_failed", "error": e.to_string() }));
+            Response::builder()
+                .status(503)
+                .header("content-type", "text/plain; charset=utf-8")
+                .body("We could not record your request just now; please try again.")
+                .build()
+        }
+    }
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let path = req.path().to_owned();
+    match path.strip_prefix("/unsubscribe/") {
+        Some(token) => unsubscribe_route(&req, token),
+        None => send_route(&req),
+    }
+}
