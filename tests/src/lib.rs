@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub mod redis;
 pub mod twilio;
 
 pub use reqwest::blocking::Response;
@@ -56,6 +57,8 @@ pub struct AppBuilder {
     args: Vec<String>,
     /// State directory to reuse (a second host on the same data).
     state_dir: Option<PathBuf>,
+    /// Spin runtime-config file, for `up` and for `cron` runs alike.
+    runtime_config: Option<PathBuf>,
 }
 
 impl Default for AppBuilder {
@@ -68,6 +71,7 @@ impl Default for AppBuilder {
             ],
             args: Vec::new(),
             state_dir: None,
+            runtime_config: None,
         }
     }
 }
@@ -95,6 +99,13 @@ impl AppBuilder {
     /// Use this state directory instead of a fresh one.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Use this runtime-config file (`--runtime-config-file`), in `up` and in
+    /// every `cron` run, so both see the same stores (a shared Redis, say).
+    pub fn runtime_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime_config = Some(path.into());
         self
     }
 
@@ -157,6 +168,9 @@ impl AppBuilder {
     fn command(&self, sub: &str) -> Command {
         let mut cmd = Command::new(host_binary());
         cmd.arg(sub).arg("--from").arg(&self.manifest);
+        if let Some(rc) = &self.runtime_config {
+            cmd.arg("--runtime-config-file").arg(rc);
+        }
         cmd.env_clear();
         for key in ["PATH", "HOME", "XDG_CACHE_HOME", "SPIN_HOST_CACHE_DIR", "SPIN_HOST_LOG", "TMPDIR"] {
             if let Some(v) = std::env::var_os(key) {

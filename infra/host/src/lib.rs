@@ -14,6 +14,7 @@ pub mod output;
 pub mod http_trigger;
 mod key_value;
 pub mod kv_backend;
+pub mod kv_redis;
 mod outbound_http;
 mod sqlite;
 mod state;
