@@ -147,9 +147,9 @@ fn cron_jobs() -> Vec<(String, String, String, Vec<String>)> {
 #[test]
 fn cron_jobs_post_to_the_contract_routes_on_the_manifest_schedules() {
     let jobs = cron_jobs();
+    let service = spin_app()["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let urls: BTreeSet<&str> = jobs.iter().map(|j| j.2.as_str()).collect();
     // The contract's routes for hosts without cron (shared/CONTRACT.md), on the SpinApp's Service.
-    let service = spin_app()["metadata"]["name"].as_str().unwrap_or_default().to_string();
     assert_eq!(
         urls,
         [format!("http://{service}/api/scan"), format!("http://{service}/api/send")].iter().map(String::as_str).collect()
@@ -164,6 +164,52 @@ fn cron_jobs_post_to_the_contract_routes_on_the_manifest_schedules() {
         let (seconds, rest) = t.cron_expression.trim().split_once(' ').unwrap_or_default();
         assert_eq!(seconds, "0", "{}: Kubernetes cannot schedule below the minute", t.component);
         assert_eq!(job.1, rest.trim(), "{}: schedule differs from spin.toml", t.component);
+        // The route the CronJob calls runs the cron component's code with
+        // its configuration (its HTTP-only twin on SpinKube).
+        let path = job.2.strip_prefix(&format!("http://{service}")).unwrap_or_default();
+        let route = routed_component(path).unwrap_or_else(|| panic!("{path} is not routed in spin.toml"));
+        assert_same_component(&t.component, &route);
+    }
+}
+
+fn routed_component(path: &str) -> Option<String> {
+    manifest()
+        .http_triggers
+        .into_iter()
+        .find(|t| t.route == spin_host_config::manifest::HttpRoute::Path(path.to_string()))
+        .map(|t| t.component)
+}
+
+/// `twin` has `original`'s source, stores, databases, outbound hosts,
+/// variables and dependencies (it differs only in its triggers).
+fn assert_same_component(original: &str, twin: &str) {
+    let m = manifest();
+    let find = |id: &str| m.components.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no component {id:?}")).clone();
+    let (a, b) = (find(original), find(twin));
+    assert_eq!(a.source, b.source, "{twin} must run {original}'s .wasm");
+    assert_eq!(
+        (&a.key_value_stores, &a.sqlite_databases, &a.allowed_outbound_hosts, &a.variables, &a.environment),
+        (&b.key_value_stores, &b.sqlite_databases, &b.allowed_outbound_hosts, &b.variables, &b.environment),
+        "{twin} must have {original}'s configuration"
+    );
+    assert_eq!(a.dependencies_inherit_configuration, b.dependencies_inherit_configuration, "{twin} vs {original}");
+    assert_eq!(format!("{:?}", a.dependencies), format!("{:?}", b.dependencies), "{twin} must link {original}'s dependencies");
+}
+
+#[test]
+fn every_route_of_a_cron_component_has_a_twin_without_the_cron_trigger() {
+    let m = manifest();
+    let cron: BTreeSet<String> = m.cron_triggers.iter().map(|t| t.component.clone()).collect();
+    for c in &cron {
+        let source = &m.components.iter().find(|x| &x.id == c).expect("cron component declared").source;
+        // Routes running this component's code are served by a twin.
+        for t in &m.http_triggers {
+            let serving = m.components.iter().find(|x| x.id == t.component).expect("routed component declared");
+            if &serving.source == source {
+                assert!(!cron.contains(&serving.id), "{:?} is served by the cron component {}", t.route, serving.id);
+                assert_same_component(c, &serving.id);
+            }
+        }
     }
 }
 
