@@ -45,7 +45,7 @@
 //!   with `synchronous=NORMAL` (a commit is a `write(2)` to the WAL, no
 //!   fsync); instead of the committing request running SQLite's automatic
 //!   checkpoint (two fsyncs) while it holds the write lock, a blocking-pool
-//!   task runs a passive checkpoint once the WAL passes
+//!   task runs a passive checkpoint each time the WAL grew by
 //!   [`CHECKPOINT_PAGES`] pages. Durability is SQLite's for WAL +
 //!   `synchronous=NORMAL`: a committed transaction survives the process
 //!   crashing; a power loss or OS crash can lose the latest commits (those
@@ -54,7 +54,7 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,9 +77,14 @@ const POOL_MAX: usize = 64;
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 64;
 
-/// WAL size (pages) that starts a background checkpoint: SQLite's own
+/// WAL growth (pages) that starts a background checkpoint: SQLite's own
 /// automatic-checkpoint threshold.
 pub const CHECKPOINT_PAGES: i32 = 1000;
+
+/// WAL size (pages, 4 KiB each) past which a background checkpoint holds
+/// the write gate so that the WAL can restart (bounds the file under
+/// steady writes).
+const RESTART_PAGES: i32 = 8 * CHECKPOINT_PAGES;
 
 /// The configured SQLite databases of the app, by label.
 #[derive(Default)]
@@ -135,6 +140,8 @@ pub struct Database {
     checkpointing: AtomicBool,
     /// The connection background checkpoints run on (kept: opening one parses the schema).
     checkpointer: Mutex<Option<rusqlite::Connection>>,
+    /// WAL size (pages) when the last background checkpoint started.
+    checkpointed_at: AtomicI32,
 }
 
 impl Database {
@@ -174,6 +181,7 @@ impl Database {
             gate_holder: AtomicU64::new(0),
             checkpointing: AtomicBool::new(false),
             checkpointer: Mutex::new(None),
+            checkpointed_at: AtomicI32::new(0),
         }
     }
 
@@ -277,16 +285,46 @@ impl Database {
         done
     }
 
-    /// Start a passive checkpoint in the background once the WAL is large
-    /// (at most one at a time).
+    /// Start a passive checkpoint in the background once [`CHECKPOINT_PAGES`]
+    /// pages were added to the WAL since the last one started (at most one at
+    /// a time).
+    ///
+    /// Counted from the last checkpoint, not from the WAL's start: while
+    /// writers keep committing during a background checkpoint, it never
+    /// copies the frames appended meanwhile, so SQLite never restarts the WAL
+    /// (it does when a write begins with every frame copied back). Judged by
+    /// the WAL's size, every commit past the threshold started another
+    /// checkpoint: one per few transactions, two fsyncs each.
     fn after_commit(self: &Arc<Self>, wal_pages: i32) {
-        if wal_pages < CHECKPOINT_PAGES || self.in_memory || self.checkpointing.swap(true, Ordering::AcqRel) {
+        if self.in_memory || wal_pages <= 0 {
             return;
         }
+        let mut last = self.checkpointed_at.load(Ordering::Acquire);
+        if wal_pages < last {
+            // The WAL restarted: count from its start again.
+            self.checkpointed_at.store(0, Ordering::Release);
+            last = 0;
+        }
+        if wal_pages - last < CHECKPOINT_PAGES || self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.checkpointed_at.store(wal_pages, Ordering::Release);
+        // A long WAL: this checkpoint takes a writer's turn, so that no write
+        // of this process lands meanwhile, it copies every frame back and the
+        // next write restarts the WAL from its start (unless a reader still
+        // uses old frames). It mostly copies the tail the last checkpoint
+        // left: a short pause for writers, once per RESTART_PAGES.
+        let gated = wal_pages >= RESTART_PAGES;
         let db = self.clone();
         let spawned = tokio::runtime::Handle::try_current().map(|rt| {
-            rt.spawn_blocking(move || {
-                let done = db.checkpoint();
+            rt.spawn(async move {
+                let turn = if gated { Some(db.write_gate.clone().lock_owned().await) } else { None };
+                let worker = db.clone();
+                let done = match blocking::run(move || worker.checkpoint()).await {
+                    Ok(done) => done.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                drop(turn);
                 if let Err(e) = done {
                     tracing::debug!("background checkpoint of {}: {e}", db.path.display());
                 }
