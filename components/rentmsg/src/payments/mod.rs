@@ -225,6 +225,7 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
         date: time::parse_date(&p.promised_date).map(page::long_date).unwrap_or(p.promised_date),
     });
     Ok(PageView {
+        tenant_name: a.tenant.name.clone(),
         facility: a.facility.clone(),
         unit: a.tenant.unit.clone(),
         balance: format_money(a.summary.balance_cents.max(0)),
