@@ -94,6 +94,24 @@ async fn fire(client: &reqwest::Client, url: &str, reqs: Arc<Vec<Prepared>>, con
     (all, failed, started.elapsed())
 }
 
+/// CPU time (user + system, all threads, seconds) a process has used so far,
+/// from `/proc/<pid>/stat`; 0 where that is not available.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Linux reports these in USER_HZ, 100 per second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used by the host process, by this process (the client), during `phase`.
+async fn with_cpu<T>(host_pid: u32, phase: impl std::future::Future<Output = T>) -> (T, f64, f64) {
+    let (host, client) = (cpu_seconds(&host_pid.to_string()), cpu_seconds("self"));
+    let out = phase.await;
+    (out, cpu_seconds(&host_pid.to_string()) - host, cpu_seconds("self") - client)
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -140,6 +158,8 @@ fn main() {
     let (mut hello_lat, mut stop_lat) = (Vec::new(), Vec::new());
     let (mut hello_failed, mut stop_failed) = (0, 0);
     let (mut hello_time, mut stop_time) = (Duration::ZERO, Duration::ZERO);
+    // CPU seconds of the serving host and of the client, per phase kind.
+    let (mut hello_cpu, mut stop_cpu) = ((0.0, 0.0), (0.0, 0.0));
     rt.block_on(async {
         let warm = Arc::new(warm);
         let (_, f, _) = fire(&client, &hello_url, warm.clone(), concurrency).await;
@@ -152,16 +172,23 @@ fn main() {
         while it.peek().is_some() {
             chunks.push(it.by_ref().take(per_round).collect());
         }
+        // `PROFILE_WAIT=1`: name the STOP host's pid and pause so a profiler can attach.
+        if std::env::var_os("PROFILE_WAIT").is_some() {
+            eprintln!("PROFILE_GO {}", product.pid());
+            std::thread::sleep(Duration::from_secs(3));
+        }
         for chunk in chunks {
             let chunk = Arc::new(chunk);
-            let (lat, f, t) = fire(&client, &hello_url, chunk.clone(), concurrency).await;
+            let ((lat, f, t), host, client_cpu) = with_cpu(hello.pid(), fire(&client, &hello_url, chunk.clone(), concurrency)).await;
             hello_lat.extend(lat);
             hello_failed += f;
             hello_time += t;
-            let (lat, f, t) = fire(&client, &product_url, chunk, concurrency).await;
+            hello_cpu = (hello_cpu.0 + host, hello_cpu.1 + client_cpu);
+            let ((lat, f, t), host, client_cpu) = with_cpu(product.pid(), fire(&client, &product_url, chunk, concurrency)).await;
             stop_lat.extend(lat);
             stop_failed += f;
             stop_time += t;
+            stop_cpu = (stop_cpu.0 + host, stop_cpu.1 + client_cpu);
         }
     });
 
@@ -189,6 +216,15 @@ fn main() {
         stop_lat.len() as f64 / stop_time.as_secs_f64()
     );
     println!("  ratio STOP/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 2x)", s50 / h50, s99 / h99);
+    // Where the time goes: CPU per request of the host serving it and of this client.
+    let per = |cpu: f64, n: usize| cpu * 1e6 / n.max(1) as f64;
+    println!(
+        "  CPU per request, host / client: trivial {:.0} / {:.0} us   STOP {:.0} / {:.0} us",
+        per(hello_cpu.0, hello_lat.len()),
+        per(hello_cpu.1, hello_lat.len()),
+        per(stop_cpu.0, stop_lat.len()),
+        per(stop_cpu.1, stop_lat.len()),
+    );
     println!("  STOPs stored: {}/{n}", n - missing);
     if hello_failed + stop_failed > 0 || missing > 0 {
         eprintln!("FAILED: {hello_failed} trivial errors, {stop_failed} STOP errors, {missing} STOPs not stored");

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub mod redis;
 pub mod twilio;
 // Headless Chromium for page tests (payment page, staff console).
 pub mod browser;
@@ -60,6 +61,8 @@ pub struct AppBuilder {
     args: Vec<String>,
     /// State directory to reuse (a second host on the same data).
     state_dir: Option<PathBuf>,
+    /// Spin runtime-config file, for `up` and for `cron` runs alike.
+    runtime_config: Option<PathBuf>,
 }
 
 impl Default for AppBuilder {
@@ -72,6 +75,7 @@ impl Default for AppBuilder {
             ],
             args: Vec::new(),
             state_dir: None,
+            runtime_config: None,
         }
     }
 }
@@ -99,6 +103,13 @@ impl AppBuilder {
     /// Use this state directory instead of a fresh one.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Use this runtime-config file (`--runtime-config-file`), in `up` and in
+    /// every `cron` run, so both see the same stores (a shared Redis, say).
+    pub fn runtime_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime_config = Some(path.into());
         self
     }
 
@@ -161,6 +172,9 @@ impl AppBuilder {
     fn command(&self, sub: &str) -> Command {
         let mut cmd = Command::new(host_binary());
         cmd.arg(sub).arg("--from").arg(&self.manifest);
+        if let Some(rc) = &self.runtime_config {
+            cmd.arg("--runtime-config-file").arg(rc);
+        }
         cmd.env_clear();
         for key in ["PATH", "HOME", "XDG_CACHE_HOME", "SPIN_HOST_CACHE_DIR", "SPIN_HOST_LOG", "TMPDIR"] {
             if let Some(v) = std::env::var_os(key) {
@@ -216,6 +230,20 @@ impl App {
     /// Host stderr so far (for assertions on logs).
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The log once `done` holds for it, or after 10 s whatever it is then:
+    /// guests may log after their response has gone out, and the host's
+    /// output reaches the pipe a moment later on a loaded machine.
+    pub fn log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if done(&log) || std::time::Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Fire a cron component once through `spin-host cron`, on the same state.

@@ -211,7 +211,7 @@ fn a_tenant_opens_the_texted_link_on_a_phone_and_pays_once() {
     b.open(&app.url(&link)).unwrap();
     assert_eq!(b.last_document_status(), Some(200));
     let text = b.text().unwrap();
-    for needle in ["Maple Court", "Unit U-ann", "Balance due", "$950.00", "12 days past due", "How the balance is made up", "(overdue)", "Pay $950.00", "Promise to pay", "Date you will pay", "Amount (optional)"] {
+    for needle in ["Maple Court", "Account of Tenant ann, unit U-ann", "Balance due", "$950.00", "12 days past due", "How the balance is made up", "(overdue)", "Pay $950.00", "Promise to pay", "Date you will pay", "Amount (optional)"] {
         assert!(text.contains(needle), "the page lacks {needle:?}:\n{text}");
     }
     assert!(b.visible("button.pay").unwrap(), "the Pay button is on screen");

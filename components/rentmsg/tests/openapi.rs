@@ -51,9 +51,9 @@ fn documented_operations(doc: &Json) -> BTreeSet<(String, String)> {
 
 /// `/api/*` routes served by other components than staff-console (an exact
 /// route in spin.toml beats staff-console's `/api/...`): method, path and
-/// the component. They are documented in the same file.
+/// the component (the cron components' HTTP-only twins, which SpinKube can run). They are documented in the same file.
 const SERVED_ELSEWHERE: &[(&str, &str, &str)] =
-    &[("POST", "/api/scan", "overdue-scan"), ("POST", "/api/send", "outbound-send")];
+    &[("POST", "/api/scan", "overdue-scan-http"), ("POST", "/api/send", "outbound-send-http")];
 
 #[test]
 fn routes_served_elsewhere_are_routed_to_their_component_in_spin_toml() {

@@ -26,6 +26,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::dependencies::{self, LoadedDependency};
 use crate::files;
 use crate::grants::{Grants, Isolation};
+use crate::output::{GuestOutput, Stream};
 use crate::kv_backend::KeyValueStores;
 use crate::outbound_http::Trigger;
 use crate::sqlite::SqliteDatabases;
@@ -302,7 +303,7 @@ impl App {
     /// its dependencies instantiated.
     pub async fn new_store(&self, component: &LoadedComponent, trigger: Trigger) -> anyhow::Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.stdout(GuestOutput(Stream::Stdout)).stderr(GuestOutput(Stream::Stderr));
         for (k, v) in &component.decl.environment {
             wasi.env(k, v);
         }
@@ -312,14 +313,27 @@ impl App {
         let mut state = HostState::new(self.shared.clone(), component.grants.clone(), wasi.build(), trigger);
         if component.dependencies.iter().any(|d| d.grants.isolation == Isolation::Isolated) {
             let mut isolated = WasiCtxBuilder::new();
-            isolated.inherit_stdout().inherit_stderr();
+            isolated.stdout(GuestOutput(Stream::Stdout)).stderr(GuestOutput(Stream::Stderr));
             state.isolated_wasi = Some(isolated.build());
         }
         let mut store = Store::new(&self.engine, state);
         // A guest that computes without calling the host yields to other
         // requests every epoch tick instead of holding a runtime thread.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            // Except inside a SQLite write transaction, which every other
+            // writer of the database waits for: finish it first (a yield
+            // queues the guest behind every runnable request; it is also
+            // due at once after a long wait for the turn, as the epoch
+            // moved on meanwhile).
+            if state.write_turns.load(Ordering::Acquire) > 0 && state.ticks_holding_turn < MAX_TICKS_HOLDING_TURN {
+                state.ticks_holding_turn += 1;
+                return Ok(wasmtime::UpdateDeadline::Continue(1));
+            }
+            state.ticks_holding_turn = 0;
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
         for dep in &component.dependencies {
             let instance = dep.pre.instantiate_async(&mut store).await?;
             store.data_mut().dependency_instances.push(Some(instance));
@@ -354,6 +368,9 @@ fn component_grants(decl: &ComponentDecl, shared: &AppShared) -> anyhow::Result<
         variables_from: Arc::new(decl.clone()),
     })
 }
+
+/// Most epoch ticks a guest holding a SQLite write turn runs on without yielding.
+const MAX_TICKS_HOLDING_TURN: u32 = 10;
 
 /// How often the engine's epoch advances (the longest a guest runs without yielding).
 const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
@@ -401,6 +418,10 @@ fn base_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // `SPIN_HOST_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report` names guest functions.
+    if std::env::var_os("SPIN_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Compiled code is cached on disk so restarts (and test runs) skip cranelift.
     let mut cache = wasmtime::CacheConfig::new();
     cache.with_directory(cache_dir());

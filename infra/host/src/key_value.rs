@@ -10,7 +10,6 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use crate::bindings::key_value::{self, Error};
-use crate::blocking;
 use crate::grants::Isolation;
 use crate::kv_backend::{KvBackend, KvError, MAX_VALUE_BYTES};
 use crate::state::HostState;
@@ -24,15 +23,6 @@ pub struct StoreHandle {
     pub label: String,
     /// Where the data lives.
     pub backend: Arc<dyn KvBackend>,
-}
-
-/// Run one blocking backend call off the async executor.
-pub async fn call<R: Send + 'static>(
-    backend: &Arc<dyn KvBackend>,
-    op: impl FnOnce(&dyn KvBackend) -> Result<R, KvError> + Send + 'static,
-) -> wasmtime::Result<Result<R, KvError>> {
-    let backend = backend.clone();
-    blocking::run(move || op(backend.as_ref())).await
 }
 
 /// Why the code running now may not open `label`, if it may not.
@@ -95,7 +85,7 @@ impl key_value::HostStore for HostState {
 
     async fn get(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let (label, backend) = self.store_handle(&store)?;
-        Ok(call(&backend, move |b| b.get(&label, &key)).await?.map_err(kv_error))
+        Ok(backend.get(&label, &key).await.map_err(kv_error))
     }
 
     async fn set(&mut self, store: Resource<StoreHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
@@ -103,22 +93,22 @@ impl key_value::HostStore for HostState {
             return Ok(Err(Error::Other(format!("value of {} bytes exceeds the 128 MiB limit", value.len()))));
         }
         let (label, backend) = self.store_handle(&store)?;
-        Ok(call(&backend, move |b| b.set(&label, &key, &value)).await?.map_err(kv_error))
+        Ok(backend.set(&label, &key, value).await.map_err(kv_error))
     }
 
     async fn delete(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = self.store_handle(&store)?;
-        Ok(call(&backend, move |b| b.delete(&label, &key)).await?.map_err(kv_error))
+        Ok(backend.delete(&label, &key).await.map_err(kv_error))
     }
 
     async fn exists(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
         let (label, backend) = self.store_handle(&store)?;
-        Ok(call(&backend, move |b| b.exists(&label, &key)).await?.map_err(kv_error))
+        Ok(backend.exists(&label, &key).await.map_err(kv_error))
     }
 
     async fn get_keys(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let (label, backend) = self.store_handle(&store)?;
-        Ok(call(&backend, move |b| b.keys(&label)).await?.map_err(kv_error))
+        Ok(backend.keys(&label).await.map_err(kv_error))
     }
 
     async fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {

@@ -2,15 +2,19 @@
 //!
 //! Both guest interfaces (`fermyon:spin/key-value@2.0.0` and
 //! `wasi:keyvalue@0.2.0-draft2`) run over the same [`KvBackend`], so a value
-//! written through one is read through the other. A new backend (Redis, say)
-//! is one more `impl KvBackend` and one more arm in [`KeyValueStores::open`].
+//! written through one is read through the other. A backend is one more
+//! `impl KvBackend` and one more arm in [`KeyValueStores::open`]: Spin's
+//! SQLite file ([`SqliteKv`]), process memory ([`MemoryKv`]) and Redis
+//! ([`crate::kv_redis::RedisKv`]).
 //!
 //! The SQLite backend uses Spin's own layout (table `spin_key_value(store,
 //! key, value)`), so a `.spin/sqlite_key_value.db` written by the Spin CLI
 //! reads here and the other way round. Its atomic operations are atomic
 //! across every instance of this process *and* across processes sharing the
 //! file: each is one SQLite write transaction taken with `BEGIN IMMEDIATE` or
-//! a single conditional statement.
+//! a single conditional statement. File and memory backends are synchronous
+//! ([`BlockingKv`]) and run on the blocking pool ([`OnBlockingPool`]); Redis
+//! is natively async.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,6 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::Context as _;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use spin_host_config::runtime_config::KeyValueStoreConfig;
+
+use crate::kv_redis::RedisKv;
 
 /// Largest value Spin accepts in a key-value store.
 pub const MAX_VALUE_BYTES: usize = 128 * 1024 * 1024;
@@ -34,24 +40,54 @@ impl From<rusqlite::Error> for KvError {
     }
 }
 
-/// Storage for one or more key-value stores. `store` is the label the guest
-/// opened; several labels may share one backend.
-///
-/// Methods block (file or network I/O): callers run them on the blocking pool.
+/// Storage for one or more key-value stores, as the guest interfaces use
+/// it. `store` is the label the guest opened; several labels may share one
+/// backend (whether they then share keys is the backend's business: the
+/// SQLite file keeps them apart, Redis does not, as in Spin).
+#[async_trait::async_trait]
 pub trait KvBackend: Send + Sync {
     /// The value of `key`, or `None` when absent.
-    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
     /// Insert or overwrite `key`.
-    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), KvError>;
+    async fn set(&self, store: &str, key: &str, value: Vec<u8>) -> Result<(), KvError>;
     /// Remove `key`; removing an absent key succeeds.
-    fn delete(&self, store: &str, key: &str) -> Result<(), KvError>;
+    async fn delete(&self, store: &str, key: &str) -> Result<(), KvError>;
     /// Whether `key` is present.
+    async fn exists(&self, store: &str, key: &str) -> Result<bool, KvError>;
+    /// Every key of the store, in no particular order.
+    async fn keys(&self, store: &str) -> Result<Vec<String>, KvError>;
+    /// Values of the present keys among `keys` (absent keys are left out, as Spin does).
+    async fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<(String, Vec<u8>)>, KvError>;
+    /// Set every pair.
+    async fn set_many(&self, store: &str, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError>;
+    /// Delete every key.
+    async fn delete_many(&self, store: &str, keys: Vec<String>) -> Result<(), KvError>;
+    /// Atomically add `delta` to the integer at `key` (absent = 0) and return
+    /// the new value. The stored form is the backend's, as in Spin: 8
+    /// little-endian bytes in the SQLite file, decimal text on Redis.
+    async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError>;
+    /// Atomically write `value` if `key` currently holds `expected` (`None`:
+    /// the key is absent). Returns whether the write happened.
+    async fn compare_and_swap(&self, store: &str, key: &str, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, KvError>;
+}
+
+/// A synchronous backend (file or memory): its calls may block on I/O or on
+/// another process's write lock, so [`OnBlockingPool`] runs them off the
+/// async runtime's workers.
+pub trait BlockingKv: Send + Sync + 'static {
+    /// See [`KvBackend::get`].
+    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// See [`KvBackend::set`].
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// See [`KvBackend::delete`].
+    fn delete(&self, store: &str, key: &str) -> Result<(), KvError>;
+    /// See [`KvBackend::exists`].
     fn exists(&self, store: &str, key: &str) -> Result<bool, KvError> {
         Ok(self.get(store, key)?.is_some())
     }
-    /// Every key of the store, in no particular order.
+    /// See [`KvBackend::keys`].
     fn keys(&self, store: &str) -> Result<Vec<String>, KvError>;
-    /// Values of the present keys among `keys` (absent keys are left out, as Spin does).
+    /// See [`KvBackend::get_many`].
     fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
         let mut out = Vec::new();
         for key in keys {
@@ -61,20 +97,84 @@ pub trait KvBackend: Send + Sync {
         }
         Ok(out)
     }
-    /// Set every pair.
+    /// See [`KvBackend::set_many`].
     fn set_many(&self, store: &str, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
         entries.iter().try_for_each(|(k, v)| self.set(store, k, v))
     }
-    /// Delete every key.
+    /// See [`KvBackend::delete_many`].
     fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError> {
         keys.iter().try_for_each(|k| self.delete(store, k))
     }
-    /// Atomically add `delta` to the integer at `key` (absent = 0) and return
-    /// the new value. Integers are stored as 8 little-endian bytes, as Spin does.
+    /// See [`KvBackend::increment`]; integers are 8 little-endian bytes, as Spin stores them.
     fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError>;
-    /// Atomically write `value` if `key` currently holds `expected` (`None`:
-    /// the key is absent). Returns whether the write happened.
+    /// See [`KvBackend::compare_and_swap`].
     fn compare_and_swap(&self, store: &str, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, KvError>;
+}
+
+/// Runs a [`BlockingKv`] on tokio's blocking pool.
+pub struct OnBlockingPool<B>(pub Arc<B>);
+
+impl<B: BlockingKv> OnBlockingPool<B> {
+    async fn run<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&B) -> Result<R, KvError> + Send + 'static,
+    ) -> Result<R, KvError> {
+        let backend = self.0.clone();
+        crate::blocking::run(move || op(&backend)).await.map_err(|e| KvError(e.to_string()))?
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: BlockingKv> KvBackend for OnBlockingPool<B> {
+    async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.get(&store, &key)).await
+    }
+
+    async fn set(&self, store: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.set(&store, &key, &value)).await
+    }
+
+    async fn delete(&self, store: &str, key: &str) -> Result<(), KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.delete(&store, &key)).await
+    }
+
+    async fn exists(&self, store: &str, key: &str) -> Result<bool, KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.exists(&store, &key)).await
+    }
+
+    async fn keys(&self, store: &str) -> Result<Vec<String>, KvError> {
+        let store = store.to_string();
+        self.run(move |b| b.keys(&store)).await
+    }
+
+    async fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let store = store.to_string();
+        self.run(move |b| b.get_many(&store, &keys)).await
+    }
+
+    async fn set_many(&self, store: &str, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        let store = store.to_string();
+        self.run(move |b| b.set_many(&store, &entries)).await
+    }
+
+    async fn delete_many(&self, store: &str, keys: Vec<String>) -> Result<(), KvError> {
+        let store = store.to_string();
+        self.run(move |b| b.delete_many(&store, &keys)).await
+    }
+
+    async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.increment(&store, &key, delta)).await
+    }
+
+    async fn compare_and_swap(&self, store: &str, key: &str, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, KvError> {
+        let (store, key) = (store.to_string(), key.to_string());
+        self.run(move |b| b.compare_and_swap(&store, &key, expected.as_deref(), &value)).await
+    }
 }
 
 /// Decode a stored counter.
@@ -97,9 +197,12 @@ pub struct KeyValueStores {
 }
 
 impl KeyValueStores {
-    /// Open every configured store (creating files as needed).
+    /// Open every configured store (creating files as needed; Redis
+    /// connects on first use, as Spin does, so a Redis that is down fails
+    /// requests, not the load).
     pub fn open(config: &BTreeMap<String, KeyValueStoreConfig>) -> anyhow::Result<Self> {
-        let mut files: HashMap<PathBuf, Arc<SqliteKv>> = HashMap::new();
+        let mut files: HashMap<PathBuf, Arc<dyn KvBackend>> = HashMap::new();
+        let mut servers: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
         let mut stores: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
         for (label, cfg) in config {
             let backend: Arc<dyn KvBackend> = match cfg {
@@ -108,18 +211,25 @@ impl KeyValueStores {
                     match files.get(path) {
                         Some(f) => f.clone(),
                         None => {
-                            let f = Arc::new(SqliteKv::open(path).with_context(|| {
+                            let f: Arc<dyn KvBackend> = Arc::new(OnBlockingPool(Arc::new(SqliteKv::open(path).with_context(|| {
                                 format!("key-value store {label:?}: cannot open {}", path.display())
-                            })?);
+                            })?)));
                             files.insert(path.clone(), f.clone());
                             f
                         }
                     }
                 }
-                KeyValueStoreConfig::InMemory => Arc::new(MemoryKv::default()),
-                KeyValueStoreConfig::Redis { .. } => anyhow::bail!(
-                    "key-value store {label:?}: type \"redis\" is not supported by this host yet (use it on Spin/SpinKube, or type \"spin\" locally)"
-                ),
+                KeyValueStoreConfig::InMemory => Arc::new(OnBlockingPool(Arc::new(MemoryKv::default()))),
+                // Labels on one URL share one connection (and, as in Spin, one keyspace).
+                KeyValueStoreConfig::Redis { url } => match servers.get(url) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r: Arc<dyn KvBackend> =
+                            Arc::new(RedisKv::new(url).with_context(|| format!("key-value store {label:?}"))?);
+                        servers.insert(url.clone(), r.clone());
+                        r
+                    }
+                },
             };
             stores.insert(label.clone(), backend);
         }
@@ -186,7 +296,7 @@ impl SqliteKv {
     }
 }
 
-impl KvBackend for SqliteKv {
+impl BlockingKv for SqliteKv {
     fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(SELECT)?;
@@ -293,7 +403,7 @@ fn entry(store: &str, key: &str) -> (String, String) {
     (store.to_string(), key.to_string())
 }
 
-impl KvBackend for MemoryKv {
+impl BlockingKv for MemoryKv {
     fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         Ok(self.map()?.get(&entry(store, key)).cloned())
     }
@@ -335,9 +445,9 @@ impl KvBackend for MemoryKv {
 mod tests {
     use super::*;
 
-    fn backends() -> (tempfile::TempDir, Vec<Arc<dyn KvBackend>>) {
+    fn backends() -> (tempfile::TempDir, Vec<Arc<dyn BlockingKv>>) {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite: Arc<dyn KvBackend> = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
+        let sqlite: Arc<dyn BlockingKv> = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
         (dir, vec![sqlite, Arc::new(MemoryKv::default())])
     }
 

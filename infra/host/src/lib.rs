@@ -10,9 +10,11 @@ pub mod cron_trigger;
 mod dependencies;
 mod files;
 mod grants;
+pub mod output;
 pub mod http_trigger;
 mod key_value;
 pub mod kv_backend;
+pub mod kv_redis;
 mod outbound_http;
 mod sqlite;
 mod state;
@@ -57,6 +59,12 @@ impl Host {
     /// Instances alive now: requests and ticks in progress.
     pub fn live_instances(&self) -> u64 {
         self.app.shared.stats.live.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Wait (up to `timeout`) until the guests' stdout and stderr output
+    /// queued so far has been written (see [`output`]).
+    pub fn flush_guest_output(&self, timeout: std::time::Duration) {
+        output::drain(timeout);
     }
 
     /// Start the cron schedules in the background.

@@ -98,6 +98,9 @@ async fn shutdown_signal() {
     eprintln!("Shutting down");
 }
 
+/// How long exiting waits for guest output still queued to be written.
+const GUEST_OUTPUT_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn resolve_manifest(p: PathBuf) -> PathBuf {
     if p.is_dir() { p.join("spin.toml") } else { p }
 }
@@ -111,7 +114,8 @@ fn parse_variable(s: &str) -> Result<(String, String), String> {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        // In order with guest output, and never blocking a runtime thread.
+        .with_writer(spin_host::output::HostStderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SPIN_HOST_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")),
@@ -131,6 +135,8 @@ fn main() {
             1
         }
     };
+    // Guest output still queued (requests that ended during shutdown).
+    spin_host::output::drain(GUEST_OUTPUT_DRAIN);
     std::process::exit(code);
 }
 
@@ -139,7 +145,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build { manifest, components } => spin_host::build_cmd::build(&resolve_manifest(manifest), &components),
         Command::Cron { component, app } => {
             let host = Host::load(app.options()).await?;
-            host.fire_cron(&component).await?;
+            let fired = host.fire_cron(&component).await;
+            // The handler's own output first.
+            host.flush_guest_output(GUEST_OUTPUT_DRAIN);
+            fired?;
             eprintln!("cron handler of {component:?} completed");
             Ok(())
         }

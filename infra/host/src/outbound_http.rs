@@ -105,7 +105,7 @@ impl WasiHttpHooks for OutboundHooks {
         Box::new(async move {
             if isolation == Isolation::Isolated {
                 // Spin's deny-all adapter stands in for the outgoing handler.
-                return Err(Error::InternalError(Some("\"wasi:http/outgoing-handler\" is not permitted".into())));
+                return refuse(request, Error::InternalError(Some("\"wasi:http/outgoing-handler\" is not permitted".into()))).await;
             }
             if !allowed {
                 let shown = match destination {
@@ -113,20 +113,21 @@ impl WasiHttpHooks for OutboundHooks {
                     _ => format!("{scheme}://{host}"),
                 };
                 tracing::warn!(component, destination = %shown, "outbound request denied by allowed_outbound_hosts");
-                return Err(Error::HttpRequestDenied);
+                return refuse(request, Error::HttpRequestDenied).await;
             }
             match destination {
                 Destination::App | Destination::Component(_) if trigger != Trigger::Http => {
                     tracing::warn!(component, "request to the app itself from a cron tick: only HTTP-triggered instances can make one");
-                    Err(match destination {
+                    let error = match destination {
                         Destination::App => Error::HttpRequestUriInvalid,
                         _ => Error::DnsError { rcode: Some("address not available".into()), info_code: Some(0) },
-                    })
+                    };
+                    refuse(request, error).await
                 }
                 Destination::App => app.send_to_app(request, None).await,
                 Destination::Component(target) => {
                     if !app.has_component(&target) {
-                        return Err(Error::HttpRequestDenied);
+                        return refuse(request, Error::HttpRequestDenied).await;
                     }
                     app.send_to_app(request, Some(target)).await
                 }
@@ -140,6 +141,20 @@ impl WasiHttpHooks for OutboundHooks {
             }
         })
     }
+}
+
+/// How long a refused request's body may take to arrive before the refusal
+/// is reported anyway.
+const REFUSED_BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answer a request that will not be sent with `error`, after reading (and
+/// discarding) its body. The decision is made in a task that can finish
+/// before the guest has written its body; dropping the body then would make
+/// the guest's write fail with "stream closed" instead of the refusal it
+/// should see when it awaits the response.
+async fn refuse(request: http::Request<WasiBody>, error: Error) -> SendResult {
+    let _ = tokio::time::timeout(REFUSED_BODY_WAIT, request.into_body().collect()).await;
+    Err(error)
 }
 
 /// Replace wasi-http's `outgoing-handler.handle` with one that accepts a

@@ -10,6 +10,9 @@ use crate::app::AppShared;
 use crate::grants::{Grants, Isolation};
 use crate::outbound_http::OutboundHooks;
 
+/// Source of [`HostState::store_id`].
+static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Store data for one instantiation of a component (and its dependencies).
 pub struct HostState {
     /// WASI context of the component (environment, preopened files, stdio).
@@ -31,6 +34,13 @@ pub struct HostState {
     pub dependency_instances: Vec<Option<Instance>>,
     /// Key-value stores and buckets the guest holds open (Spin caps this per instance).
     pub open_stores: usize,
+    /// Distinguishes this store from every other of the process (never 0).
+    pub store_id: u64,
+    /// SQLite write turns this store's sessions hold (each blocks every
+    /// other writer of its database until it ends).
+    pub write_turns: Arc<std::sync::atomic::AtomicUsize>,
+    /// Epoch ticks the guest ran on without yielding because it held a write turn.
+    pub ticks_holding_turn: u32,
 }
 
 impl HostState {
@@ -48,6 +58,9 @@ impl HostState {
             grants: vec![grants],
             dependency_instances: Vec::new(),
             open_stores: 0,
+            store_id: NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            write_turns: Arc::default(),
+            ticks_holding_turn: 0,
         }
     }
 

@@ -4,8 +4,9 @@
 //! Same stores, same grants as `fermyon:spin/key-value`: `store.open(id)`
 //! takes a store label from the component's `key_value_stores`. `increment`
 //! and compare-and-swap are atomic across instances and across processes
-//! sharing a SQLite key-value file (see [`crate::kv_backend`]). Counters are
-//! 8 little-endian bytes, as in Spin.
+//! sharing a SQLite key-value file or a Redis (see [`crate::kv_backend`]).
+//! Counters are stored as Spin stores them: 8 little-endian bytes in the
+//! SQLite file, decimal text on Redis (`INCRBY`).
 //!
 //! Compare-and-swap follows Spin: `cas.new` reads nothing; `cas.current`
 //! reads the value and remembers it; `swap` writes only if the key still
@@ -20,7 +21,7 @@ use wasmtime::component::Resource;
 use crate::bindings::wasi::keyvalue::atomics::{self, CasError};
 use crate::bindings::wasi::keyvalue::batch;
 use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
-use crate::key_value::{call, open_refusal, Refusal};
+use crate::key_value::{open_refusal, Refusal};
 use crate::kv_backend::{KvBackend, KvError, MAX_VALUE_BYTES};
 use crate::state::HostState;
 
@@ -77,7 +78,7 @@ impl store::Host for HostState {
 impl store::HostBucket for HostState {
     async fn get(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.get(&label, &key)).await?.map_err(other))
+        Ok(backend.get(&label, &key).await.map_err(other))
     }
 
     async fn set(&mut self, bucket: Resource<BucketHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
@@ -85,17 +86,17 @@ impl store::HostBucket for HostState {
             return Ok(Err(Error::Other(format!("value of {} bytes exceeds the 128 MiB limit", value.len()))));
         }
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.set(&label, &key, &value)).await?.map_err(other))
+        Ok(backend.set(&label, &key, value).await.map_err(other))
     }
 
     async fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.delete(&label, &key)).await?.map_err(other))
+        Ok(backend.delete(&label, &key).await.map_err(other))
     }
 
     async fn exists(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.exists(&label, &key)).await?.map_err(other))
+        Ok(backend.exists(&label, &key).await.map_err(other))
     }
 
     async fn list_keys(
@@ -108,7 +109,7 @@ impl store::HostBucket for HostState {
             return Ok(Err(Error::Other("list_keys: cursor not supported".into())));
         }
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.keys(&label)).await?.map(|keys| KeyResponse { keys, cursor: None }).map_err(other))
+        Ok(backend.keys(&label).await.map(|keys| KeyResponse { keys, cursor: None }).map_err(other))
     }
 
     async fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
@@ -126,8 +127,9 @@ impl batch::Host for HostState {
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
         // Absent keys are left out of the answer, as Spin does.
-        Ok(call(&backend, move |b| b.get_many(&label, &keys))
-            .await?
+        Ok(backend
+            .get_many(&label, keys)
+            .await
             .map(|found| found.into_iter().map(|(k, v)| (k, Some(v))).collect())
             .map_err(other))
     }
@@ -137,19 +139,19 @@ impl batch::Host for HostState {
             return Ok(Err(Error::Other(format!("value of {key:?} ({} bytes) exceeds the 128 MiB limit", v.len()))));
         }
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.set_many(&label, &key_values)).await?.map_err(other))
+        Ok(backend.set_many(&label, key_values).await.map_err(other))
     }
 
     async fn delete_many(&mut self, bucket: Resource<BucketHandle>, keys: Vec<String>) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.delete_many(&label, &keys)).await?.map_err(other))
+        Ok(backend.delete_many(&label, keys).await.map_err(other))
     }
 }
 
 impl atomics::Host for HostState {
     async fn increment(&mut self, bucket: Resource<BucketHandle>, key: String, delta: i64) -> wasmtime::Result<Result<i64, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
-        Ok(call(&backend, move |b| b.increment(&label, &key, delta)).await?.map_err(other))
+        Ok(backend.increment(&label, &key, delta).await.map_err(other))
     }
 
     async fn swap(&mut self, cas: Resource<CasHandle>, value: Vec<u8>) -> wasmtime::Result<Result<(), CasError>> {
@@ -161,13 +163,10 @@ impl atomics::Host for HostState {
             )))));
         }
         let CasHandle { label, backend, key, expected } = handle;
-        let (l, k) = (label.clone(), key.clone());
-        let swapped = call(&backend, move |b| b.compare_and_swap(&l, &k, expected.as_deref(), &value)).await?;
-        match swapped {
+        match backend.compare_and_swap(&label, &key, expected, value).await {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
-                let (l, k) = (label.clone(), key.clone());
-                let current = match call(&backend, move |b| b.get(&l, &k)).await? {
+                let current = match backend.get(&label, &key).await {
                     Ok(v) => v,
                     Err(e) => return Ok(Err(CasError::StoreError(other(e)))),
                 };
@@ -188,7 +187,7 @@ impl atomics::HostCas for HostState {
     async fn current(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let handle = self.table.get(&cas)?;
         let (label, key, backend) = (handle.label.clone(), handle.key.clone(), handle.backend.clone());
-        let value = match call(&backend, move |b| b.get(&label, &key)).await? {
+        let value = match backend.get(&label, &key).await {
             Ok(v) => v,
             Err(e) => return Ok(Err(other(e))),
         };

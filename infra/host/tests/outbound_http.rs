@@ -43,8 +43,11 @@ async fn allowed_hosts_are_reached_and_others_denied() {
 async fn a_component_without_rules_reaches_nothing() {
     let upstream = FakeServer::start(|_| (200, "text/plain".into(), "pong".into()));
     let app = Start::probe().variable("upstream", &upstream.base).start().await;
-    let r = app.results_at("/bare/x", json!([http(&upstream.base), http("/exact"), http("http://probe.spin.internal/")])).await;
-    assert_eq!(r, vec![err("ErrorCode::HttpRequestDenied"); 3]);
+    // A large body too: the refusal is decided before the guest has written
+    // it, and the guest must still see the refusal, not a closed stream.
+    let large = json!({ "op": "http", "method": "POST", "url": upstream.base, "body": "x".repeat(4 << 20) });
+    let r = app.results_at("/bare/x", json!([http(&upstream.base), http("/exact"), http("http://probe.spin.internal/"), large])).await;
+    assert_eq!(r, vec![err("ErrorCode::HttpRequestDenied"); 4]);
     assert!(upstream.requests().is_empty());
 }
 

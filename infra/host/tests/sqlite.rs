@@ -135,3 +135,65 @@ async fn concurrent_writers_wait_for_each_other() {
     let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
     assert_eq!(count["ok"]["rows"], json!([[{ "integer": 30 }]]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_open_looks_like_a_new_connection() {
+    // The host reuses connections between guests; none of this may show.
+    let app = Start::probe().start().await;
+    let tx = |statements: Json| json!({ "op": "sql.tx", "db": "default", "statements": statements });
+    let r = app
+        .probe(json!([
+            sql("CREATE TABLE n (a INTEGER)", json!([])),
+            sql("CREATE TABLE seen (rowid_ INTEGER, changes_ INTEGER, total_ INTEGER)", json!([])),
+            // Another guest inserts, leaves a temp table and a setting behind...
+            tx(json!(["INSERT INTO n VALUES (1)", "INSERT INTO n VALUES (2)", "CREATE TEMP TABLE mine (x)", "PRAGMA recursive_triggers = ON"])),
+            tx(json!(["INSERT INTO n VALUES (3)", "UPDATE n SET a = a + 1"])),
+            // ...the next open starts from zero, then counts its own changes.
+            sql("SELECT last_insert_rowid(), changes(), total_changes()", json!([])),
+            tx(json!([
+                "INSERT INTO n VALUES (10)",
+                "INSERT INTO seen SELECT last_insert_rowid(), changes(), total_changes()",
+            ])),
+            sql("SELECT rowid_, changes_, total_ FROM seen", json!([])),
+            sql("SELECT count(*) FROM temp.sqlite_master", json!([])),
+            sql("PRAGMA recursive_triggers", json!([])),
+            // Within one open, outside transactions too: its own counters,
+            // its own settings and temp tables (each SELECT returns a row only if so).
+            tx(json!([
+                "INSERT INTO n VALUES (11)",
+                "SELECT 1 WHERE last_insert_rowid() = 5 AND changes() = 1 AND total_changes() = 1",
+                "UPDATE n SET a = a WHERE a > 100",
+                "SELECT 1 WHERE last_insert_rowid() = 5 AND changes() = 0 AND total_changes() = 1",
+                "PRAGMA foreign_keys = OFF",
+                "SELECT 1 FROM pragma_foreign_keys WHERE foreign_keys = 0",
+                "CREATE TEMP TABLE tt (x)",
+                "INSERT INTO tt VALUES (1)",
+                "SELECT x FROM tt",
+                "SELECT 1 WHERE last_insert_rowid() = 1 AND changes() = 1 AND total_changes() = 2",
+            ])),
+        ]))
+        .await;
+    let rows = |i: usize| r[i]["ok"]["rows"].clone();
+    assert_eq!(rows(4), json!([[{ "integer": 0 }, { "integer": 0 }, { "integer": 0 }]]), "{r:?}");
+    // The 10 is the table's 4th row; its INSERT changed one row, the only change of that open.
+    assert_eq!(rows(6), json!([[{ "integer": 4 }, { "integer": 1 }, { "integer": 1 }]]), "{r:?}");
+    assert_eq!(rows(7), json!([[{ "integer": 0 }]]), "{r:?}");
+    assert_eq!(rows(8), json!([[{ "integer": 0 }]]), "{r:?}");
+    let own: Vec<Json> = [0, 1, 0, 1, 0, 1, 0, 0, 1, 1].iter().map(|n| json!({ "ok": n })).collect();
+    assert_eq!(r[9], ok(Json::from(own)), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_transaction_left_open_ends_with_the_guest() {
+    let app = Start::probe().start().await;
+    let tx = |statements: Json| json!({ "op": "sql.tx", "db": "default", "statements": statements });
+    app.probe_one(sql("CREATE TABLE t (a INTEGER)", json!([]))).await;
+    // Left open in a write transaction (the instance ends without COMMIT)...
+    let first = app.probe_one(tx(json!(["BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)"]))).await;
+    assert_eq!(first, ok(json!([{ "ok": 0 }, { "ok": 0 }])), "{first:?}");
+    // ...the next writer gets the lock at once, and the first insert is gone.
+    let next = app.probe_one(tx(json!(["BEGIN IMMEDIATE", "INSERT INTO t VALUES (2)", "COMMIT"]))).await;
+    assert_eq!(next, ok(json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 0 }])), "{next:?}");
+    let sum = app.probe_one(sql("SELECT sum(a) FROM t", json!([]))).await;
+    assert_eq!(sum["ok"]["rows"], json!([[{ "integer": 2 }]]));
+}

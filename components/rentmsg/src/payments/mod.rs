@@ -26,7 +26,6 @@ pub mod signature;
 pub mod webhook;
 
 use crate::channel::Channel;
-use crate::contact_log::{self, Direction, NewContact};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::links::{self, LinkTarget, Purpose};
@@ -226,6 +225,7 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
         date: time::parse_date(&p.promised_date).map(page::long_date).unwrap_or(p.promised_date),
     });
     Ok(PageView {
+        tenant_name: a.tenant.name.clone(),
         facility: a.facility.clone(),
         unit: a.tenant.unit.clone(),
         balance: format_money(a.summary.balance_cents.max(0)),
@@ -274,43 +274,38 @@ fn client_hash(key: &str, addr: Option<&str>) -> Option<String> {
     Some(mac.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn log_open(env: &PayEnv<'_>, a: &Account, client: Option<&str>) -> Result<bool> {
+/// Log an open: the contact history gets the first open of this link each
+/// (UTC) day, `link_opens` every one. Two single statements, no explicit
+/// transaction: opens are frequent and must not queue behind each other
+/// (two simultaneous first opens may both reach the contact history).
+fn log_open(env: &PayEnv<'_>, a: &Account, client: Option<&str>) -> Result<()> {
     let stamp = time::timestamp(env.now);
     let day_start = format!("{}T00:00:00.000Z", time::date_string(env.now.date_naive()));
-    crate::db::transaction(env.db, |tx| {
-        let earlier = tx.execute(
-            "SELECT count(*) AS n FROM link_opens WHERE outbox_id = ? AND opened_at >= ?",
-            &[a.target.outbox_id.into(), day_start.as_str().into()],
-        )?;
-        let first_today = earlier.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0) == 0;
-        tx.execute(
-            "INSERT INTO link_opens (tenant_id, outbox_id, opened_at, client_hash) VALUES (?, ?, ?, ?)",
-            &[
-                a.tenant.tenant_id.as_str().into(),
-                a.target.outbox_id.into(),
-                stamp.as_str().into(),
-                client_hash(&env.config.link_key, client).into(),
-            ],
-        )?;
-        if first_today {
-            let detail = serde_json::json!({ "notice_id": a.target.outbox_id });
-            contact_log::record(
-                tx,
-                &NewContact {
-                    tenant_id: Some(&a.tenant.tenant_id),
-                    channel: a.target.channel,
-                    direction: Direction::Inbound,
-                    address: a.target.address.as_deref().unwrap_or("payment link"),
-                    body: "Opened the payment link",
-                    status: "link_opened",
-                    at: env.now,
-                    provider_id: None,
-                    detail: Some(&detail),
-                },
-            )?;
-        }
-        Ok::<bool, Error>(first_today)
-    })
+    let detail = serde_json::json!({ "notice_id": a.target.outbox_id }).to_string();
+    env.db.execute(
+        "INSERT INTO contact_log (tenant_id, channel, direction, address, body, status, at, detail)
+         SELECT ?, ?, 'inbound', ?, 'Opened the payment link', 'link_opened', ?, ?
+         WHERE NOT EXISTS (SELECT 1 FROM link_opens WHERE outbox_id = ? AND opened_at >= ?)",
+        &[
+            a.tenant.tenant_id.as_str().into(),
+            a.target.channel.as_str().into(),
+            a.target.address.as_deref().unwrap_or("payment link").into(),
+            stamp.as_str().into(),
+            detail.into(),
+            a.target.outbox_id.into(),
+            day_start.into(),
+        ],
+    )?;
+    env.db.execute(
+        "INSERT INTO link_opens (tenant_id, outbox_id, opened_at, client_hash) VALUES (?, ?, ?, ?)",
+        &[
+            a.tenant.tenant_id.as_str().into(),
+            a.target.outbox_id.into(),
+            stamp.as_str().into(),
+            client_hash(&env.config.link_key, client).into(),
+        ],
+    )?;
+    Ok(())
 }
 
 fn page_route(env: &PayEnv<'_>, req: &PayRequest, token: &str, log: bool) -> Result<PayResponse> {

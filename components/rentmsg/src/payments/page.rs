@@ -30,6 +30,9 @@ pub struct PromiseLine {
 /// Everything the page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct PageView {
+    /// Whose account this is (the tenant's name as the AR system has it): the
+    /// link went to that tenant, and the notice that carried it names them too.
+    pub tenant_name: String,
     /// The facility (property) name.
     pub facility: String,
     /// The unit.
@@ -102,7 +105,7 @@ const PAGE: &str = r#"<!doctype html>
 <body>
 <main>
 <h1>{{ facility }}</h1>
-{% if unit %}<p class="unit">Unit {{ unit }}</p>{% endif %}
+<p class="unit">{% if tenant_name %}Account of {{ tenant_name }}{% if unit %}, unit {{ unit }}{% endif %}{% elif unit %}Unit {{ unit }}{% endif %}</p>
 {% if notice %}<div class="card notice" role="status"><p>{{ notice }}</p></div>{% endif %}
 {% if error %}<div class="card error" role="alert"><p>{{ error }}</p></div>{% endif %}
 <section class="card" aria-labelledby="owed">
@@ -249,6 +252,7 @@ mod tests {
 
     fn view() -> PageView {
         PageView {
+            tenant_name: "Pat <Q> Tenant".into(),
             facility: "Maple <Court>".into(),
             unit: Some("1A".into()),
             balance: "$1,200.00".into(),
@@ -267,6 +271,7 @@ mod tests {
     fn escapes_and_shows_the_parts() {
         let html = render_page(&view()).unwrap();
         assert!(html.contains("Maple &lt;Court&gt;"), "{html}");
+        assert!(html.contains("Account of Pat &lt;Q&gt; Tenant, unit 1A"), "whose account: {html}");
         assert!(!html.contains("<Court>"));
         assert!(html.contains("12 days past due"));
         assert!(html.contains("Pay $1,200.00"));

@@ -32,6 +32,18 @@ pub fn probe_runtime_config(dir: &Path) -> PathBuf {
     file
 }
 
+/// A runtime config putting the probe app's `default` store in database 0
+/// and its `cache` store in database 1 of the Redis at `server_url`.
+pub fn redis_runtime_config(dir: &Path, server_url: &str) -> PathBuf {
+    let file = dir.join("runtime-config.redis.toml");
+    let text = format!(
+        "[key_value_store.default]\ntype = \"redis\"\nurl = \"{server_url}/0\"\n\n\
+         [key_value_store.cache]\ntype = \"redis\"\nurl = \"{server_url}/1\"\n"
+    );
+    std::fs::write(&file, text).expect("write runtime config");
+    file
+}
+
 /// A running app, served in this process.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -75,6 +87,14 @@ impl Start {
         let mut start = Start::fixture("probe.toml");
         let dir = start.temp_dir();
         start.options.runtime_config_file = Some(probe_runtime_config(&dir));
+        start.variable("secret_token", SECRET)
+    }
+
+    /// The probe app with both its stores on the Redis at `server_url`.
+    pub fn probe_on_redis(server_url: &str) -> Start {
+        let mut start = Start::fixture("probe.toml");
+        let dir = start.temp_dir();
+        start.options.runtime_config_file = Some(redis_runtime_config(&dir, server_url));
         start.variable("secret_token", SECRET)
     }
 
