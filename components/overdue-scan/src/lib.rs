@@ -53,22 +53,9 @@ fn json(status: u16, body: &serde_json::Value) -> Response {
 #[http_component]
 fn handle(req: Request) -> Response {
     let started = std::time::Instant::now();
-    let headers: Vec<(String, String)> =
-        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
     // No token configured means nobody gets in (fail closed).
-    let staff_token = variables::get("staff_token").unwrap_or_default();
-    if let Err(denied) = rentmsg::api::authenticate(&headers, &staff_token) {
-        let mut b = Response::builder();
-        b.status(denied.status);
-        for (k, v) in &denied.headers {
-            b.header(k.as_str(), v.as_str());
-        }
-        return b.body(denied.body).build();
-    }
-    if req.method().to_string() != "POST" {
-        let mut r = json(405, &serde_json::json!({ "error": "use POST to run a scan" }));
-        r.set_header("allow", "POST");
-        return r;
+    if let Some(refusal) = rentmsg::spin_io::staff_post_refusal(&req, &variables::get("staff_token").unwrap_or_default(), "run a scan") {
+        return refusal;
     }
     let outcome = run();
     log("http", started, outcome.as_ref());

@@ -3,7 +3,6 @@
 //! `rentmsg::console`.
 
 use futures::StreamExt as _;
-mod compliance_client;
 
 use rentmsg::api::{self, ApiContext, ApiRequest};
 use rentmsg::db::SpinDb;
@@ -49,7 +48,7 @@ async fn handle(req: IncomingRequest) -> Response {
             Ok(db) => api::handle_with(
                 &api_request,
                 &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() },
-                &compliance_client::ComponentChecker,
+                &rentmsg::compliance_client::ComponentChecker,
             ),
             Err(e) => {
                 let mut r = api::ApiResponse::error(503, "database unavailable");
