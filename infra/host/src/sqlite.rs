@@ -234,6 +234,15 @@ impl Database {
         Ok(Ok(Lent { pooled, writer }))
     }
 
+    /// Wait (up to [`BUSY_TIMEOUT`]) for a turn on the write gate; None when
+    /// it did not come (SQLite's own locking then decides).
+    async fn wait_for_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.gate_waiters.fetch_add(1, Ordering::AcqRel);
+        let turn = tokio::time::timeout(BUSY_TIMEOUT, self.write_gate.clone().lock_owned()).await;
+        self.gate_waiters.fetch_sub(1, Ordering::AcqRel);
+        turn.ok()
+    }
+
     /// Take back a connection that is in autocommit mode and carries no
     /// guest state.
     fn put_back(&self, lent: Lent) {
@@ -567,6 +576,9 @@ struct Kind {
     clean: bool,
     /// Starts like an INSERT, UPDATE or DELETE (`WITH` may be one).
     dml: bool,
+    /// Writes for certain: `BEGIN IMMEDIATE` / `EXCLUSIVE`, or starts with
+    /// INSERT, UPDATE, DELETE or REPLACE (a `WITH` may only read).
+    surely_writes: bool,
 }
 
 /// Words of the statement, skipping whitespace and SQL comments.
@@ -605,7 +617,8 @@ fn classify(sql: &str) -> Kind {
     let is = |list: &[&str]| list.iter().any(|c| first.eq_ignore_ascii_case(c));
     let begins_write = first.eq_ignore_ascii_case("BEGIN")
         && w.next().is_some_and(|second| second.eq_ignore_ascii_case("IMMEDIATE") || second.eq_ignore_ascii_case("EXCLUSIVE"));
-    Kind { begins_write, clean: is(&CLEAN), dml: is(&DML) }
+    let surely_writes = begins_write || is(&DML[..4]);
+    Kind { begins_write, clean: is(&CLEAN), dml: is(&DML), surely_writes }
 }
 
 impl sqlite::Host for HostState {}
@@ -647,11 +660,32 @@ impl sqlite::HostConnection for HostState {
         // A kept connection (transaction, connection state) or a free one.
         let kept = handle.kept.take();
         let from_pool = kept.is_none();
+        // A statement that surely writes waits for its turn before it
+        // borrows a connection: a session queued on the gate then holds
+        // none (with hundreds of writers queued, each holding a pooled
+        // connection, the pool ran dry and opened and closed connections,
+        // each open parsing the whole schema: most of a STOP's CPU).
+        let mut on_writer = false;
+        if from_pool
+            && kind.surely_writes
+            && handle.write_turn.is_none()
+            && db.gate_holder.load(Ordering::Acquire) != store_id
+        {
+            if let Some(guard) = db.wait_for_turn().await {
+                let turn = WriteTurn::new(db.clone(), self, guard);
+                self.table.get_mut(&connection)?.write_turn = Some(turn);
+                // Outside a transaction: write on the writer connection.
+                on_writer = kind.clean;
+            }
+        }
         let mut lent = match kept {
             Some(lent) => lent,
-            None => match db.take(false).await? {
+            None => match db.take(on_writer).await? {
                 Ok(lent) => lent,
-                Err(e) => return Ok(Err(sql_error(e))),
+                Err(e) => {
+                    self.table.get_mut(&connection)?.write_turn = None;
+                    return Ok(Err(sql_error(e)));
+                }
             },
         };
 
@@ -662,10 +696,7 @@ impl sqlite::HostConnection for HostState {
         if handle.write_turn.is_none() {
             let writes = kind.begins_write || lent.pooled.conn.prepare_cached(&statement).is_ok_and(|s| !s.readonly());
             if writes && db.gate_holder.load(Ordering::Acquire) != store_id {
-                db.gate_waiters.fetch_add(1, Ordering::AcqRel);
-                let turn = tokio::time::timeout(BUSY_TIMEOUT, db.write_gate.clone().lock_owned()).await;
-                db.gate_waiters.fetch_sub(1, Ordering::AcqRel);
-                if let Ok(guard) = turn {
+                if let Some(guard) = db.wait_for_turn().await {
                     let turn = WriteTurn::new(db.clone(), self, guard);
                     self.table.get_mut(&connection)?.write_turn = Some(turn);
                     if from_pool && kind.clean {
@@ -743,33 +774,33 @@ mod tests {
 
     #[test]
     fn statements_are_classified() {
-        let k = |begins_write, clean, dml| Kind { begins_write, clean, dml };
+        let k = |begins_write, clean, dml, surely_writes| Kind { begins_write, clean, dml, surely_writes };
         for (sql, kind) in [
-            ("BEGIN IMMEDIATE", k(true, true, false)),
-            ("begin immediate transaction", k(true, true, false)),
-            ("  BEGIN\nEXCLUSIVE", k(true, true, false)),
-            ("BEGIN EXCLUSIVE;", k(true, true, false)),
-            ("/* tx */ BEGIN -- now\n IMMEDIATE", k(true, true, false)),
-            ("BEGIN", k(false, true, false)),
-            ("BEGIN DEFERRED", k(false, true, false)),
-            ("COMMIT", k(false, true, false)),
-            ("end transaction", k(false, true, false)),
-            ("SELECT 'BEGIN IMMEDIATE'", k(false, true, false)),
-            ("with x AS (SELECT 1) SELECT * FROM x", k(false, true, true)),
-            ("INSERT INTO t VALUES (1)", k(false, true, true)),
-            ("REPLACE INTO t VALUES (1)", k(false, true, true)),
-            ("update t SET a = 1", k(false, true, true)),
-            ("DELETE FROM t", k(false, true, true)),
-            ("PRAGMA foreign_keys = OFF", k(false, false, false)),
-            ("pragma foreign_keys", k(false, false, false)),
-            ("CREATE TEMP TABLE t (a)", k(false, false, false)),
-            ("CREATE TABLE t (a)", k(false, false, false)),
-            ("ATTACH 'x.db' AS x", k(false, false, false)),
-            ("EXPLAIN SELECT 1", k(false, false, false)),
-            ("-- only a comment", k(false, false, false)),
-            ("", k(false, false, false)),
-            ("(SELECT 1)", k(false, false, false)),
-            ("é", k(false, false, false)),
+            ("BEGIN IMMEDIATE", k(true, true, false, true)),
+            ("begin immediate transaction", k(true, true, false, true)),
+            ("  BEGIN\nEXCLUSIVE", k(true, true, false, true)),
+            ("BEGIN EXCLUSIVE;", k(true, true, false, true)),
+            ("/* tx */ BEGIN -- now\n IMMEDIATE", k(true, true, false, true)),
+            ("BEGIN", k(false, true, false, false)),
+            ("BEGIN DEFERRED", k(false, true, false, false)),
+            ("COMMIT", k(false, true, false, false)),
+            ("end transaction", k(false, true, false, false)),
+            ("SELECT 'BEGIN IMMEDIATE'", k(false, true, false, false)),
+            ("with x AS (SELECT 1) SELECT * FROM x", k(false, true, true, false)),
+            ("INSERT INTO t VALUES (1)", k(false, true, true, true)),
+            ("REPLACE INTO t VALUES (1)", k(false, true, true, true)),
+            ("update t SET a = 1", k(false, true, true, true)),
+            ("DELETE FROM t", k(false, true, true, true)),
+            ("PRAGMA foreign_keys = OFF", k(false, false, false, false)),
+            ("pragma foreign_keys", k(false, false, false, false)),
+            ("CREATE TEMP TABLE t (a)", k(false, false, false, false)),
+            ("CREATE TABLE t (a)", k(false, false, false, false)),
+            ("ATTACH 'x.db' AS x", k(false, false, false, false)),
+            ("EXPLAIN SELECT 1", k(false, false, false, false)),
+            ("-- only a comment", k(false, false, false, false)),
+            ("", k(false, false, false, false)),
+            ("(SELECT 1)", k(false, false, false, false)),
+            ("é", k(false, false, false, false)),
         ] {
             assert_eq!(classify(sql), kind, "{sql:?}");
         }
