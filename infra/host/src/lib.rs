@@ -56,6 +56,11 @@ impl Host {
         (s.compilations.load(Ordering::Relaxed), s.instantiations.load(Ordering::Relaxed))
     }
 
+    /// Physical SQLite connections the host opened so far (all databases).
+    pub fn sqlite_connections_opened(&self) -> u64 {
+        self.app.shared.sqlite.connections_opened()
+    }
+
     /// Instances alive now: requests and ticks in progress.
     pub fn live_instances(&self) -> u64 {
         self.app.shared.stats.live.load(std::sync::atomic::Ordering::Relaxed)

@@ -114,6 +114,13 @@ impl SqliteDatabases {
     pub fn contains(&self, label: &str) -> bool {
         self.databases.contains_key(label)
     }
+
+    /// Physical connections opened so far, over every database (each open
+    /// parses the schema: a pool that works keeps this near the number of
+    /// statements running at once, not the number of requests).
+    pub fn connections_opened(&self) -> u64 {
+        self.databases.values().map(|db| db.connections_opened.load(Ordering::Relaxed)).sum()
+    }
 }
 
 /// One SQLite database.
@@ -142,6 +149,8 @@ pub struct Database {
     checkpointer: Mutex<Option<rusqlite::Connection>>,
     /// WAL size (pages) when the last background checkpoint started.
     checkpointed_at: AtomicI32,
+    /// Physical connections opened (see [`SqliteDatabases::connections_opened`]).
+    connections_opened: AtomicU64,
 }
 
 impl Database {
@@ -182,11 +191,13 @@ impl Database {
             checkpointing: AtomicBool::new(false),
             checkpointer: Mutex::new(None),
             checkpointed_at: AtomicI32::new(0),
+            connections_opened: AtomicU64::new(0),
         }
     }
 
     fn open_raw(&self) -> rusqlite::Result<rusqlite::Connection> {
         use rusqlite::OpenFlags;
+        self.connections_opened.fetch_add(1, Ordering::Relaxed);
         if self.in_memory {
             rusqlite::Connection::open_with_flags(
                 &self.path,

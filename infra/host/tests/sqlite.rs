@@ -197,3 +197,38 @@ async fn a_write_transaction_left_open_ends_with_the_guest() {
     let sum = app.probe_one(sql("SELECT sum(a) FROM t", json!([]))).await;
     assert_eq!(sum["ok"]["rows"], json!([[{ "integer": 2 }]]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_queued_for_their_turn_hold_no_connection() {
+    // One writer holds the turn while a slow statement runs; the others
+    // queue behind it. Each queued writer holding a pooled connection made
+    // the pool open (and parse the schema for) a connection per request.
+    let app = Start::probe().start().await;
+    app.probe_one(sql("CREATE TABLE hits (n INTEGER)", json!([]))).await;
+    let before = app.host.sqlite_connections_opened();
+    let writers = 120;
+    let mut requests = Vec::new();
+    for i in 0..writers {
+        let client = app.client.clone();
+        let url = app.url("/probe/w");
+        let statements = json!([
+            "BEGIN IMMEDIATE",
+            format!("INSERT INTO hits VALUES ({i})"),
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) SELECT count(*) FROM c",
+            "COMMIT",
+        ]);
+        requests.push(tokio::spawn(async move {
+            let body = json!({ "ops": [{ "op": "sql.tx", "db": "default", "statements": statements }] });
+            let answer: Json = client.post(url).json(&body).send().await.expect("send").json().await.expect("JSON");
+            answer["results"][0].clone()
+        }));
+    }
+    for r in requests {
+        let r = r.await.expect("task");
+        assert_eq!(r["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 1 }, { "ok": 0 }]), "{r:?}");
+    }
+    let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
+    assert_eq!(count["ok"]["rows"], json!([[{ "integer": writers }]]));
+    let opened = app.host.sqlite_connections_opened() - before;
+    assert!(opened <= 8, "{opened} connections opened for {writers} queued writers");
+}
