@@ -211,11 +211,8 @@ fn read_table(kind: ImportKind, body: &[u8], report: &mut ImportReport) -> Resul
                 if record.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
-                if record.len() != width {
-                    report.rejected.push(Rejection {
-                        line,
-                        reason: format!("row has {} fields but the header has {width}", record.len()),
-                    });
+                if let Some(reason) = width_problem(kind, &columns, width, &record) {
+                    report.rejected.push(Rejection { line, reason });
                     continue;
                 }
                 records.push((line, record));
@@ -227,6 +224,29 @@ fn read_table(kind: ImportKind, body: &[u8], report: &mut ImportReport) -> Resul
         }
     }
     Ok(Table { columns, width, records })
+}
+
+/// Why a record's field count does not fit the header, if it does not.
+///
+/// A row may stop early when the columns it leaves out are optional or not
+/// read (the tenants file's trailing `status` then defaults to `active`),
+/// and may end with empty fields past the header (a stray trailing comma);
+/// anything else means the fields would land in the wrong columns.
+fn width_problem(kind: ImportKind, columns: &HashMap<String, usize>, width: usize, record: &csv::StringRecord) -> Option<String> {
+    let len = record.len();
+    if len < width {
+        let mut missing: Vec<&str> =
+            kind.required_columns().iter().copied().filter(|c| columns.get(*c).is_some_and(|&i| i >= len)).collect();
+        if missing.is_empty() {
+            return None;
+        }
+        missing.sort_by_key(|c| columns.get(*c).copied().unwrap_or(usize::MAX));
+        return Some(format!("row has {len} fields but the header has {width}: no {}", missing.join(", ")));
+    }
+    if record.iter().skip(width).any(|f| !f.trim().is_empty()) {
+        return Some(format!("row has {len} fields but the header has {width}: the extra fields are not empty"));
+    }
+    None
 }
 
 /// Physical line numbers of records from their byte offsets.

@@ -139,9 +139,12 @@ T6,P1,Gone,1A,,,,,,,,,,moved_out
 T7,P1,Bad Zone,1A,,,,,,,,America/Nowhere,,
 T1,P1,Pat Twice,1A,,,,,,,,,,
 T8,P1,Too few fields
+T9,P1,No status field,1A,,,,,,,,,
+T10,P1,Stray comma,1A,,,,,,,,,,active,
+T11,P1,Extra field,1A,,,,,,,,,,active,surprise
 ",
     );
-    assert_eq!(counts(&report), (3, 0, 0, 6), "{report}");
+    assert_eq!(counts(&report), (5, 0, 0, 7), "{report}");
     let rejected = rejected(&report);
     let expect: &[(u64, &str)] = &[
         (3, "unknown property_id `P9` (import properties first)"),
@@ -149,7 +152,8 @@ T8,P1,Too few fields
         (5, "status `evicted` is not one of active, stop, moved_out"),
         (8, "time zone `America/Nowhere` is not an IANA name"),
         (9, "duplicate tenant_id `T1` (first on line 2)"),
-        (10, "row has 3 fields but the header has 14"),
+        (10, "row has 3 fields but the header has 14: no unit, mobile_phone, home_phone"),
+        (13, "row has 15 fields but the header has 14: the extra fields are not empty"),
     ];
     assert_eq!(rejected.len(), expect.len(), "{rejected:?}");
     for ((line, reason), (want_line, want)) in rejected.iter().zip(expect) {
@@ -157,10 +161,11 @@ T8,P1,Too few fields
         assert!(reason.contains(want), "line {line}: {reason} should contain {want}");
     }
     let statuses = str_col(&env, "SELECT tenant_id || '=' || status AS v FROM tenants ORDER BY tenant_id");
-    assert_eq!(statuses, ["T1=active", "T5=stop", "T6=moved_out"]);
-    // The rejected rows wrote nothing: three tenants, one contact point.
+    // A row that leaves out the trailing status is active.
+    assert_eq!(statuses, ["T1=active", "T10=active", "T5=stop", "T6=moved_out", "T9=active"]);
+    // The rejected rows wrote nothing: five tenants, one contact point.
     let after = table_counts(&env);
-    assert_eq!(after[1].1 - before[1].1, 3);
+    assert_eq!(after[1].1 - before[1].1, 5);
     assert_eq!(after[2].1 - before[2].1, 1);
 }
 
