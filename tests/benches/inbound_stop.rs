@@ -11,6 +11,7 @@
 //! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
 
 use e2e::twilio::{form_body, inbound_sms, signature};
+use e2e::bench::{env_usize, percentile_ms};
 use e2e::{workspace_root, App};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,10 +21,6 @@ const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const ROUNDS: usize = 2;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// One prepared request: form body and its signature.
 struct Prepared {
@@ -112,14 +109,6 @@ async fn with_cpu<T>(host_pid: u32, phase: impl std::future::Future<Output = T>)
     (out, cpu_seconds(&host_pid.to_string()) - host, cpu_seconds("self") - client)
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
-}
-
 fn main() {
     let n = env_usize("INBOUND_BENCH_REQUESTS", 2000);
     let concurrency = env_usize("INBOUND_BENCH_CONCURRENCY", 200);
@@ -204,8 +193,8 @@ fn main() {
 
     hello_lat.sort_unstable();
     stop_lat.sort_unstable();
-    let (h50, h99) = (percentile(&hello_lat, 50.0), percentile(&hello_lat, 99.0));
-    let (s50, s99) = (percentile(&stop_lat, 50.0), percentile(&stop_lat, 99.0));
+    let (h50, h99) = (percentile_ms(&hello_lat, 50.0), percentile_ms(&hello_lat, 99.0));
+    let (s50, s99) = (percentile_ms(&stop_lat, 50.0), percentile_ms(&stop_lat, 99.0));
     println!("inbound webhook benchmark: {n} signed STOPs, {concurrency} concurrent clients, loopback, local host");
     println!(
         "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}",

@@ -25,19 +25,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const SID: &str = "AC00000000000000000000000000000009";
 const TOKEN: &str = "bench-sms-token";
 
-fn zone_at_noon() -> String {
-    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (12 - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn now_secs() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
@@ -68,7 +55,7 @@ fn main() -> anyhow::Result<()> {
         .start();
 
     // The portfolio: every tenant 12 days late, opted in, a UK mobile.
-    let zone = zone_at_noon();
+    let zone = e2e::zone_at_local_hour(12);
     let (s, b) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{zone},,GB\n"));
     anyhow::ensure!(s == 200, "{b}");
     let due = (chrono::Utc::now() - chrono::Duration::days(12)).format("%Y-%m-%d").to_string();

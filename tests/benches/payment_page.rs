@@ -12,6 +12,7 @@
 //! links in the texts are opened `PAGE_BENCH_REQUESTS` (default 2000) times
 //! in turn by `PAGE_BENCH_CONCURRENCY` (default 20) clients.
 
+use e2e::bench::{env_usize, percentile_ms};
 use e2e::{json, workspace_root, App, FakeServer, Recorded};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,23 +22,6 @@ const SID: &str = "AC00000000000000000000000000000001";
 const SMS_TOKEN: &str = "bench-sms-token";
 const PUBLIC: &str = "http://rent.example";
 const ROUNDS: usize = 4;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn zone_at_local_hour(hour: i64) -> String {
-    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (hour - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
 
 async fn fire(client: &reqwest::Client, urls: Arc<Vec<String>>, concurrency: usize) -> (Vec<u64>, usize, Duration, usize) {
     let next = Arc::new(AtomicUsize::new(0));
@@ -80,14 +64,6 @@ async fn fire(client: &reqwest::Client, urls: Arc<Vec<String>>, concurrency: usi
     (all, failed, started.elapsed(), bytes)
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
-}
-
 fn main() {
     let tenants = env_usize("PAGE_BENCH_TENANTS", 20);
     let n = env_usize("PAGE_BENCH_REQUESTS", 2000);
@@ -106,7 +82,7 @@ fn main() {
         .variable("send_rate_per_minute", "6000")
         .start();
 
-    let (s, b) = product.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{},,GB\n", zone_at_local_hour(12)));
+    let (s, b) = product.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{},,GB\n", e2e::zone_at_local_hour(12)));
     assert_eq!(s, 200, "{b}");
     let due = (chrono::Utc::now() - chrono::Duration::days(12)).format("%Y-%m-%d").to_string();
     let mut csv = String::from("tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n");
@@ -176,8 +152,8 @@ fn main() {
     hello_lat.sort_unstable();
     page_lat.sort_unstable();
     invalid_lat.sort_unstable();
-    let (h50, h99) = (percentile(&hello_lat, 50.0), percentile(&hello_lat, 99.0));
-    let (p50, p99) = (percentile(&page_lat, 50.0), percentile(&page_lat, 99.0));
+    let (h50, h99) = (percentile_ms(&hello_lat, 50.0), percentile_ms(&hello_lat, 99.0));
+    let (p50, p99) = (percentile_ms(&page_lat, 50.0), percentile_ms(&page_lat, 99.0));
     println!("payment page benchmark: {n} opens of {tenants} real links, {concurrency} concurrent clients, loopback, local host");
     println!(
         "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}",
@@ -189,8 +165,8 @@ fn main() {
     );
     println!(
         "  invalid link:     p50 {:8.2} ms   p99 {:8.2} ms   (token check and the 404 page, no database write)",
-        percentile(&invalid_lat, 50.0),
-        percentile(&invalid_lat, 99.0)
+        percentile_ms(&invalid_lat, 50.0),
+        percentile_ms(&invalid_lat, 99.0)
     );
     println!("  ratio page/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 5x)", p50 / h50, p99 / h99);
     if hello_failed + page_failed + invalid_not_404 > 0 {

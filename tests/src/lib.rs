@@ -27,6 +27,39 @@ pub const STAFF_TOKEN: &str = "e2e-staff-token-7f3a9c";
 /// The link key every test app is started with.
 pub const LINK_KEY: &str = "e2e-link-key-2b8d41";
 
+/// A fixed-offset `Etc/GMT±N` zone where the local hour is about `hour` now,
+/// so that tests and benchmarks run inside send windows and calling hours
+/// whenever they run. (`Etc/GMT-5` is UTC+5; offsets stay within -9..=14.)
+pub fn zone_at_local_hour(hour: i64) -> String {
+    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
+    let mut offset = (hour - utc_hour).rem_euclid(24);
+    if offset > 14 {
+        offset -= 24;
+    }
+    match offset {
+        0 => "Etc/GMT".to_owned(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+/// Helpers the benchmarks share.
+pub mod bench {
+    /// A count from the environment (`default` when unset or not a number).
+    pub fn env_usize(name: &str, default: usize) -> usize {
+        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// The `p`th percentile (nearest rank) of sorted latencies in µs, in ms.
+    pub fn percentile_ms(sorted_micros: &[u64], p: f64) -> f64 {
+        if sorted_micros.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * sorted_micros.len() as f64).ceil() as usize;
+        sorted_micros[rank.clamp(1, sorted_micros.len()) - 1] as f64 / 1000.0
+    }
+}
+
 /// The workspace root (where spin.toml is).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()

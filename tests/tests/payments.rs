@@ -22,19 +22,6 @@ const WEBHOOK_SECRET: &str = "whsec_e2e_payments";
 /// What the links point at; the tests open the same paths on the host.
 const PUBLIC: &str = "http://rent.example";
 
-fn zone_at_local_hour(hour: i64) -> String {
-    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (hour - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn twilio() -> FakeServer {
     let n = Arc::new(Mutex::new(0));
     FakeServer::start(move |r: &Recorded| {
@@ -117,7 +104,7 @@ fn start(sms: &FakeServer, pay: &FakeServer) -> App {
 /// Tenants (id, mobile, email) owing $950.00 due 12 days ago (stage 3),
 /// opted in. Email is not configured, so their email notices wait queued.
 fn load(app: &App, tenants: &[(&str, &str, &str)]) {
-    let noon = zone_at_local_hour(12);
+    let noon = e2e::zone_at_local_hour(12);
     let (s, b) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{noon},,GB\n"));
     assert_eq!(s, 200, "{b}");
     let mut csv = String::from("tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n");

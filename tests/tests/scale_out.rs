@@ -188,21 +188,6 @@ const RATE: usize = 6;
 /// More due notices than two minutes of budget: the budget binds.
 const DUE: usize = 24;
 
-/// An `Etc/GMT±N` zone where the local hour is about `hour` now (inside every
-/// send window whenever the test runs).
-fn zone_at_local_hour(hour: i64) -> String {
-    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (hour - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 /// When an accepted text arrived at the provider, and its `To`.
 type Arrival = (chrono::DateTime<chrono::Utc>, String);
 
@@ -260,7 +245,7 @@ fn uk_mobile(i: usize) -> String {
 fn load_due_portfolio(app: &App) {
     let (s, b) = app.import(
         "properties",
-        &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{},,GB\n", zone_at_local_hour(12)),
+        &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{},,GB\n", e2e::zone_at_local_hour(12)),
     );
     assert_eq!(s, 200, "{b}");
     let due = (chrono::Utc::now() - chrono::Duration::days(12)).format("%Y-%m-%d").to_string();

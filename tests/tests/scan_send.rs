@@ -17,21 +17,6 @@ const SID: &str = "AC00000000000000000000000000000001";
 const SMS_TOKEN: &str = "e2e-sms-auth-token";
 const EMAIL_TOKEN: &str = "e2e-postmark-server-token";
 
-/// An `Etc/GMT±N` zone where the local hour is about `hour` now.
-fn zone_at_local_hour(hour: i64) -> String {
-    let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (hour - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
-    }
-    // Etc/GMT-N is N hours east of UTC.
-    match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn twilio() -> FakeServer {
     let n = Arc::new(AtomicUsize::new(0));
     FakeServer::start(move |r: &Recorded| twilio_answer(r, &n))
@@ -90,7 +75,7 @@ fn start(sms: &FakeServer, email: &FakeServer) -> App {
 
 /// Load a portfolio whose oldest charge was due 12 days ago (stage 3).
 fn load(app: &App, tenants: &[(&str, &str, &str, &str)]) {
-    let noon = zone_at_local_hour(12);
+    let noon = e2e::zone_at_local_hour(12);
     let (s, b) = app.import(
         "properties",
         &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{noon},,GB\n"),
@@ -146,7 +131,7 @@ fn portfolio_to_notices_through_the_cron_triggers() {
     let sms = twilio();
     let email = postmark();
     let app = start(&sms, &email);
-    let night = zone_at_local_hour(3);
+    let night = e2e::zone_at_local_hour(3);
     load(
         &app,
         &[
