@@ -167,26 +167,6 @@ const PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-const INVALID: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<meta name="referrer" content="no-referrer">
-<title>Link not valid</title>
-<link rel="icon" href="data:,">
-<style>{{ style|safe }}</style>
-</head>
-<body>
-<main>
-<h1>Link not valid</h1>
-<div class="card"><p>This payment link is not valid or has expired. Please use the link in your latest message, or call the office.</p></div>
-</main>
-</body>
-</html>
-"#;
-
 const MESSAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -207,17 +187,11 @@ const MESSAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-fn env() -> Result<Environment<'static>> {
+/// Render one template (only the page asked for is parsed; `.html` names
+/// turn on HTML auto-escaping of every value).
+fn render(name: &str, source: &'static str, ctx: minijinja::Value) -> Result<String> {
     let mut env = Environment::new();
-    // `.html` names turn on HTML auto-escaping of every value.
-    for (name, src) in [("pay.html", PAGE), ("invalid.html", INVALID), ("message.html", MESSAGE)] {
-        env.add_template(name, src).map_err(|e| crate::Error::Corrupt(format!("page template {name}: {e}")))?;
-    }
-    Ok(env)
-}
-
-fn render(name: &str, ctx: minijinja::Value) -> Result<String> {
-    let env = env()?;
+    env.add_template(name, source).map_err(|e| crate::Error::Corrupt(format!("page template {name}: {e}")))?;
     let t = env.get_template(name).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
     t.render(ctx).map_err(|e| crate::Error::Corrupt(format!("page {name}: {e}")))
 }
@@ -228,17 +202,21 @@ pub fn render_page(view: &PageView) -> Result<String> {
     if let Some(m) = ctx.as_object_mut() {
         m.insert("style".into(), STYLE.into());
     }
-    render("pay.html", minijinja::Value::from(minijinja::value::Serde(ctx)))
+    render("pay.html", PAGE, minijinja::Value::from(minijinja::value::Serde(ctx)))
 }
 
 /// The one page every invalid, expired or unknown link gets.
 pub fn render_invalid() -> Result<String> {
-    render("invalid.html", minijinja::context! { style => STYLE })
+    render_message(
+        "Link not valid",
+        "This payment link is not valid or has expired. Please use the link in your latest message, or call the office.",
+        None,
+    )
 }
 
 /// A short message page (`back`: a link to the account page).
 pub fn render_message(title: &str, text: &str, back: Option<&str>) -> Result<String> {
-    render("message.html", minijinja::context! { style => STYLE, title => title, text => text, back => back })
+    render("message.html", MESSAGE, minijinja::context! { style => STYLE, title => title, text => text, back => back })
 }
 
 /// `June 7, 2024`.
