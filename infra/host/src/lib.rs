@@ -61,6 +61,12 @@ impl Host {
         self.app.shared.sqlite.connections_opened()
     }
 
+    /// SQLite commits written to a WAL so far (all file databases; a
+    /// commit group counts once).
+    pub fn sqlite_commits(&self) -> u64 {
+        self.app.shared.sqlite.commits()
+    }
+
     /// Instances alive now: requests and ticks in progress.
     pub fn live_instances(&self) -> u64 {
         self.app.shared.stats.live.load(std::sync::atomic::Ordering::Relaxed)

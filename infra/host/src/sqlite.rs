@@ -41,6 +41,26 @@
 //!   cache stays valid from one write transaction to the next (any other
 //!   connection must re-read every page a write changed). SQLite's locking
 //!   still guards everything else (other processes).
+//! - **Write transactions queued behind each other commit together.**
+//!   When a session commits a transaction started with `BEGIN IMMEDIATE` /
+//!   `BEGIN EXCLUSIVE` on the writer connection while other writers wait
+//!   for their turn, the host leaves the transaction open and passes the
+//!   turn on; the next such transaction runs inside it as a savepoint, and
+//!   so on ([`MAX_GROUP`] at most). The group is committed once (by the
+//!   last member when nobody else waits, by the next writer that is not a
+//!   `BEGIN IMMEDIATE`, or by a task queued on the gate behind the waiters
+//!   when the group started), and only then does each member's `COMMIT`
+//!   return: as with a transaction of its own, a `COMMIT` that answers has
+//!   committed, and one that fails has committed nothing. A member's
+//!   `ROLLBACK`, an error, or the guest going away undoes only its own
+//!   savepoint; a `COMMIT` with unresolved deferred foreign keys fails and
+//!   leaves its transaction open, as SQLite does. What is saved: the pages
+//!   the members share (table and index leaves being appended to, interior
+//!   pages) are written to the WAL once per group instead of once per
+//!   transaction, and the WAL commit (its write lock, `wal-index` update and
+//!   one `pwrite` per dirty page) happens once. A member that ran anything
+//!   but plain DML ends the group at its own end (its connection is not
+//!   reused, see above).
 //! - **Checkpoints run in the background.** Connections commit to the WAL
 //!   with `synchronous=NORMAL` (a commit is a `write(2)` to the WAL, no
 //!   fsync); instead of the committing request running SQLite's automatic
@@ -80,6 +100,13 @@ const STATEMENT_CACHE: usize = 64;
 /// WAL growth (pages) that starts a background checkpoint: SQLite's own
 /// automatic-checkpoint threshold.
 pub const CHECKPOINT_PAGES: i32 = 1000;
+
+/// Most transactions committed together (see the module docs): bounds how
+/// long the first member's `COMMIT` waits for the others.
+pub const MAX_GROUP: usize = 64;
+
+/// The savepoint each member of a commit group runs in.
+const GROUP_SAVEPOINT: &str = "\"spin-host group member\"";
 
 /// WAL size (pages, 4 KiB each) past which a background checkpoint holds
 /// the write gate so that the WAL can restart (bounds the file under
@@ -121,6 +148,12 @@ impl SqliteDatabases {
     pub fn connections_opened(&self) -> u64 {
         self.databases.values().map(|db| db.connections_opened.load(Ordering::Relaxed)).sum()
     }
+
+    /// Commits written to a WAL so far, over every file database (a commit
+    /// group counts once).
+    pub fn commits(&self) -> u64 {
+        self.databases.values().map(|db| db.commits.load(Ordering::Relaxed)).sum()
+    }
 }
 
 /// One SQLite database.
@@ -151,6 +184,44 @@ pub struct Database {
     checkpointed_at: AtomicI32,
     /// Physical connections opened (see [`SqliteDatabases::connections_opened`]).
     connections_opened: AtomicU64,
+    /// The commit group open on the writer connection (see the module docs).
+    group: Mutex<Option<Group>>,
+    /// Commits that wrote to the WAL (see [`SqliteDatabases::commits`]).
+    commits: AtomicU64,
+}
+
+/// Transactions that ended, kept open together on the writer connection
+/// until one commit writes them all.
+#[derive(Default)]
+struct Group {
+    /// Transactions in the group so far (ended or running).
+    members: usize,
+    /// Members waiting for the commit's outcome.
+    waiting: Vec<tokio::sync::oneshot::Sender<Result<(), GroupFailure>>>,
+}
+
+/// Why a commit group committed nothing.
+#[derive(Debug, Clone)]
+struct GroupFailure {
+    /// The database or disk is full.
+    full: bool,
+    /// SQLite's message.
+    message: String,
+}
+
+impl GroupFailure {
+    fn from_sqlite(e: &rusqlite::Error) -> Self {
+        let full = matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull);
+        GroupFailure { full, message: e.to_string() }
+    }
+
+    fn to_error(&self) -> Error {
+        if self.full {
+            Error::DatabaseFull
+        } else {
+            Error::Io(format!("commit failed, nothing was committed: {}", self.message))
+        }
+    }
 }
 
 impl Database {
@@ -192,6 +263,8 @@ impl Database {
             checkpointer: Mutex::new(None),
             checkpointed_at: AtomicI32::new(0),
             connections_opened: AtomicU64::new(0),
+            group: Mutex::new(None),
+            commits: AtomicU64::new(0),
         }
     }
 
@@ -248,10 +321,134 @@ impl Database {
     /// Wait (up to [`BUSY_TIMEOUT`]) for a turn on the write gate; None when
     /// it did not come (SQLite's own locking then decides).
     async fn wait_for_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        /// Counts a waiter for as long as it waits, also when its request is dropped meanwhile.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         self.gate_waiters.fetch_add(1, Ordering::AcqRel);
+        let waiting = Waiting(&self.gate_waiters);
         let turn = tokio::time::timeout(BUSY_TIMEOUT, self.write_gate.clone().lock_owned()).await;
-        self.gate_waiters.fetch_sub(1, Ordering::AcqRel);
+        drop(waiting);
         turn.ok()
+    }
+
+    /// Whether a commit group is open on the writer connection.
+    fn group_open(&self) -> bool {
+        self.group.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+
+    /// Open a commit group whose first member is the transaction on the
+    /// writer connection, and queue a task on the gate that commits it
+    /// should no member or later writer do so first.
+    /// False (no group) outside a runtime, where nothing could wait for one.
+    fn start_group(self: &Arc<Self>) -> bool {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let Ok(mut group) = self.group.lock() else {
+            return false;
+        };
+        *group = Some(Group { members: 1, waiting: Vec::new() });
+        let db = self.clone();
+        drop(rt.spawn(async move {
+            let _turn = db.write_gate.clone().lock_owned().await;
+            db.close_group();
+        }));
+        true
+    }
+
+    /// Let a member that ended its transaction wait for the open group's
+    /// commit: the receiver gets the outcome. None if the group is full (or
+    /// gone): the member then commits it.
+    fn join_waiting(&self) -> Option<tokio::sync::oneshot::Receiver<Result<(), GroupFailure>>> {
+        let mut guard = self.group.lock().ok()?;
+        let group = guard.as_mut()?;
+        if group.members >= MAX_GROUP {
+            return None;
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        group.waiting.push(sender);
+        Some(receiver)
+    }
+
+    /// Count a transaction that began inside the open group (the first one
+    /// is counted by [`Database::start_group`]).
+    fn count_member(&self) {
+        if let Ok(mut guard) = self.group.lock() {
+            if let Some(group) = guard.as_mut() {
+                group.members += 1;
+            }
+        }
+    }
+
+    /// Commit the open group on `conn` (the writer connection, held by the
+    /// caller with the write turn) and tell its waiting members. A failed
+    /// commit rolls everything back: nobody's transaction stays half done.
+    fn commit_group(self: &Arc<Self>, conn: &rusqlite::Connection) -> Result<(), GroupFailure> {
+        let group = self.group.lock().ok().and_then(|mut g| g.take()).unwrap_or_default();
+        let outcome = if conn.is_autocommit() {
+            Err(GroupFailure { full: false, message: "the transaction was rolled back".into() })
+        } else {
+            match conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    Err(GroupFailure::from_sqlite(&e))
+                }
+            }
+        };
+        self.after_commit(take_wal_pages());
+        for member in group.waiting {
+            let _ = member.send(outcome.clone());
+        }
+        outcome
+    }
+
+    /// The writer connection's transaction is gone (an error rolled it
+    /// back): tell the waiting members that nothing of theirs was committed.
+    fn abandon_group(&self, why: &str) {
+        if let Some(group) = self.group.lock().ok().and_then(|mut g| g.take()) {
+            let failure = GroupFailure { full: false, message: format!("the transaction was rolled back: {why}") };
+            for member in group.waiting {
+                let _ = member.send(Err(failure.clone()));
+            }
+        }
+    }
+
+    /// Commit the open group, if any, from the parked writer connection.
+    /// Only with the write turn held.
+    fn close_group(self: &Arc<Self>) {
+        if !self.group_open() {
+            return;
+        }
+        let parked = self.writer.lock().ok().and_then(|mut w| w.take());
+        match parked {
+            Some(pooled) => {
+                let _ = self.commit_group(&pooled.conn);
+                self.put_back(Lent { pooled, writer: true });
+            }
+            // Cannot happen (the group lives on the parked writer); never leave members waiting.
+            None => self.abandon_group("the writer connection was lost"),
+        }
+    }
+
+    /// Leave the writer connection, inside the open group's transaction, for
+    /// the next holder of the write turn.
+    fn park_writer(&self, lent: Lent) {
+        match self.writer.lock() {
+            Ok(mut slot) if slot.is_none() => *slot = Some(lent.pooled),
+            _ => {
+                // Cannot happen (the turn holder took it from the slot): end the group.
+                self.abandon_group("the writer connection was lost");
+                let _ = lent.pooled.conn.execute_batch("ROLLBACK");
+                close(lent.pooled);
+            }
+        }
     }
 
     /// Take back a connection that is in autocommit mode and carries no
@@ -279,7 +476,25 @@ impl Database {
 
     /// Take back a session's connection: roll back what it left open, and
     /// close it if it carries guest state (`dirty`).
-    fn release(&self, lent: Lent, dirty: bool) {
+    fn release(self: &Arc<Self>, lent: Lent, dirty: bool, member: bool) {
+        if member {
+            // Only this member's work is undone; the group goes on without it.
+            let undone = lent
+                .pooled
+                .conn
+                .execute_batch(&format!("ROLLBACK TO {GROUP_SAVEPOINT}; RELEASE {GROUP_SAVEPOINT}"))
+                .is_ok();
+            if undone && !lent.pooled.conn.is_autocommit() {
+                if dirty {
+                    let _ = self.commit_group(&lent.pooled.conn);
+                    close(lent.pooled);
+                } else {
+                    self.park_writer(lent);
+                }
+                return;
+            }
+            self.abandon_group("a member could not be rolled back alone");
+        }
         let mut keep = !dirty;
         if !lent.pooled.conn.is_autocommit() {
             // An unfinished transaction ends with the connection, as on Spin.
@@ -319,6 +534,7 @@ impl Database {
         if self.in_memory || wal_pages <= 0 {
             return;
         }
+        self.commits.fetch_add(1, Ordering::Relaxed);
         let mut last = self.checkpointed_at.load(Ordering::Acquire);
         if wal_pages < last {
             // The WAL restarted: count from its start again.
@@ -339,6 +555,10 @@ impl Database {
         let spawned = tokio::runtime::Handle::try_current().map(|rt| {
             rt.spawn(async move {
                 let turn = if gated { Some(db.write_gate.clone().lock_owned().await) } else { None };
+                if turn.is_some() {
+                    // The WAL can only restart with no write transaction open.
+                    db.close_group();
+                }
                 let worker = db.clone();
                 let done = match blocking::run(move || worker.checkpoint()).await {
                     Ok(done) => done.map_err(|e| e.to_string()),
@@ -471,16 +691,40 @@ pub struct ConnectionHandle {
     counters: SessionCounters,
     /// The session's turn on the database's write gate.
     write_turn: Option<WriteTurn>,
+    /// The session's transaction is a savepoint inside the commit group
+    /// open on the writer connection (see the module docs).
+    member: bool,
 }
 
 impl Drop for ConnectionHandle {
     fn drop(&mut self) {
         // Roll back before handing the write turn to the next writer.
         if let Some(lent) = self.kept.take() {
-            self.database.release(lent, self.dirty);
+            self.database.release(lent, self.dirty, self.member);
         }
         self.write_turn = None;
     }
+}
+
+/// Foreign key violations a `COMMIT` on `conn` would fail on (deferred
+/// constraints not yet resolved).
+fn unresolved_foreign_keys(conn: &rusqlite::Connection) -> bool {
+    let (mut current, mut highest) = (0, 0);
+    // SAFETY: a status read on this live connection's handle, into two integers.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_DEFERRED_FKS,
+            &mut current,
+            &mut highest,
+            0,
+        )
+    };
+    rc != rusqlite::ffi::SQLITE_OK || current != 0
+}
+
+fn no_rows() -> QueryResult {
+    QueryResult { columns: Vec::new(), rows: Vec::new() }
 }
 
 /// A turn on a database's write gate.
@@ -590,6 +834,15 @@ struct Kind {
     /// Writes for certain: `BEGIN IMMEDIATE` / `EXCLUSIVE`, or starts with
     /// INSERT, UPDATE, DELETE or REPLACE (a `WITH` may only read).
     surely_writes: bool,
+    /// Ends the transaction: `COMMIT` / `END`, or `ROLLBACK` (not `ROLLBACK TO`).
+    end: Option<TxEnd>,
+}
+
+/// How a statement ends a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxEnd {
+    Commit,
+    Rollback,
 }
 
 /// Words of the statement, skipping whitespace and SQL comments.
@@ -626,10 +879,103 @@ fn classify(sql: &str) -> Kind {
     let mut w = words(sql);
     let first = w.next().unwrap_or_default();
     let is = |list: &[&str]| list.iter().any(|c| first.eq_ignore_ascii_case(c));
+    let second = w.next();
     let begins_write = first.eq_ignore_ascii_case("BEGIN")
-        && w.next().is_some_and(|second| second.eq_ignore_ascii_case("IMMEDIATE") || second.eq_ignore_ascii_case("EXCLUSIVE"));
+        && second.is_some_and(|second| second.eq_ignore_ascii_case("IMMEDIATE") || second.eq_ignore_ascii_case("EXCLUSIVE"));
     let surely_writes = begins_write || is(&DML[..4]);
-    Kind { begins_write, clean: is(&CLEAN), dml: is(&DML), surely_writes }
+    // `COMMIT|END [TRANSACTION]` or `ROLLBACK [TRANSACTION]`, then only `;`s
+    // (`ROLLBACK TO` a savepoint ends nothing).
+    let end = if is(&["COMMIT", "END", "ROLLBACK"]) {
+        let mut next = second;
+        if next.is_some_and(|n| n.eq_ignore_ascii_case("TRANSACTION")) {
+            next = w.next();
+        }
+        while next == Some(";") {
+            next = w.next();
+        }
+        match next {
+            Some(_) => None,
+            None if first.eq_ignore_ascii_case("ROLLBACK") => Some(TxEnd::Rollback),
+            None => Some(TxEnd::Commit),
+        }
+    } else {
+        None
+    };
+    Kind { begins_write, clean: is(&CLEAN), dml: is(&DML), surely_writes, end }
+}
+
+impl HostState {
+    /// End the session's transaction inside a commit group (see the module
+    /// docs): a member's savepoint is released (`COMMIT`) or undone
+    /// (`ROLLBACK`); then, while other writers wait, the turn passes on
+    /// and a `COMMIT` answers once the group is committed; otherwise the
+    /// group is committed now.
+    async fn end_in_group(
+        &mut self,
+        connection: &Resource<ConnectionHandle>,
+        end: TxEnd,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let handle = self.table.get_mut(connection)?;
+        let db = handle.database.clone();
+        let Some(lent) = handle.kept.take() else {
+            return Ok(Err(Error::Io("cannot end a transaction: none is active".into())));
+        };
+        if handle.member {
+            let conn = &lent.pooled.conn;
+            let done = match end {
+                TxEnd::Commit if unresolved_foreign_keys(conn) => {
+                    // As SQLite: the COMMIT fails and the transaction stays open.
+                    handle.kept = Some(lent);
+                    return Ok(Err(Error::Io("FOREIGN KEY constraint failed".into())));
+                }
+                TxEnd::Commit => conn.execute_batch(&format!("RELEASE {GROUP_SAVEPOINT}")),
+                TxEnd::Rollback => {
+                    conn.execute_batch(&format!("ROLLBACK TO {GROUP_SAVEPOINT}; RELEASE {GROUP_SAVEPOINT}"))
+                }
+            };
+            if let Err(e) = done {
+                handle.kept = Some(lent);
+                return Ok(Err(sql_error(e)));
+            }
+            handle.member = false;
+        }
+        if !handle.dirty && db.gate_waiters.load(Ordering::Acquire) > 0 {
+            let receiver = match end {
+                TxEnd::Commit => db.join_waiting(),
+                TxEnd::Rollback => None,
+            };
+            if end == TxEnd::Rollback || receiver.is_some() {
+                db.park_writer(lent);
+                handle.write_turn = None;
+                let Some(receiver) = receiver else {
+                    return Ok(Ok(no_rows()));
+                };
+                return Ok(match receiver.await {
+                    Ok(Ok(())) => Ok(no_rows()),
+                    Ok(Err(failure)) => Err(failure.to_error()),
+                    Err(_) => Err(Error::Io("the database closed before the commit finished".into())),
+                });
+            }
+        }
+        // Last (or the group is full, or this session's connection carries
+        // state of its own): commit the group now.
+        let outcome = db.commit_group(&lent.pooled.conn);
+        let handle = self.table.get_mut(connection)?;
+        if handle.dirty {
+            handle.kept = Some(lent);
+        } else if lent.pooled.conn.is_autocommit() {
+            db.put_back(lent);
+        } else {
+            close(lent.pooled);
+        }
+        if handle.write_turn.take().is_some() && db.gate_waiters.load(Ordering::Acquire) > 0 {
+            tokio::task::yield_now().await;
+        }
+        Ok(match end {
+            TxEnd::Commit => outcome.map(|()| no_rows()).map_err(|failure| failure.to_error()),
+            TxEnd::Rollback => Ok(no_rows()),
+        })
+    }
 }
 
 impl sqlite::Host for HostState {}
@@ -654,6 +1000,7 @@ impl sqlite::HostConnection for HostState {
             dirty: false,
             counters: SessionCounters::default(),
             write_turn: None,
+            member: false,
         };
         Ok(Ok(self.table.push(handle)?))
     }
@@ -668,6 +1015,24 @@ impl sqlite::HostConnection for HostState {
         let kind = classify(&statement);
         let handle = self.table.get_mut(&connection)?;
         let db = handle.database.clone();
+        if let Some(end) = kind.end {
+            if let Some(lent) = handle.kept.as_ref().filter(|l| l.writer && handle.write_turn.is_some()) {
+                // A member's end, or a write transaction that others queue
+                // behind: it ends inside a commit group.
+                let grouped = handle.member
+                    || (end == TxEnd::Commit
+                        && !db.in_memory
+                        && !handle.dirty
+                        && !lent.pooled.conn.is_autocommit()
+                        && db.gate_waiters.load(Ordering::Acquire) > 0
+                        && !unresolved_foreign_keys(&lent.pooled.conn)
+                        && !db.group_open()
+                        && db.start_group());
+                if grouped {
+                    return self.end_in_group(&connection, end).await;
+                }
+            }
+        }
         // A kept connection (transaction, connection state) or a free one.
         let kept = handle.kept.take();
         let from_pool = kept.is_none();
@@ -687,6 +1052,10 @@ impl sqlite::HostConnection for HostState {
                 self.table.get_mut(&connection)?.write_turn = Some(turn);
                 // Outside a transaction: write on the writer connection.
                 on_writer = kind.clean;
+                if !(on_writer && kind.begins_write) {
+                    // Only a `BEGIN IMMEDIATE` joins an open commit group.
+                    db.close_group();
+                }
             }
         }
         let mut lent = match kept {
@@ -710,6 +1079,7 @@ impl sqlite::HostConnection for HostState {
                 if let Some(guard) = db.wait_for_turn().await {
                     let turn = WriteTurn::new(db.clone(), self, guard);
                     self.table.get_mut(&connection)?.write_turn = Some(turn);
+                    db.close_group();
                     if from_pool && kind.clean {
                         // Outside a transaction: write on the writer connection instead.
                         db.put_back(lent);
@@ -726,6 +1096,27 @@ impl sqlite::HostConnection for HostState {
         }
 
         let handle = self.table.get_mut(&connection)?;
+        if from_pool && lent.writer && kind.begins_write && db.group_open() {
+            // The writer connection is inside the open commit group's
+            // transaction: this transaction is a savepoint in it.
+            if lent.pooled.conn.is_autocommit() {
+                db.abandon_group("the writer connection left its transaction");
+            } else {
+                return Ok(match lent.pooled.conn.execute_batch(&format!("SAVEPOINT {GROUP_SAVEPOINT}")) {
+                    Ok(()) => {
+                        db.count_member();
+                        handle.member = true;
+                        handle.kept = Some(lent);
+                        Ok(no_rows())
+                    }
+                    Err(e) => {
+                        db.park_writer(lent);
+                        handle.write_turn = None;
+                        Err(sql_error(e))
+                    }
+                });
+            }
+        }
         handle.dirty |= !kind.clean;
         let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
         let start_total = counters_in(&lent.pooled, &handle.counters);
@@ -756,6 +1147,13 @@ impl sqlite::HostConnection for HostState {
         };
         counters_out(&lent.pooled, &mut handle.counters, start_total, ran.counted);
         let autocommit = lent.pooled.conn.is_autocommit();
+        if handle.member && autocommit {
+            // An error rolled back the whole group's transaction (SQLite does
+            // on a full disk, an I/O error, `RAISE(ROLLBACK)`...).
+            handle.member = false;
+            let why = ran.result.as_ref().err().map_or_else(|| "unknown error".to_string(), ToString::to_string);
+            db.abandon_group(&why);
+        }
         if autocommit && !handle.dirty {
             db.put_back(lent);
         } else {
@@ -781,11 +1179,12 @@ impl sqlite::HostConnection for HostState {
 
 #[cfg(test)]
 mod tests {
-    use super::{classify, words, Kind};
+    use super::{classify, words, Kind, TxEnd};
 
     #[test]
     fn statements_are_classified() {
-        let k = |begins_write, clean, dml, surely_writes| Kind { begins_write, clean, dml, surely_writes };
+        let k = |begins_write, clean, dml, surely_writes| Kind { begins_write, clean, dml, surely_writes, end: None };
+        let ends = |end| Kind { end: Some(end), ..k(false, true, false, false) };
         for (sql, kind) in [
             ("BEGIN IMMEDIATE", k(true, true, false, true)),
             ("begin immediate transaction", k(true, true, false, true)),
@@ -794,8 +1193,15 @@ mod tests {
             ("/* tx */ BEGIN -- now\n IMMEDIATE", k(true, true, false, true)),
             ("BEGIN", k(false, true, false, false)),
             ("BEGIN DEFERRED", k(false, true, false, false)),
-            ("COMMIT", k(false, true, false, false)),
-            ("end transaction", k(false, true, false, false)),
+            ("COMMIT", ends(TxEnd::Commit)),
+            ("commit transaction;", ends(TxEnd::Commit)),
+            ("end transaction", ends(TxEnd::Commit)),
+            ("END;;", ends(TxEnd::Commit)),
+            ("ROLLBACK", ends(TxEnd::Rollback)),
+            ("rollback transaction -- undo\n", ends(TxEnd::Rollback)),
+            ("ROLLBACK TO sp", k(false, true, false, false)),
+            ("ROLLBACK TRANSACTION TO SAVEPOINT sp", k(false, true, false, false)),
+            ("COMMIT; SELECT 1", k(false, true, false, false)),
             ("SELECT 'BEGIN IMMEDIATE'", k(false, true, false, false)),
             ("with x AS (SELECT 1) SELECT * FROM x", k(false, true, true, false)),
             ("INSERT INTO t VALUES (1)", k(false, true, true, true)),

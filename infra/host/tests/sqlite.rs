@@ -232,3 +232,108 @@ async fn writers_queued_for_their_turn_hold_no_connection() {
     let opened = app.host.sqlite_connections_opened() - before;
     assert!(opened <= 8, "{opened} connections opened for {writers} queued writers");
 }
+
+/// Send `statements` as one `sql.tx` op, then each of `after` as a `sql`
+/// op, in one request to the probe; the results.
+async fn tx_then(app: &TestApp, statements: Json, after: Vec<Json>) -> Json {
+    let mut ops = vec![json!({ "op": "sql.tx", "db": "default", "statements": statements })];
+    ops.extend(after);
+    let body = json!({ "ops": ops });
+    let answer: Json = app.client.post(app.url("/probe/w")).json(&body).send().await.expect("send").json().await.expect("JSON");
+    answer["results"].clone()
+}
+
+/// A statement that keeps a transaction busy for a moment, so that writers queue.
+const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) SELECT count(*) FROM c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_write_transactions_commit_together() {
+    // Writers queued behind each other share one WAL commit; each COMMIT
+    // still answers only once its transaction is committed.
+    let app = std::sync::Arc::new(Start::probe().start().await);
+    app.probe_one(sql("CREATE TABLE hits (n INTEGER PRIMARY KEY)", json!([]))).await;
+    let before = app.host.sqlite_commits();
+    let writers = 80;
+    let mut requests = Vec::new();
+    for i in 0..writers {
+        let app = app.clone();
+        requests.push(tokio::spawn(async move {
+            let statements = json!(["BEGIN IMMEDIATE", format!("INSERT INTO hits VALUES ({i})"), SLOW, "COMMIT"]);
+            // Read back on another connection right after COMMIT answered.
+            tx_then(&app, statements, vec![sql("SELECT count(*) FROM hits WHERE n = ?", json!([i]))]).await
+        }));
+    }
+    for r in requests {
+        let r = r.await.expect("task");
+        assert_eq!(r[0]["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 1 }, { "ok": 0 }]), "{r:?}");
+        assert_eq!(r[1]["ok"]["rows"], json!([[{ "integer": 1 }]]), "committed before COMMIT answered: {r:?}");
+    }
+    let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
+    assert_eq!(count["ok"]["rows"], json!([[{ "integer": writers }]]));
+    let commits = app.host.sqlite_commits() - before;
+    assert!(commits >= 1 && commits < writers / 2, "{commits} WAL commits for {writers} queued transactions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grouped_transaction_that_fails_or_rolls_back_undoes_only_itself() {
+    let app = std::sync::Arc::new(Start::probe().start().await);
+    app.probe(json!([
+        sql("CREATE TABLE hits (n INTEGER PRIMARY KEY)", json!([])),
+        sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)", json!([])),
+        sql("CREATE TABLE child (id INTEGER, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)", json!([])),
+    ]))
+    .await;
+    let writers: i64 = 60;
+    let before = app.host.sqlite_commits();
+    let mut requests = Vec::new();
+    for i in 0..writers {
+        let app = app.clone();
+        let insert = format!("INSERT INTO hits VALUES ({i})");
+        let statements = match i % 6 {
+            // Commits.
+            0 => json!(["BEGIN IMMEDIATE", insert, SLOW, "COMMIT"]),
+            // Rolls back.
+            1 => json!(["BEGIN IMMEDIATE", insert, SLOW, "ROLLBACK"]),
+            // Ends without COMMIT (the guest returns mid-transaction).
+            2 => json!(["BEGIN IMMEDIATE", insert, SLOW]),
+            // COMMIT fails on a deferred foreign key and leaves the transaction open; then rolls back.
+            3 => json!(["BEGIN IMMEDIATE", insert, format!("INSERT INTO child VALUES ({i}, 999999)"), SLOW, "COMMIT", "ROLLBACK"]),
+            // A failed statement inside, then COMMIT: the rest is committed.
+            4 => json!(["BEGIN IMMEDIATE", insert.clone(), insert, SLOW, "COMMIT"]),
+            // Leaves connection state (a temp table) inside its transaction, then commits.
+            _ => json!(["BEGIN IMMEDIATE", insert, "CREATE TEMP TABLE mine (x)", SLOW, "COMMIT"]),
+        };
+        requests.push(tokio::spawn(async move { (i, tx_then(&app, statements, Vec::new()).await) }));
+    }
+    for r in requests {
+        let (i, r) = r.await.expect("task");
+        let results = r[0]["ok"].as_array().cloned().unwrap_or_default();
+        assert!(results[..2].iter().all(|s| s == &json!({ "ok": 0 })), "{i}: {r:?}");
+        match i % 6 {
+            3 => {
+                let commit = results[4]["err"].as_str().unwrap_or_default();
+                assert!(commit.starts_with("io: FOREIGN KEY constraint failed"), "{i}: {r:?}");
+                assert_eq!(results[5], json!({ "ok": 0 }), "{i}: {r:?}");
+            }
+            4 => {
+                assert!(results[2]["err"].as_str().unwrap_or_default().contains("UNIQUE"), "{i}: {r:?}");
+                assert_eq!(results[4], json!({ "ok": 0 }), "{i}: {r:?}");
+            }
+            2 => assert_eq!(results.len(), 3, "{i}: {r:?}"),
+            _ => assert_eq!(results.last(), Some(&json!({ "ok": 0 })), "{i}: {r:?}"),
+        }
+    }
+    // Grouped: fewer WAL commits than the 30 transactions that committed.
+    let commits = app.host.sqlite_commits() - before;
+    assert!(commits < 30, "{commits} WAL commits");
+    let kept = app.probe_one(sql("SELECT group_concat(n) FROM (SELECT n FROM hits ORDER BY n)", json!([]))).await;
+    let expected: Vec<String> = (0..writers).filter(|i| matches!(i % 6, 0 | 4 | 5)).map(|i| i.to_string()).collect();
+    assert_eq!(kept["ok"]["rows"], json!([[{ "text": expected.join(",") }]]));
+    let children = app.probe_one(sql("SELECT count(*) FROM child", json!([]))).await;
+    assert_eq!(children["ok"]["rows"], json!([[{ "integer": 0 }]]));
+    // The next write transactions (on the writer connection) see no temp table left behind.
+    for _ in 0..3 {
+        let seen = tx_then(&app, json!(["BEGIN IMMEDIATE", "SELECT 1 FROM temp.sqlite_master WHERE name = 'mine'", "COMMIT"]), Vec::new()).await;
+        assert_eq!(seen[0]["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 0 }]), "{seen:?}");
+    }
+}
