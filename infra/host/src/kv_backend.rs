@@ -264,6 +264,7 @@ impl SqliteKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        crate::sqlite::configure_library();
         let conn = rusqlite::Connection::open(path)?;
         // Other processes (a second host, `spin-host cron`) may hold the write lock briefly.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
