@@ -209,7 +209,7 @@ impl AppBuilder {
             cmd.arg("--runtime-config-file").arg(rc);
         }
         cmd.env_clear();
-        for key in ["PATH", "HOME", "XDG_CACHE_HOME", "SPIN_HOST_CACHE_DIR", "SPIN_HOST_LOG", "TMPDIR"] {
+        for key in ["PATH", "HOME", "XDG_CACHE_HOME", "SPIN_HOST_CACHE_DIR", "SPIN_HOST_LOG", "SPIN_HOST_PERFMAP", "TMPDIR"] {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
             }
