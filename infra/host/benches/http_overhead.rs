@@ -21,6 +21,10 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+/// The allocator the `spin-host` binary uses (both servers of this process share it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Connections sending at once in the concurrent phase.
 const CONCURRENCY: usize = 200;
 /// How long each measured phase runs.

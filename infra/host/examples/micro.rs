@@ -10,6 +10,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+/// The allocator the `spin-host` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(20000);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -15,6 +15,10 @@ use http_body_util::{BodyExt, Full};
 const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 
+/// The allocator the `spin-host` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(3000);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

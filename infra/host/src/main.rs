@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use spin_host::{Host, HostOptions};
 
+/// See the `mimalloc` entry in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "spin-host", version, about = "Run a Spin app (spin.toml v2) locally on wasmtime")]
 struct Cli {
