@@ -52,9 +52,12 @@
 //!   when the group started), and only then does each member's `COMMIT`
 //!   return: as with a transaction of its own, a `COMMIT` that answers has
 //!   committed, and one that fails has committed nothing. A member's
-//!   `ROLLBACK`, an error, or the guest going away undoes only its own
-//!   savepoint; a `COMMIT` with unresolved deferred foreign keys fails and
-//!   leaves its transaction open, as SQLite does. What is saved: the pages
+//!   `ROLLBACK`, or the guest going away, undoes only its own savepoint; a
+//!   failed statement undoes only itself, as always (an error after which
+//!   SQLite rolls back the whole transaction, such as a full disk, fails the
+//!   `COMMIT` of every member waiting); a `COMMIT` with unresolved deferred
+//!   foreign keys fails and leaves its transaction open, as SQLite does.
+//!   What is saved: the pages
 //!   the members share (table and index leaves being appended to, interior
 //!   pages) are written to the WAL once per group instead of once per
 //!   transaction, and the WAL commit (its write lock, `wal-index` update and
@@ -499,7 +502,8 @@ impl Database {
         close(pooled);
     }
 
-    /// Take back a session's connection: roll back what it left open, and
+    /// Take back a session's connection: roll back what it left open (only
+    /// its savepoint if it is a commit group `member`; the group goes on), and
     /// close it if it carries guest state (`dirty`).
     fn release(self: &Arc<Self>, lent: Lent, dirty: bool, member: bool) {
         if member {
