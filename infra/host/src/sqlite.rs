@@ -53,10 +53,14 @@
 //!   return: as with a transaction of its own, a `COMMIT` that answers has
 //!   committed, and one that fails has committed nothing. A member's
 //!   `ROLLBACK`, or the guest going away, undoes only its own savepoint; a
-//!   failed statement undoes only itself, as always (an error after which
-//!   SQLite rolls back the whole transaction, such as a full disk, fails the
-//!   `COMMIT` of every member waiting); a `COMMIT` with unresolved deferred
-//!   foreign keys fails and leaves its transaction open, as SQLite does.
+//!   failed statement undoes only itself, as always; a `COMMIT` with
+//!   unresolved deferred foreign keys fails and leaves its transaction open,
+//!   as SQLite does. An error after which SQLite rolls back the whole
+//!   transaction (a full disk, an I/O error, `INSERT OR ROLLBACK`) fails the
+//!   `COMMIT` of every member waiting: they committed nothing and are told
+//!   so, where each would have committed on its own. Groups are not formed
+//!   while the schema itself can do that (a trigger's `RAISE(ROLLBACK)`, an
+//!   `ON CONFLICT ROLLBACK` constraint).
 //!   What is saved: the pages
 //!   the members share (table and index leaves being appended to, interior
 //!   pages) are written to the WAL once per group instead of once per
@@ -215,6 +219,9 @@ pub struct Database {
     group: Mutex<Option<Group>>,
     /// Commits that wrote to the WAL (see [`SqliteDatabases::commits`]).
     commits: AtomicU64,
+    /// `(schema_version, groups allowed)` as last looked up (see
+    /// [`Database::schema_allows_groups`]).
+    group_schema: Mutex<(i64, bool)>,
 }
 
 /// Transactions that ended, kept open together on the writer connection
@@ -292,6 +299,7 @@ impl Database {
             connections_opened: AtomicU64::new(0),
             group: Mutex::new(None),
             commits: AtomicU64::new(0),
+            group_schema: Mutex::new((-1, false)),
         }
     }
 
@@ -361,6 +369,31 @@ impl Database {
         let turn = tokio::time::timeout(BUSY_TIMEOUT, self.write_gate.clone().lock_owned()).await;
         drop(waiting);
         turn.ok()
+    }
+
+    /// Whether transactions may be grouped: not when the schema can roll a
+    /// whole transaction back on its own (a trigger's `RAISE(ROLLBACK, ...)`,
+    /// an `ON CONFLICT ROLLBACK` constraint), which would take the other
+    /// members' work with it. Looked up again when the schema changes.
+    fn schema_allows_groups(&self, conn: &rusqlite::Connection) -> bool {
+        let version = conn
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)));
+        let Ok(version) = version else {
+            return false;
+        };
+        let Ok(mut known) = self.group_schema.lock() else {
+            return false;
+        };
+        if known.0 != version {
+            let rolls_back = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE '%ROLLBACK%')",
+                [],
+                |row| row.get::<_, bool>(0),
+            );
+            *known = (version, rolls_back == Ok(false));
+        }
+        known.1
     }
 
     /// Whether a commit group is open on the writer connection.
@@ -1055,6 +1088,7 @@ impl sqlite::HostConnection for HostState {
                         && !lent.pooled.conn.is_autocommit()
                         && db.gate_waiters.load(Ordering::Acquire) > 0
                         && !unresolved_foreign_keys(&lent.pooled.conn)
+                        && db.schema_allows_groups(&lent.pooled.conn)
                         && !db.group_open()
                         && db.start_group());
                 if grouped {

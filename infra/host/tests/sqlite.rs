@@ -337,3 +337,80 @@ async fn a_grouped_transaction_that_fails_or_rolls_back_undoes_only_itself() {
         assert_eq!(seen[0]["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 0 }]), "{seen:?}");
     }
 }
+
+/// Run `writers` transactions at once, each inserting its number into
+/// `hits`; every tenth one also runs `poison` (`{i}` replaced by its
+/// number) before COMMIT. Returns, per
+/// writer, its statement results and whether its row is there right after.
+async fn writers_with_poison(app: &std::sync::Arc<TestApp>, writers: i64, poison: &str) -> Vec<(i64, Vec<Json>, bool)> {
+    let mut requests = Vec::new();
+    for i in 0..writers {
+        let app = app.clone();
+        let mut statements = vec![json!("BEGIN IMMEDIATE"), json!(format!("INSERT INTO hits VALUES ({i})")), json!(SLOW)];
+        if i % 10 == 9 {
+            statements.push(json!(poison.replace("{i}", &i.to_string())));
+        }
+        statements.push(json!("COMMIT"));
+        requests.push(tokio::spawn(async move {
+            let r = tx_then(&app, Json::from(statements), vec![sql("SELECT count(*) FROM hits WHERE n = ?", json!([i]))]).await;
+            let results = r[0]["ok"].as_array().cloned().unwrap_or_default();
+            (i, results, r[1]["ok"]["rows"] == json!([[{ "integer": 1 }]]))
+        }));
+    }
+    let mut out = Vec::new();
+    for r in requests {
+        out.push(r.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_that_can_roll_back_a_transaction_keeps_transactions_apart() {
+    // A trigger's RAISE(ROLLBACK) undoes its whole transaction: in a commit
+    // group that would be everyone's, so no group is formed.
+    let app = std::sync::Arc::new(Start::probe().start().await);
+    app.probe(json!([
+        sql("CREATE TABLE hits (n INTEGER PRIMARY KEY)", json!([])),
+        sql("CREATE TABLE boom (n INTEGER)", json!([])),
+        sql("CREATE TRIGGER boom_rolls_back BEFORE INSERT ON boom BEGIN SELECT RAISE(ROLLBACK, 'boom'); END", json!([])),
+    ]))
+    .await;
+    let before = app.host.sqlite_commits();
+    let outcomes = writers_with_poison(&app, 40, "INSERT INTO boom VALUES (1)").await;
+    for (i, results, present) in &outcomes {
+        if i % 10 == 9 {
+            assert!(results[3]["err"].as_str().unwrap_or_default().contains("boom"), "{i}: {results:?}");
+            assert!(!present, "{i}");
+        } else {
+            assert_eq!(results[3], json!({ "ok": 0 }), "{i}: {results:?}");
+            assert!(present, "{i}");
+        }
+    }
+    let commits = app.host.sqlite_commits() - before;
+    assert!(commits >= 36, "{commits} WAL commits for 36 committed transactions: grouped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_statement_rolls_back_everything_fails_the_waiting_commits() {
+    // `INSERT OR ROLLBACK` that conflicts rolls back the whole transaction,
+    // and with it the commit group: every member still waiting hears that
+    // its COMMIT failed; nothing is reported committed that is not.
+    let app = std::sync::Arc::new(Start::probe().start().await);
+    app.probe_one(sql("CREATE TABLE hits (n INTEGER PRIMARY KEY)", json!([]))).await;
+    // Its own number again: a conflict, always.
+    let outcomes = writers_with_poison(&app, 40, "INSERT OR ROLLBACK INTO hits VALUES ({i})").await;
+    for (i, results, present) in &outcomes {
+        if i % 10 == 9 {
+            assert!(results[3]["err"].as_str().unwrap_or_default().contains("UNIQUE"), "{i}: {results:?}");
+            assert!(!present, "{i}");
+        } else if results[3] == json!({ "ok": 0 }) {
+            assert!(present, "{i}: answered committed but is not there");
+        } else {
+            assert!(results[3]["err"].as_str().unwrap_or_default().contains("nothing was committed"), "{i}: {results:?}");
+            assert!(!present, "{i}: answered not committed but is there");
+        }
+    }
+    // The writer goes on: later transactions commit.
+    let after = tx_then(&app, json!(["BEGIN IMMEDIATE", "INSERT INTO hits VALUES (1000)", "COMMIT"]), Vec::new()).await;
+    assert_eq!(after[0]["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 0 }]), "{after:?}");
+}
