@@ -254,24 +254,19 @@ async fn queued_write_transactions_commit_together() {
     app.probe_one(sql("CREATE TABLE hits (n INTEGER PRIMARY KEY)", json!([]))).await;
     let before = app.host.sqlite_commits();
     let writers = 80;
-    let mut requests = Vec::new();
-    for i in 0..writers {
-        let app = app.clone();
-        requests.push(tokio::spawn(async move {
-            let statements = json!(["BEGIN IMMEDIATE", format!("INSERT INTO hits VALUES ({i})"), SLOW, "COMMIT"]);
-            // Read back on another connection right after COMMIT answered.
-            tx_then(&app, statements, vec![sql("SELECT count(*) FROM hits WHERE n = ?", json!([i]))]).await
-        }));
-    }
-    for r in requests {
-        let r = r.await.expect("task");
-        assert_eq!(r[0]["ok"], json!([{ "ok": 0 }, { "ok": 0 }, { "ok": 1 }, { "ok": 0 }]), "{r:?}");
-        assert_eq!(r[1]["ok"]["rows"], json!([[{ "integer": 1 }]]), "committed before COMMIT answered: {r:?}");
+    let outcomes = concurrent_transactions(&app, writers, |i| {
+        json!(["BEGIN IMMEDIATE", format!("INSERT INTO hits VALUES ({i})"), SLOW, "COMMIT"])
+    })
+    .await;
+    for (i, results, present) in outcomes {
+        assert_eq!(results, [json!({ "ok": 0 }), json!({ "ok": 0 }), json!({ "ok": 1 }), json!({ "ok": 0 })], "{i}");
+        // Read back on another connection right after COMMIT answered.
+        assert!(present, "{i}: not committed when COMMIT answered");
     }
     let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
     assert_eq!(count["ok"]["rows"], json!([[{ "integer": writers }]]));
     let commits = app.host.sqlite_commits() - before;
-    assert!(commits >= 1 && commits < writers / 2, "{commits} WAL commits for {writers} queued transactions");
+    assert!(commits >= 1 && commits < writers as u64 / 2, "{commits} WAL commits for {writers} queued transactions");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,11 +280,9 @@ async fn a_grouped_transaction_that_fails_or_rolls_back_undoes_only_itself() {
     .await;
     let writers: i64 = 60;
     let before = app.host.sqlite_commits();
-    let mut requests = Vec::new();
-    for i in 0..writers {
-        let app = app.clone();
+    let outcomes = concurrent_transactions(&app, writers, |i| {
         let insert = format!("INSERT INTO hits VALUES ({i})");
-        let statements = match i % 6 {
+        match i % 6 {
             // Commits.
             0 => json!(["BEGIN IMMEDIATE", insert, SLOW, "COMMIT"]),
             // Rolls back.
@@ -302,12 +295,11 @@ async fn a_grouped_transaction_that_fails_or_rolls_back_undoes_only_itself() {
             4 => json!(["BEGIN IMMEDIATE", insert.clone(), insert, SLOW, "COMMIT"]),
             // Leaves connection state (a temp table) inside its transaction, then commits.
             _ => json!(["BEGIN IMMEDIATE", insert, "CREATE TEMP TABLE mine (x)", SLOW, "COMMIT"]),
-        };
-        requests.push(tokio::spawn(async move { (i, tx_then(&app, statements, Vec::new()).await) }));
-    }
-    for r in requests {
-        let (i, r) = r.await.expect("task");
-        let results = r[0]["ok"].as_array().cloned().unwrap_or_default();
+        }
+    })
+    .await;
+    for (i, results, _) in outcomes {
+        let r = &results;
         assert!(results[..2].iter().all(|s| s == &json!({ "ok": 0 })), "{i}: {r:?}");
         match i % 6 {
             3 => {
@@ -338,21 +330,21 @@ async fn a_grouped_transaction_that_fails_or_rolls_back_undoes_only_itself() {
     }
 }
 
-/// Run `writers` transactions at once, each inserting its number into
-/// `hits`; every tenth one also runs `poison` (`{i}` replaced by its
-/// number) before COMMIT. Returns, per
-/// writer, its statement results and whether its row is there right after.
-async fn writers_with_poison(app: &std::sync::Arc<TestApp>, writers: i64, poison: &str) -> Vec<(i64, Vec<Json>, bool)> {
+/// Run `writers` transactions at once, writer `i` running
+/// `statements(i)` on one connection and then reading back on another
+/// whether row `i` of `hits` is there. Per writer, in order: its number,
+/// its statement results, and whether its row was there right after.
+async fn concurrent_transactions(
+    app: &std::sync::Arc<TestApp>,
+    writers: i64,
+    statements: impl Fn(i64) -> Json,
+) -> Vec<(i64, Vec<Json>, bool)> {
     let mut requests = Vec::new();
     for i in 0..writers {
         let app = app.clone();
-        let mut statements = vec![json!("BEGIN IMMEDIATE"), json!(format!("INSERT INTO hits VALUES ({i})")), json!(SLOW)];
-        if i % 10 == 9 {
-            statements.push(json!(poison.replace("{i}", &i.to_string())));
-        }
-        statements.push(json!("COMMIT"));
+        let statements = statements(i);
         requests.push(tokio::spawn(async move {
-            let r = tx_then(&app, Json::from(statements), vec![sql("SELECT count(*) FROM hits WHERE n = ?", json!([i]))]).await;
+            let r = tx_then(&app, statements, vec![sql("SELECT count(*) FROM hits WHERE n = ?", json!([i]))]).await;
             let results = r[0]["ok"].as_array().cloned().unwrap_or_default();
             (i, results, r[1]["ok"]["rows"] == json!([[{ "integer": 1 }]]))
         }));
@@ -362,6 +354,20 @@ async fn writers_with_poison(app: &std::sync::Arc<TestApp>, writers: i64, poison
         out.push(r.await.expect("task"));
     }
     out
+}
+
+/// [`concurrent_transactions`] inserting each writer's number into `hits`;
+/// every tenth one also runs `poison` (`{i}` replaced by its number) before COMMIT.
+async fn writers_with_poison(app: &std::sync::Arc<TestApp>, writers: i64, poison: &str) -> Vec<(i64, Vec<Json>, bool)> {
+    concurrent_transactions(app, writers, |i| {
+        let mut statements = vec![json!("BEGIN IMMEDIATE"), json!(format!("INSERT INTO hits VALUES ({i})")), json!(SLOW)];
+        if i % 10 == 9 {
+            statements.push(json!(poison.replace("{i}", &i.to_string())));
+        }
+        statements.push(json!("COMMIT"));
+        Json::from(statements)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
