@@ -267,7 +267,7 @@ impl SqliteKv {
         crate::sqlite::configure_library();
         let conn = rusqlite::Connection::open(path)?;
         // Other processes (a second host, `spin-host cron`) may hold the write lock briefly.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_handler(Some(crate::sqlite::wait_while_busy))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // In WAL mode NORMAL loses nothing on a process crash, and spares an
         // fsync per write (counters and leases write often).

@@ -5,6 +5,9 @@
 mod common;
 
 use common::*;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 fn sql(statement: &str, params: Json) -> Json {
     json!({ "op": "sql", "db": "default", "statement": statement, "params": params })
@@ -134,6 +137,53 @@ async fn concurrent_writers_wait_for_each_other() {
     }
     let count = app.probe_one(sql("SELECT count(*) FROM hits", json!([]))).await;
     assert_eq!(count["ok"]["rows"], json!([[{ "integer": 30 }]]));
+}
+
+/// Hold the write lock of the database file at `path` from a connection of
+/// its own (as another process would), in bursts of `hold` with `gap`
+/// between them, until `stop` is set or `limit` passes; counts the bursts
+/// in `bursts`.
+fn hold_write_lock_in_bursts(
+    path: std::path::PathBuf,
+    (hold, gap, limit): (Duration, Duration, Duration),
+    bursts: Arc<AtomicU32>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).expect("open the database file");
+        conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+        let started = std::time::Instant::now();
+        while !stop.load(Ordering::Acquire) && started.elapsed() < limit {
+            conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO hits VALUES (-1)").expect("take the write lock");
+            std::thread::sleep(hold);
+            conn.execute_batch("COMMIT").expect("commit");
+            bursts.fetch_add(1, Ordering::AcqRel);
+            std::thread::sleep(gap);
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_gets_through_the_gaps_of_another_process_that_keeps_writing() {
+    // Another process that writes the same file without pause frees the
+    // lock only between its commits; a waiting guest statement must catch
+    // one of the first of those gaps, not wait out SQLite's growing
+    // back-off (it got in after 18-27 bursts with that, 0-1 with polling).
+    let app = Start::probe().start().await;
+    app.probe_one(sql("CREATE TABLE hits (n INTEGER)", json!([]))).await;
+    let (bursts, stop) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicBool::new(false)));
+    let timing = (Duration::from_millis(40), Duration::from_millis(4), Duration::from_secs(8));
+    let holder = hold_write_lock_in_bursts(app.state_dir.join("sqlite_db.db"), timing, bursts.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = bursts.load(Ordering::Acquire);
+    let inserted = app.probe_one(sql("INSERT INTO hits VALUES (?)", json!([7]))).await;
+    let waited_through = bursts.load(Ordering::Acquire) - before;
+    stop.store(true, Ordering::Release);
+    tokio::task::spawn_blocking(move || holder.join().expect("holder")).await.expect("join");
+    assert_eq!(inserted, ok(json!({ "columns": [], "rows": [] })));
+    assert!(waited_through <= 5, "the statement waited through {waited_through} of the other writer's bursts");
+    let rows = app.probe_one(sql("SELECT count(*) FROM hits WHERE n = 7", json!([]))).await;
+    assert_eq!(rows["ok"]["rows"], json!([[{ "integer": 1 }]]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
