@@ -1,0 +1,155 @@
+//! Benchmark: signed STOP webhooks at 200 concurrent requests split over two
+//! host processes (two replicas) that share one SQLite database file, as in
+//! `tests/tests/scale_out.rs`. Both processes write the same file, so each
+//! one's writers wait for the other's write lock; this checks that neither
+//! replica is starved under saturation (no errors, no request near SQLite's
+//! busy timeout, every STOP stored) and reports each replica's latency.
+//!
+//! `INBOUND_BENCH_REQUESTS` (default 4000) STOPs, `INBOUND_BENCH_CONCURRENCY`
+//! (default 200) clients, half of them on each replica.
+
+use e2e::bench::{env_usize, percentile_ms};
+use e2e::twilio::{form_body, inbound_sms, signature};
+use e2e::App;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const AUTH: &str = "bench-sms-auth-token-0c9e44";
+const PUBLIC: &str = "https://rent.example.test";
+const OUR_NUMBER: &str = "+16175550100";
+
+struct Prepared {
+    body: String,
+    signature: String,
+}
+
+fn number(i: usize) -> String {
+    format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
+}
+
+fn replica(state: &std::path::Path) -> App {
+    App::builder()
+        .variable("sms_auth_token", AUTH)
+        .variable("public_base_url", PUBLIC)
+        .variable("sms_from", OUR_NUMBER)
+        .state_dir(state)
+        .start()
+}
+
+/// Latencies (µs) and failures of the clients sending to one replica.
+async fn fire(client: reqwest::Client, url: String, reqs: Arc<Vec<Prepared>>, next: Arc<AtomicUsize>, clients: usize) -> (Vec<u64>, usize) {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, url, reqs, next) = (client.clone(), url.clone(), reqs.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut failed) = (Vec::new(), 0);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = reqs.get(i) else { break };
+                let t = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("X-Twilio-Signature", &r.signature)
+                    .body(r.body.clone())
+                    .send()
+                    .await;
+                let ok = match resp {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        resp.bytes().await.is_ok() && status == 200
+                    }
+                    Err(_) => false,
+                };
+                lat.push(t.elapsed().as_micros() as u64);
+                failed += usize::from(!ok);
+            }
+            (lat, failed)
+        }));
+    }
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for t in tasks {
+        let (lat, f) = t.await.expect("client task");
+        all.extend(lat);
+        failed += f;
+    }
+    (all, failed)
+}
+
+fn main() {
+    let n = env_usize("INBOUND_BENCH_REQUESTS", 4000);
+    let concurrency = env_usize("INBOUND_BENCH_CONCURRENCY", 200);
+    let state = tempfile::tempdir().expect("state dir");
+    let a = replica(state.path());
+    let b = replica(state.path());
+
+    let (s, body) = a.import("properties", "property_id,name,time_zone,state,country\nP1,Maple Court,America/New_York,MA,US\n");
+    assert_eq!(s, 200, "{body}");
+    let mut csv = String::from(
+        "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n",
+    );
+    for i in 0..n {
+        csv.push_str(&format!("B{i},P1,Bench Tenant {i},{i},{},,,,,,,,\n", number(i)));
+    }
+    let (s, body) = a.import("tenants", &csv);
+    assert_eq!(s, 200, "{body}");
+
+    let url = format!("{PUBLIC}/webhooks/sms");
+    let prepare = |from: &dyn Fn(usize) -> String, prefix: &str, count: usize| -> Vec<Prepared> {
+        (0..count)
+            .map(|i| {
+                let (sid, sender) = (format!("SM{prefix}{i:030}"), from(i));
+                let fields = inbound_sms(&sid, &sender, OUR_NUMBER, "STOP");
+                Prepared { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
+            })
+            .collect()
+    };
+    // Each replica gets every other STOP; each list is drawn by its own clients.
+    let stops = prepare(&number, "stop", n);
+    let warm_from = |i: usize| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000);
+    let (even, odd): (Vec<_>, Vec<_>) = stops.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let even: Arc<Vec<Prepared>> = Arc::new(even.into_iter().map(|(_, p)| p).collect());
+    let odd: Arc<Vec<Prepared>> = Arc::new(odd.into_iter().map(|(_, p)| p).collect());
+    let warm = Arc::new(prepare(&warm_from, "warm", concurrency * 2));
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build().expect("client");
+    let (a_url, b_url) = (a.url("/webhooks/sms"), b.url("/webhooks/sms"));
+    let half = concurrency / 2;
+    let ((mut a_lat, a_failed), (mut b_lat, b_failed), took) = rt.block_on(async {
+        let wa = tokio::spawn(fire(client.clone(), a_url.clone(), warm.clone(), Arc::new(AtomicUsize::new(0)), half));
+        let wb = tokio::spawn(fire(client.clone(), b_url.clone(), warm.clone(), Arc::new(AtomicUsize::new(0)), half));
+        let _ = (wa.await, wb.await);
+        let started = Instant::now();
+        let ra = tokio::spawn(fire(client.clone(), a_url, even, Arc::new(AtomicUsize::new(0)), half));
+        let rb = tokio::spawn(fire(client.clone(), b_url, odd, Arc::new(AtomicUsize::new(0)), concurrency - half));
+        let (ra, rb) = (ra.await.expect("replica a"), rb.await.expect("replica b"));
+        (ra, rb, started.elapsed())
+    });
+
+    let mut missing = 0;
+    for i in 0..n {
+        let (s, t) = a.staff_get(&format!("/api/tenants/B{i}"));
+        if !(s == 200 && t["contact_points"][0]["exclusions"]["by_customer"]["on"] == e2e::json!(true)) {
+            missing += 1;
+        }
+    }
+    a_lat.sort_unstable();
+    b_lat.sort_unstable();
+    println!("two replicas, one SQLite file: {n} signed STOPs, {concurrency} concurrent clients ({half} per replica), loopback");
+    for (name, lat, failed) in [("replica A", &a_lat, a_failed), ("replica B", &b_lat, b_failed)] {
+        println!(
+            "  {name}: {:5} STOPs  p50 {:8.2} ms  p99 {:8.2} ms  max {:8.2} ms  errors {failed}",
+            lat.len(),
+            percentile_ms(lat, 50.0),
+            percentile_ms(lat, 99.0),
+            lat.last().copied().unwrap_or(0) as f64 / 1000.0
+        );
+    }
+    println!("  together: {:.0} STOP/s; STOPs stored: {}/{n}", n as f64 / took.as_secs_f64(), n - missing);
+    if a_failed + b_failed > 0 || missing > 0 {
+        eprintln!("FAILED: {} errors, {missing} STOPs not stored", a_failed + b_failed);
+        std::process::exit(1);
+    }
+}
