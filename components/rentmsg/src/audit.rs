@@ -1,7 +1,7 @@
 //! The audit log: who did what, when. Every write through the staff API
 //! (and every exclusion change from any component) adds a row.
 
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::error::Result;
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -48,15 +48,13 @@ pub fn record(
 
 /// Newest-first audit rows, optionally for one target.
 pub fn list(db: &dyn Db, target: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
+    let limit = db::limit_clause(limit, None);
     let rows = match target {
         Some(t) => db.execute(
-            "SELECT id, at, actor, action, target, detail FROM audit_log WHERE target = ? ORDER BY id DESC LIMIT ?",
-            &[t.into(), limit.into()],
+            &format!("SELECT id, at, actor, action, target, detail FROM audit_log WHERE target = ? ORDER BY id DESC {limit}"),
+            &[t.into()],
         )?,
-        None => db.execute(
-            "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
-            &[limit.into()],
-        )?,
+        None => db.execute(&format!("SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC {limit}"), &[])?,
     };
     rows.iter()
         .map(|r| {

@@ -107,8 +107,8 @@ pub struct CallList {
 
 /// The overdue set with the tenant and property columns the list shows.
 /// ?1 minimum balance, ?2 latest oldest-unpaid due date with a stage due,
-/// ?3 now, ?4 property filter (NULL = all), ?5 limit, ?6 offset, ?7 1 when
-/// the schedule restarts the count after any payment.
+/// ?3 now, ?4 property filter (NULL = all), ?5 1 when the schedule restarts
+/// the count after any payment; the page's LIMIT / OFFSET follow.
 const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
         b.tenant_zone, b.property_zone, b.tenant_status,
         t.name, t.unit, t.property_id, p.name AS property_name, np.paused_until, np.reason AS pause_reason,
@@ -120,10 +120,9 @@ const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due
     WHERE b.balance_cents > 0 AND b.oldest_unpaid_due_date <= ?2 AND b.balance_cents >= ?1
       AND b.tenant_status IN ('active', 'stop')
       AND (?4 IS NULL OR t.property_id = ?4)
-    ORDER BY CASE WHEN ?7 = 1 AND b.last_payment_date >= b.oldest_unpaid_due_date
+    ORDER BY CASE WHEN ?5 = 1 AND b.last_payment_date >= b.oldest_unpaid_due_date
                   THEN b.last_payment_date ELSE b.oldest_unpaid_due_date END ASC,
-             b.balance_cents DESC, b.tenant_id ASC
-    LIMIT ?5 OFFSET ?6";
+             b.balance_cents DESC, b.tenant_id ASC";
 
 /// One recent call: when, and its result code.
 type PastCall = (DateTime<Utc>, Option<i64>);
@@ -139,14 +138,12 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
     let latest_today = now.date_naive() + Duration::days(1);
     let cutoff = latest_today - Duration::days(schedule.first_days());
     let rows = db.execute(
-        LIST_SQL,
+        &format!("{LIST_SQL}\n    {}", db::limit_clause(q.limit, Some(q.offset))),
         &[
             schedule.spec.min_balance_cents.into(),
             time::date_string(cutoff).into(),
             time::timestamp(now).into(),
             q.property_id.into(),
-            q.limit.into(),
-            q.offset.into(),
             i64::from(schedule.spec.reset_after_any_payment).into(),
         ],
     )?;

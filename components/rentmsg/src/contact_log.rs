@@ -4,7 +4,7 @@
 //! compliance rules (frequency limits).
 
 use crate::channel::Channel;
-use crate::db::{Db, Row};
+use crate::db::{self, Db, Row};
 use crate::error::{Error, Result};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -148,9 +148,12 @@ fn contact_from_row(r: Row<'_>) -> Result<Contact> {
 /// A tenant's contacts, newest first (by time, then by id). `limit` None = all.
 pub fn for_tenant(db: &dyn Db, tenant_id: &str, limit: Option<i64>) -> Result<Vec<Contact>> {
     let rows = db.execute(
-        "SELECT id, tenant_id, channel, direction, address, body, status, at, provider_id, detail
-         FROM contact_log WHERE tenant_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-        &[tenant_id.into(), limit.unwrap_or(-1).into()],
+        &format!(
+            "SELECT id, tenant_id, channel, direction, address, body, status, at, provider_id, detail
+             FROM contact_log WHERE tenant_id = ? ORDER BY at DESC, id DESC {}",
+            db::limit_clause(limit.unwrap_or(-1), None)
+        ),
+        &[tenant_id.into()],
     )?;
     rows.iter().map(contact_from_row).collect()
 }

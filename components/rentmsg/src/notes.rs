@@ -1,6 +1,6 @@
 //! Notes on a tenant (bankruptcy reasons, compliance warnings, call notes).
 
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -33,8 +33,11 @@ pub fn add(db: &dyn Db, tenant_id: &str, kind: &str, body: &str, author: &str, n
 /// A tenant's notes, newest first.
 pub fn list(db: &dyn Db, tenant_id: &str, limit: i64) -> Result<Vec<Note>> {
     let rows = db.execute(
-        "SELECT id, kind, body, author, at FROM notes WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
-        &[tenant_id.into(), limit.into()],
+        &format!(
+            "SELECT id, kind, body, author, at FROM notes WHERE tenant_id = ? ORDER BY id DESC {}",
+            db::limit_clause(limit, None)
+        ),
+        &[tenant_id.into()],
     )?;
     rows.iter()
         .map(|r| {

@@ -169,8 +169,8 @@ pub fn list(db: &dyn Db, f: &ListFilter<'_>) -> Result<Vec<OutboxRow>> {
         sql.push_str(" AND state = ?");
         params.push(s.into());
     }
-    sql.push_str(" ORDER BY id DESC LIMIT ?");
-    params.push(f.limit.into());
+    sql.push_str(" ORDER BY id DESC ");
+    sql.push_str(&db::limit_clause(f.limit, None));
     db.execute(&sql, &params)?.iter().map(row_from).collect()
 }
 
@@ -300,8 +300,11 @@ fn insert_slice(tx: &dyn Db, slice: &[Candidate], actor: &str, stamp: &str) -> R
 /// not_before)`.
 pub fn pending(db: &dyn Db, limit: i64) -> Result<Vec<Inserted>> {
     let rows = db.execute(
-        "SELECT id, tenant_id, channel, not_before FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?",
-        &[limit.into()],
+        &format!(
+            "SELECT id, tenant_id, channel, not_before FROM outbox WHERE state = 'pending' ORDER BY id {}",
+            db::limit_clause(limit, None)
+        ),
+        &[],
     )?;
     rows.iter()
         .map(|r| {

@@ -1,7 +1,7 @@
 //! Properties, tenants and their contact points (read side; writes come
 //! from [`crate::import`]).
 
-use crate::db::{Db, Row};
+use crate::db::{self, Db, Row};
 use crate::error::{Error, Result};
 use crate::normalize;
 use chrono_tz::Tz;
@@ -245,15 +245,13 @@ pub fn list(db: &dyn Db, property_id: Option<&str>, limit: i64, offset: i64) -> 
         .map(|r| r.i64("n"))
         .transpose()?
         .unwrap_or(0);
-    let mut page_params = params;
-    page_params.push(limit.into());
-    page_params.push(offset.into());
     let rows = db.execute(
         &format!(
             "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, created_at, updated_at
-             FROM tenants {filter} ORDER BY tenant_id LIMIT ? OFFSET ?"
+             FROM tenants {filter} ORDER BY tenant_id {}",
+            db::limit_clause(limit, Some(offset))
         ),
-        &page_params,
+        &params,
     )?;
     let tenants = rows.iter().map(tenant_from_row).collect::<Result<Vec<_>>>()?;
     Ok((tenants, total))

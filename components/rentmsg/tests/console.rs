@@ -343,3 +343,33 @@ fn a_tenant_compliance_cannot_decide_about_is_listed_as_not_callable() {
     assert!(t1.callable_at.is_none());
     assert_eq!(list.items.len(), 2, "the rest of the list still shows");
 }
+
+#[test]
+fn listing_pages_run_their_statements_without_preparing_them_again() {
+    // A LIMIT or OFFSET bound as a parameter makes SQLite prepare the
+    // statement anew on every run; the pages write theirs in.
+    let env = Env::new();
+    env.seed();
+    let r = post(&env, "/api/tenants/T1/calls", &json!({"result_code": 101, "notes": "Will pay Friday"}));
+    assert_eq!(r.status, 201, "{}", r.body_json());
+    let pages = [
+        "/api/call-list",
+        "/api/call-list?limit=1&offset=1",
+        "/api/tenants",
+        "/api/tenants?limit=1&offset=1",
+        "/api/tenants/T1",
+        "/api/tenants/T1/contacts",
+        "/api/audit",
+        "/api/audit?target=tenant:T1",
+        "/api/inbox",
+        "/api/outbox",
+    ];
+    for page in pages {
+        env.get_ok(page);
+    }
+    let before = env.db.reprepares();
+    for page in pages {
+        env.get_ok(page);
+    }
+    assert_eq!(env.db.reprepares() - before, 0, "statements prepared again on the second read of the same pages");
+}

@@ -192,12 +192,12 @@ pub fn list(db: &dyn Db, q: &InboxQuery) -> Result<InboxPage> {
         params.push(t.as_str().into());
     }
     let total = count(db, &format!("SELECT count(*) AS n FROM inbound_messages WHERE {filter}"), &params)?;
-    let mut page_params = params.clone();
-    page_params.push(q.limit.into());
-    page_params.push(q.offset.into());
     let rows = db.execute(
-        &format!("SELECT {COLUMNS} FROM inbound_messages WHERE {filter} ORDER BY id DESC LIMIT ? OFFSET ?"),
-        &page_params,
+        &format!(
+            "SELECT {COLUMNS} FROM inbound_messages WHERE {filter} ORDER BY id DESC {}",
+            db::limit_clause(q.limit, Some(q.offset))
+        ),
+        &params,
     )?;
     let names = tenant_names(db, &rows)?;
     let messages = rows.iter().map(|r| from_row(r, &names)).collect::<Result<Vec<_>>>()?;
