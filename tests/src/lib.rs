@@ -29,17 +29,54 @@ pub const LINK_KEY: &str = "e2e-link-key-2b8d41";
 
 /// A fixed-offset `Etc/GMT±N` zone where the local hour is about `hour` now,
 /// so that tests and benchmarks run inside send windows and calling hours
-/// whenever they run. (`Etc/GMT-5` is UTC+5; offsets stay within -9..=14.)
+/// whenever they run. (`Etc/GMT-5` is UTC+5; offsets stay within -12..=14.)
+/// Where two zones qualify, the one whose local date is today's UTC date:
+/// tests write due dates from the UTC date and read days past due in the
+/// property's zone (at 22:00 UTC, UTC+14 is already tomorrow, UTC-10 not).
 pub fn zone_at_local_hour(hour: i64) -> String {
     let utc_hour = i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
-    let mut offset = (hour - utc_hour).rem_euclid(24);
-    if offset > 14 {
-        offset -= 24;
+    offset_zone(offset_for_local_hour(hour, utc_hour))
+}
+
+/// The UTC offset (hours, -12..=14) at which it is `hour` o'clock when it is
+/// `utc_hour` o'clock in UTC, on the same date where one exists.
+fn offset_for_local_hour(hour: i64, utc_hour: i64) -> i64 {
+    let offset = hour.rem_euclid(24) - utc_hour;
+    if offset < -12 {
+        offset + 24
+    } else if offset > 14 {
+        offset - 24
+    } else {
+        offset
     }
+}
+
+fn offset_zone(offset: i64) -> String {
     match offset {
         0 => "Etc/GMT".to_owned(),
         o if o > 0 => format!("Etc/GMT-{o}"),
         o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::offset_for_local_hour;
+
+    #[test]
+    fn the_zone_at_a_local_hour_keeps_the_utc_date_when_it_can() {
+        for utc_hour in 0..24 {
+            for hour in 0..24 {
+                let offset = offset_for_local_hour(hour, utc_hour);
+                assert!((-12..=14).contains(&offset), "{hour} at {utc_hour} UTC: {offset}");
+                assert_eq!((utc_hour + offset).rem_euclid(24), hour, "{hour} at {utc_hour} UTC: {offset}");
+                let same_date = (0..24).contains(&(utc_hour + offset));
+                let could_be = (-12..=14).contains(&(hour - utc_hour));
+                assert_eq!(same_date, could_be, "{hour} at {utc_hour} UTC: {offset}");
+            }
+        }
+        // Noon is on the UTC date at every hour.
+        assert!((0..24).all(|u| (0..24).contains(&(u + offset_for_local_hour(12, u)))));
     }
 }
 
