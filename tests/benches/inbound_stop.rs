@@ -11,84 +11,30 @@
 //! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
 
 use e2e::twilio::{form_body, inbound_sms, signature};
-use e2e::bench::{env_usize, percentile_ms};
+use e2e::bench::{env_usize, percentile_ms, post_webhooks, SignedWebhook};
 use e2e::{workspace_root, App};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const ROUNDS: usize = 2;
 
-/// One prepared request: form body and its signature.
-struct Prepared {
-    body: String,
-    signature: String,
-}
-
 fn number(i: usize) -> String {
     format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
 }
 
-fn prepare(prefix: &str, from: impl Fn(usize) -> String, text: &str, n: usize) -> Vec<Prepared> {
+fn prepare(prefix: &str, from: impl Fn(usize) -> String, text: &str, n: usize) -> Vec<SignedWebhook> {
     let url = format!("{PUBLIC}/webhooks/sms");
     (0..n)
         .map(|i| {
             let sid = format!("SM{prefix}{i:030}");
             let from = from(i);
             let fields = inbound_sms(&sid, &from, OUR_NUMBER, text);
-            Prepared { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
+            SignedWebhook { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
         })
         .collect()
-}
-
-/// Fire every request with `concurrency` clients; latencies in microseconds
-/// and the number of failures (non-200 or transport errors).
-async fn fire(client: &reqwest::Client, url: &str, reqs: Arc<Vec<Prepared>>, concurrency: usize) -> (Vec<u64>, usize, Duration) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, reqs, next) = (client.clone(), url.to_owned(), reqs.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut failed = 0;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(r) = reqs.get(i) else { break };
-                let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("X-Twilio-Signature", &r.signature)
-                    .body(r.body.clone())
-                    .send()
-                    .await;
-                let ok = match resp {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        resp.bytes().await.is_ok() && status == 200
-                    }
-                    Err(_) => false,
-                };
-                lat.push(t.elapsed().as_micros() as u64);
-                if !ok {
-                    failed += 1;
-                }
-            }
-            (lat, failed)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut failed = 0;
-    for t in tasks {
-        let (lat, f) = t.await.expect("client task");
-        all.extend(lat);
-        failed += f;
-    }
-    (all, failed, started.elapsed())
 }
 
 /// CPU time (user + system, all threads, seconds) a process has used so far,
@@ -151,12 +97,12 @@ fn main() {
     let (mut hello_cpu, mut stop_cpu) = ((0.0, 0.0), (0.0, 0.0));
     rt.block_on(async {
         let warm = Arc::new(warm);
-        let (_, f, _) = fire(&client, &hello_url, warm.clone(), concurrency).await;
+        let (_, f, _) = post_webhooks(&client, &hello_url, warm.clone(), concurrency).await;
         hello_failed += f;
-        let (_, f, _) = fire(&client, &product_url, warm.clone(), concurrency).await;
+        let (_, f, _) = post_webhooks(&client, &product_url, warm.clone(), concurrency).await;
         stop_failed += f;
         let per_round = n.div_ceil(ROUNDS);
-        let mut chunks: Vec<Vec<Prepared>> = Vec::new();
+        let mut chunks: Vec<Vec<SignedWebhook>> = Vec::new();
         let mut it = stops.into_iter().peekable();
         while it.peek().is_some() {
             chunks.push(it.by_ref().take(per_round).collect());
@@ -168,12 +114,12 @@ fn main() {
         }
         for chunk in chunks {
             let chunk = Arc::new(chunk);
-            let ((lat, f, t), host, client_cpu) = with_cpu(hello.pid(), fire(&client, &hello_url, chunk.clone(), concurrency)).await;
+            let ((lat, f, t), host, client_cpu) = with_cpu(hello.pid(), post_webhooks(&client, &hello_url, chunk.clone(), concurrency)).await;
             hello_lat.extend(lat);
             hello_failed += f;
             hello_time += t;
             hello_cpu = (hello_cpu.0 + host, hello_cpu.1 + client_cpu);
-            let ((lat, f, t), host, client_cpu) = with_cpu(product.pid(), fire(&client, &product_url, chunk, concurrency)).await;
+            let ((lat, f, t), host, client_cpu) = with_cpu(product.pid(), post_webhooks(&client, &product_url, chunk, concurrency)).await;
             stop_lat.extend(lat);
             stop_failed += f;
             stop_time += t;

@@ -8,21 +8,15 @@
 //! `INBOUND_BENCH_REQUESTS` (default 4000) STOPs, `INBOUND_BENCH_CONCURRENCY`
 //! (default 200) clients, half of them on each replica.
 
-use e2e::bench::{env_usize, percentile_ms};
+use e2e::bench::{env_usize, percentile_ms, post_webhooks, SignedWebhook};
 use e2e::twilio::{form_body, inbound_sms, signature};
 use e2e::App;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
-
-struct Prepared {
-    body: String,
-    signature: String,
-}
 
 fn number(i: usize) -> String {
     format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
@@ -35,46 +29,6 @@ fn replica(state: &std::path::Path) -> App {
         .variable("sms_from", OUR_NUMBER)
         .state_dir(state)
         .start()
-}
-
-/// Latencies (µs) and failures of the clients sending to one replica.
-async fn fire(client: reqwest::Client, url: String, reqs: Arc<Vec<Prepared>>, next: Arc<AtomicUsize>, clients: usize) -> (Vec<u64>, usize) {
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, url, reqs, next) = (client.clone(), url.clone(), reqs.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut lat, mut failed) = (Vec::new(), 0);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(r) = reqs.get(i) else { break };
-                let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("X-Twilio-Signature", &r.signature)
-                    .body(r.body.clone())
-                    .send()
-                    .await;
-                let ok = match resp {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        resp.bytes().await.is_ok() && status == 200
-                    }
-                    Err(_) => false,
-                };
-                lat.push(t.elapsed().as_micros() as u64);
-                failed += usize::from(!ok);
-            }
-            (lat, failed)
-        }));
-    }
-    let (mut all, mut failed) = (Vec::new(), 0);
-    for t in tasks {
-        let (lat, f) = t.await.expect("client task");
-        all.extend(lat);
-        failed += f;
-    }
-    (all, failed)
 }
 
 fn main() {
@@ -96,12 +50,12 @@ fn main() {
     assert_eq!(s, 200, "{body}");
 
     let url = format!("{PUBLIC}/webhooks/sms");
-    let prepare = |from: &dyn Fn(usize) -> String, prefix: &str, count: usize| -> Vec<Prepared> {
+    let prepare = |from: &dyn Fn(usize) -> String, prefix: &str, count: usize| -> Vec<SignedWebhook> {
         (0..count)
             .map(|i| {
                 let (sid, sender) = (format!("SM{prefix}{i:030}"), from(i));
                 let fields = inbound_sms(&sid, &sender, OUR_NUMBER, "STOP");
-                Prepared { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
+                SignedWebhook { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
             })
             .collect()
     };
@@ -109,8 +63,8 @@ fn main() {
     let stops = prepare(&number, "stop", n);
     let warm_from = |i: usize| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000);
     let (even, odd): (Vec<_>, Vec<_>) = stops.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-    let even: Arc<Vec<Prepared>> = Arc::new(even.into_iter().map(|(_, p)| p).collect());
-    let odd: Arc<Vec<Prepared>> = Arc::new(odd.into_iter().map(|(_, p)| p).collect());
+    let even: Arc<Vec<SignedWebhook>> = Arc::new(even.into_iter().map(|(_, p)| p).collect());
+    let odd: Arc<Vec<SignedWebhook>> = Arc::new(odd.into_iter().map(|(_, p)| p).collect());
     let warm = Arc::new(prepare(&warm_from, "warm", concurrency * 2));
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -118,14 +72,14 @@ fn main() {
     let (a_url, b_url) = (a.url("/webhooks/sms"), b.url("/webhooks/sms"));
     let half = concurrency / 2;
     let ((mut a_lat, a_failed), (mut b_lat, b_failed), took) = rt.block_on(async {
-        let wa = tokio::spawn(fire(client.clone(), a_url.clone(), warm.clone(), Arc::new(AtomicUsize::new(0)), half));
-        let wb = tokio::spawn(fire(client.clone(), b_url.clone(), warm.clone(), Arc::new(AtomicUsize::new(0)), half));
-        let _ = (wa.await, wb.await);
+        let (ca, cb) = (client.clone(), client.clone());
+        let (wa, wb) = (warm.clone(), warm.clone());
+        let (ua, ub) = (a_url.clone(), b_url.clone());
+        let _ = tokio::join!(post_webhooks(&ca, &ua, wa, half), post_webhooks(&cb, &ub, wb, half));
         let started = Instant::now();
-        let ra = tokio::spawn(fire(client.clone(), a_url, even, Arc::new(AtomicUsize::new(0)), half));
-        let rb = tokio::spawn(fire(client.clone(), b_url, odd, Arc::new(AtomicUsize::new(0)), concurrency - half));
-        let (ra, rb) = (ra.await.expect("replica a"), rb.await.expect("replica b"));
-        (ra, rb, started.elapsed())
+        let ((la, fa, _), (lb, fb, _)) =
+            tokio::join!(post_webhooks(&ca, &ua, even, half), post_webhooks(&cb, &ub, odd, concurrency - half));
+        ((la, fa), (lb, fb), started.elapsed())
     });
 
     let mut missing = 0;
