@@ -11,7 +11,7 @@
 //! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
 
 use e2e::twilio::{form_body, inbound_sms, signature};
-use e2e::bench::{env_usize, percentile_ms, post_webhooks, SignedWebhook};
+use e2e::bench::{env_usize, import_stop_tenants, percentile_ms, post_webhooks, stop_tenant_number, stops_stored, SignedWebhook};
 use e2e::{workspace_root, App};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +20,6 @@ const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const ROUNDS: usize = 2;
-
-fn number(i: usize) -> String {
-    format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
-}
 
 fn prepare(prefix: &str, from: impl Fn(usize) -> String, text: &str, n: usize) -> Vec<SignedWebhook> {
     let url = format!("{PUBLIC}/webhooks/sms");
@@ -66,19 +62,9 @@ fn main() {
         .start();
 
     // One tenant per STOP, each with its own mobile number.
-    let (s, b) = product.import("properties", "property_id,name,time_zone,state,country\nP1,Maple Court,America/New_York,MA,US\n");
-    assert_eq!(s, 200, "{b}");
-    let mut csv = String::from(
-        "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n",
-    );
-    for i in 0..n {
-        csv.push_str(&format!("B{i},P1,Bench Tenant {i},{i},{},,,,,,,,\n", number(i)));
-    }
-    let (s, b) = product.import("tenants", &csv);
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["created"].as_u64(), Some(n as u64), "every bench tenant imported: {b}");
+    import_stop_tenants(&product, n);
 
-    let stops = prepare("stop", number, "STOP", n);
+    let stops = prepare("stop", stop_tenant_number, "STOP", n);
     // Warm-up (not measured): free text from unknown numbers, same path and size.
     let warm = prepare("warm", |i| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000), "STOP?!x", concurrency * 2);
 
@@ -128,14 +114,7 @@ fn main() {
     });
 
     // Every STOP stored: each tenant's number is excluded by the customer.
-    let mut missing = 0;
-    for i in 0..n {
-        let (s, t) = product.staff_get(&format!("/api/tenants/B{i}"));
-        let on = s == 200 && t["contact_points"][0]["exclusions"]["by_customer"]["on"] == e2e::json!(true);
-        if !on {
-            missing += 1;
-        }
-    }
+    let missing = n - stops_stored(&product, n);
 
     hello_lat.sort_unstable();
     stop_lat.sort_unstable();

@@ -8,7 +8,7 @@
 //! `INBOUND_BENCH_REQUESTS` (default 4000) STOPs, `INBOUND_BENCH_CONCURRENCY`
 //! (default 200) clients, half of them on each replica.
 
-use e2e::bench::{env_usize, percentile_ms, post_webhooks, SignedWebhook};
+use e2e::bench::{env_usize, import_stop_tenants, percentile_ms, post_webhooks, stop_tenant_number, stops_stored, SignedWebhook};
 use e2e::twilio::{form_body, inbound_sms, signature};
 use e2e::App;
 use std::sync::Arc;
@@ -17,10 +17,6 @@ use std::time::{Duration, Instant};
 const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
-
-fn number(i: usize) -> String {
-    format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
-}
 
 fn replica(state: &std::path::Path) -> App {
     App::builder()
@@ -38,16 +34,7 @@ fn main() {
     let a = replica(state.path());
     let b = replica(state.path());
 
-    let (s, body) = a.import("properties", "property_id,name,time_zone,state,country\nP1,Maple Court,America/New_York,MA,US\n");
-    assert_eq!(s, 200, "{body}");
-    let mut csv = String::from(
-        "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n",
-    );
-    for i in 0..n {
-        csv.push_str(&format!("B{i},P1,Bench Tenant {i},{i},{},,,,,,,,\n", number(i)));
-    }
-    let (s, body) = a.import("tenants", &csv);
-    assert_eq!(s, 200, "{body}");
+    import_stop_tenants(&a, n);
 
     let url = format!("{PUBLIC}/webhooks/sms");
     let prepare = |from: &dyn Fn(usize) -> String, prefix: &str, count: usize| -> Vec<SignedWebhook> {
@@ -60,7 +47,7 @@ fn main() {
             .collect()
     };
     // Each replica gets every other STOP; each list is drawn by its own clients.
-    let stops = prepare(&number, "stop", n);
+    let stops = prepare(&stop_tenant_number, "stop", n);
     let warm_from = |i: usize| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000);
     let (even, odd): (Vec<_>, Vec<_>) = stops.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
     let even: Arc<Vec<SignedWebhook>> = Arc::new(even.into_iter().map(|(_, p)| p).collect());
@@ -82,13 +69,7 @@ fn main() {
         ((la, fa), (lb, fb), started.elapsed())
     });
 
-    let mut missing = 0;
-    for i in 0..n {
-        let (s, t) = a.staff_get(&format!("/api/tenants/B{i}"));
-        if !(s == 200 && t["contact_points"][0]["exclusions"]["by_customer"]["on"] == e2e::json!(true)) {
-            missing += 1;
-        }
-    }
+    let missing = n - stops_stored(&a, n);
     a_lat.sort_unstable();
     b_lat.sort_unstable();
     println!("two replicas, one SQLite file: {n} signed STOPs, {concurrency} concurrent clients ({half} per replica), loopback");

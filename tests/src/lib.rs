@@ -86,6 +86,38 @@ pub mod bench {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    /// The mobile number of STOP bench tenant `i` (`B{i}`): one per tenant.
+    pub fn stop_tenant_number(i: usize) -> String {
+        format!("+1617{:03}{:04}", 201 + i / 10_000, i % 10_000)
+    }
+
+    /// Import property P1 and `n` tenants `B0..` each with its own mobile
+    /// number ([`stop_tenant_number`]), as the STOP benchmarks need.
+    pub fn import_stop_tenants(app: &crate::App, n: usize) {
+        let (s, b) = app.import("properties", "property_id,name,time_zone,state,country\nP1,Maple Court,America/New_York,MA,US\n");
+        assert_eq!(s, 200, "{b}");
+        let mut csv = String::from(
+            "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n",
+        );
+        for i in 0..n {
+            csv.push_str(&format!("B{i},P1,Bench Tenant {i},{i},{},,,,,,,,\n", stop_tenant_number(i)));
+        }
+        let (s, b) = app.import("tenants", &csv);
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["created"].as_u64(), Some(n as u64), "every bench tenant imported: {b}");
+    }
+
+    /// How many of the `n` STOP bench tenants' numbers are excluded by the
+    /// customer (read through the staff API).
+    pub fn stops_stored(app: &crate::App, n: usize) -> usize {
+        (0..n)
+            .filter(|i| {
+                let (s, t) = app.staff_get(&format!("/api/tenants/B{i}"));
+                s == 200 && t["contact_points"][0]["exclusions"]["by_customer"]["on"] == serde_json::json!(true)
+            })
+            .count()
+    }
+
     /// A signed SMS webhook ready to send: form body and `X-Twilio-Signature`.
     pub struct SignedWebhook {
         /// `application/x-www-form-urlencoded` body.
