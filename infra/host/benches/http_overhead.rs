@@ -2,6 +2,11 @@
 //! (`fixtures/hello`) served by `spin_host`, against a bare hyper handler
 //! answering the same request, measured in the same run on loopback.
 //!
+//! A third server shows the floor under the host: the same component served
+//! by `wasmtime-wasi-http` alone, the way `wasmtime serve` does it (a fresh
+//! store and instance per request, no Spin interfaces, no routing), on the
+//! host's own engine settings.
+//!
 //! For each server: warm up, then 200 keep-alive connections send requests
 //! back to back for a fixed time; every latency is recorded. Also one
 //! connection at a time (pure per-request cost, no queueing). Prints p50,
@@ -59,34 +64,45 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(addr)
     })?;
     let bare_addr = server_rt.block_on(bare_server())?;
+    let reference_addr = server_rt.block_on(reference_server(&wasm))?;
     let (compiled_at_load, _) = host.stats();
 
     println!("Local host: per-request overhead (trivial component vs bare hyper handler, loopback)");
-    println!("{:<30} {:>10} {:>10} {:>10} {:>12}", "phase", "p50 ms", "p99 ms", "mean ms", "req/s");
+    println!("{:<38} {:>10} {:>10} {:>10} {:>12}", "phase", "p50 ms", "p99 ms", "mean ms", "req/s");
     let mut results = Vec::new();
     for (label, concurrency) in [("1 connection", 1), ("200 connections", CONCURRENCY)] {
         // Alternate bare and host twice; keep each server's better run (less noise from neighbours).
         let mut bare = Vec::new();
+        let mut reference = Vec::new();
         let mut hosted = Vec::new();
         for _ in 0..2 {
             bare.push(client_rt.block_on(load(bare_addr, concurrency))?);
+            reference.push(client_rt.block_on(load(reference_addr, concurrency))?);
             hosted.push(client_rt.block_on(load(host_addr, concurrency))?);
         }
         let bare = best(bare);
+        let reference = best(reference);
         let hosted = best(hosted);
         print_row(&format!("bare hyper, {label}"), &bare);
+        print_row(&format!("wasmtime-wasi-http, {label}"), &reference);
         print_row(&format!("spin-host, {label}"), &hosted);
-        results.push((label, bare, hosted));
+        results.push((label, bare, reference, hosted));
     }
     let (compiled_after, instances) = host.stats();
     println!();
-    for (label, bare, hosted) in &results {
+    for (label, bare, reference, hosted) in &results {
         let p50 = hosted.p50 / bare.p50;
         let p99 = hosted.p99 / bare.p99;
         let verdict = if p50 <= TARGET_RATIO { "within" } else { "OVER" };
         println!(
             "ratio host/bare, {label}: p50 {p50:.2}x ({verdict} the {TARGET_RATIO}x target), p99 {p99:.2}x, throughput {:.2}x",
             hosted.rps / bare.rps
+        );
+        println!(
+            "  floor, wasmtime-wasi-http/bare: p50 {:.2}x, throughput {:.2}x; host/wasmtime-wasi-http: p50 {:.2}x",
+            reference.p50 / bare.p50,
+            reference.rps / bare.rps,
+            hosted.p50 / reference.p50
         );
     }
     println!(
@@ -114,7 +130,7 @@ fn best(runs: Vec<Figures>) -> Figures {
 }
 
 fn print_row(label: &str, f: &Figures) {
-    println!("{label:<30} {:>10.3} {:>10.3} {:>10.3} {:>12.0}", f.p50, f.p99, f.mean, f.rps);
+    println!("{label:<38} {:>10.3} {:>10.3} {:>10.3} {:>12.0}", f.p50, f.p99, f.mean, f.rps);
 }
 
 /// A hyper server answering every request like the hello fixture does.
@@ -130,6 +146,91 @@ async fn bare_server() -> anyhow::Result<SocketAddr> {
                     let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
                     resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
                     Ok::<_, std::convert::Infallible>(resp)
+                });
+                let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Per-request state of the reference server: WASI and WASI HTTP only.
+struct ReferenceState {
+    wasi: wasmtime_wasi::WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl wasmtime_wasi::WasiView for ReferenceState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for ReferenceState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: wasmtime_wasi_http::default_hooks(),
+        }
+    }
+}
+
+/// The floor under the host: `wasm` served by wasmtime-wasi-http alone, as
+/// `wasmtime serve` does (a fresh store and instance per request, the guest
+/// on a task of its own), on the host's engine settings.
+async fn reference_server(wasm: &Path) -> anyhow::Result<SocketAddr> {
+    use wasmtime_wasi_http::p2::bindings::ProxyPre;
+    use wasmtime_wasi_http::WasiHttpView as _;
+
+    let engine = spin_host::app::new_engine()?;
+    let component = wasmtime::component::Component::from_file(&engine, wasm)?;
+    let mut linker = wasmtime::component::Linker::<ReferenceState>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            let (engine, pre) = (engine.clone(), pre.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (engine, pre) = (engine.clone(), pre.clone());
+                    async move {
+                        let mut store = wasmtime::Store::new(
+                            &engine,
+                            ReferenceState {
+                                wasi: wasmtime_wasi::WasiCtx::builder().build(),
+                                http: wasmtime_wasi_http::WasiHttpCtx::new(),
+                                table: wasmtime::component::ResourceTable::new(),
+                            },
+                        );
+                        store.set_epoch_deadline(1);
+                        store.epoch_deadline_async_yield_and_update(1);
+                        let (sender, receiver) = tokio::sync::oneshot::channel();
+                        let (parts, body) = req.into_parts();
+                        let mut uri = http::Uri::builder().scheme("http").authority(addr.to_string());
+                        if let Some(pq) = parts.uri.path_and_query() {
+                            uri = uri.path_and_query(pq.clone());
+                        }
+                        let mut req = Request::from_parts(parts, body.map_err(wasmtime_wasi_http::p2::hyper_request_error));
+                        *req.uri_mut() = uri.build()?;
+                        let request = store.data_mut().http().new_incoming_request(wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http, req)?;
+                        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+                        let guest = tokio::spawn(async move {
+                            let proxy = pre.instantiate_async(&mut store).await?;
+                            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
+                        });
+                        match receiver.await {
+                            Ok(Ok(resp)) => anyhow::Ok(resp),
+                            Ok(Err(code)) => anyhow::bail!("guest answered with error {code:?}"),
+                            Err(_) => anyhow::bail!("guest set no response: {:?}", guest.await),
+                        }
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
             });

@@ -379,7 +379,10 @@ const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 /// most requests and ticks that can run at once.
 const POOLED_INSTANCES: u32 = 1000;
 
-fn new_engine() -> anyhow::Result<Engine> {
+/// The engine apps run on: pooling allocator, epoch interruption, compile
+/// cache. Public so that benchmarks can run a reference server on the same
+/// engine settings.
+pub fn new_engine() -> anyhow::Result<Engine> {
     let mut config = base_config();
     // Instantiation from a pool of ready memories and stacks is what makes a
     // fresh instance per request cheap (Spin does the same).
