@@ -3,6 +3,11 @@
 //! component measured in the same run (same bodies, same client, rounds
 //! interleaved so background load hits both alike).
 //!
+//! A third server shows the floor under any webhook that must commit before
+//! it answers: the `durable-write` fixture keeps each body in one SQLite
+//! write transaction (`BEGIN IMMEDIATE`, one `INSERT`, `COMMIT`) and does
+//! nothing else: no signature, no parsing, no lookups.
+//!
 //! Target (BENCHMARKS.md, "Inbound webhook"): STOP p50 within 2x of the
 //! trivial p50, no errors, every STOP stored. Exits non-zero on any error or
 //! any STOP not stored; the latency ratio is reported, not asserted.
@@ -51,10 +56,60 @@ async fn with_cpu<T>(host_pid: u32, phase: impl std::future::Future<Output = T>)
     (out, cpu_seconds(&host_pid.to_string()) - host, cpu_seconds("self") - client)
 }
 
+/// What one server did over the measured rounds.
+#[derive(Default)]
+struct Phase {
+    /// Latencies, microseconds.
+    latencies: Vec<u64>,
+    failed: usize,
+    time: Duration,
+    /// CPU seconds of the serving host.
+    host_cpu: f64,
+    /// CPU seconds of this process (the client).
+    client_cpu: f64,
+}
+
+impl Phase {
+    async fn round(&mut self, client: &reqwest::Client, url: &str, pid: u32, chunk: Arc<Vec<SignedWebhook>>, clients: usize) {
+        let ((latencies, failed, time), host, client_cpu) = with_cpu(pid, post_webhooks(client, url, chunk, clients)).await;
+        self.latencies.extend(latencies);
+        self.failed += failed;
+        self.time += time;
+        self.host_cpu += host;
+        self.client_cpu += client_cpu;
+    }
+
+    fn p50(&self) -> f64 {
+        percentile_ms(&self.latencies, 50.0)
+    }
+
+    fn p99(&self) -> f64 {
+        percentile_ms(&self.latencies, 99.0)
+    }
+
+    fn print(&mut self, label: &str) {
+        self.latencies.sort_unstable();
+        let n = self.latencies.len().max(1) as f64;
+        println!(
+            "  {label:<18} p50 {:8.2} ms   p99 {:8.2} ms   {:7.0} req/s   errors {}   CPU per request host / client {:.0} / {:.0} us",
+            self.p50(),
+            self.p99(),
+            self.latencies.len() as f64 / self.time.as_secs_f64(),
+            self.failed,
+            self.host_cpu * 1e6 / n,
+            self.client_cpu * 1e6 / n,
+        );
+    }
+}
+
 fn main() {
     let n = env_usize("INBOUND_BENCH_REQUESTS", 2000);
     let concurrency = env_usize("INBOUND_BENCH_CONCURRENCY", 200);
     let hello = App::builder().manifest(workspace_root().join("infra/host/fixtures/apps/hello.toml")).start();
+    let durable = App::builder().manifest(workspace_root().join("infra/host/fixtures/apps/durable_write.toml")).start();
+    // The floor's table, created before anything is measured.
+    let created = durable.get("/");
+    assert_eq!(created.status(), 200, "durable-write fixture: {}", created.text().unwrap_or_default());
     let product = App::builder()
         .variable("sms_auth_token", AUTH)
         .variable("public_base_url", PUBLIC)
@@ -74,19 +129,14 @@ fn main() {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("client");
-    let hello_url = hello.url("/webhooks/sms");
-    let product_url = product.url("/webhooks/sms");
-    let (mut hello_lat, mut stop_lat) = (Vec::new(), Vec::new());
-    let (mut hello_failed, mut stop_failed) = (0, 0);
-    let (mut hello_time, mut stop_time) = (Duration::ZERO, Duration::ZERO);
-    // CPU seconds of the serving host and of the client, per phase kind.
-    let (mut hello_cpu, mut stop_cpu) = ((0.0, 0.0), (0.0, 0.0));
+    let servers = [(&hello, hello.url("/webhooks/sms")), (&durable, durable.url("/webhooks/sms")), (&product, product.url("/webhooks/sms"))];
+    let mut phases: [Phase; 3] = Default::default();
     rt.block_on(async {
         let warm = Arc::new(warm);
-        let (_, f, _) = post_webhooks(&client, &hello_url, warm.clone(), concurrency).await;
-        hello_failed += f;
-        let (_, f, _) = post_webhooks(&client, &product_url, warm.clone(), concurrency).await;
-        stop_failed += f;
+        for ((_, url), phase) in servers.iter().zip(phases.iter_mut()) {
+            let (_, failed, _) = post_webhooks(&client, url, warm.clone(), concurrency).await;
+            phase.failed += failed;
+        }
         let per_round = n.div_ceil(ROUNDS);
         let mut chunks: Vec<Vec<SignedWebhook>> = Vec::new();
         let mut it = stops.into_iter().peekable();
@@ -100,48 +150,34 @@ fn main() {
         }
         for chunk in chunks {
             let chunk = Arc::new(chunk);
-            let ((lat, f, t), host, client_cpu) = with_cpu(hello.pid(), post_webhooks(&client, &hello_url, chunk.clone(), concurrency)).await;
-            hello_lat.extend(lat);
-            hello_failed += f;
-            hello_time += t;
-            hello_cpu = (hello_cpu.0 + host, hello_cpu.1 + client_cpu);
-            let ((lat, f, t), host, client_cpu) = with_cpu(product.pid(), post_webhooks(&client, &product_url, chunk, concurrency)).await;
-            stop_lat.extend(lat);
-            stop_failed += f;
-            stop_time += t;
-            stop_cpu = (stop_cpu.0 + host, stop_cpu.1 + client_cpu);
+            for ((app, url), phase) in servers.iter().zip(phases.iter_mut()) {
+                phase.round(&client, url, app.pid(), chunk.clone(), concurrency).await;
+            }
         }
     });
 
     // Every STOP stored: each tenant's number is excluded by the customer.
     let missing = n - stops_stored(&product, n);
 
-    hello_lat.sort_unstable();
-    stop_lat.sort_unstable();
-    let (h50, h99) = (percentile_ms(&hello_lat, 50.0), percentile_ms(&hello_lat, 99.0));
-    let (s50, s99) = (percentile_ms(&stop_lat, 50.0), percentile_ms(&stop_lat, 99.0));
+    let [trivial, write, stop] = &mut phases;
     println!("inbound webhook benchmark: {n} signed STOPs, {concurrency} concurrent clients, loopback, local host");
+    trivial.print("trivial (hello):");
+    write.print("durable write:");
+    stop.print("signed STOP:");
     println!(
-        "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}",
-        hello_lat.len() as f64 / hello_time.as_secs_f64()
+        "  ratio STOP/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 2x)",
+        stop.p50() / trivial.p50(),
+        stop.p99() / trivial.p99()
     );
     println!(
-        "  signed STOP:      p50 {s50:8.2} ms   p99 {s99:8.2} ms   {:7.0} req/s   errors {stop_failed}",
-        stop_lat.len() as f64 / stop_time.as_secs_f64()
-    );
-    println!("  ratio STOP/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 2x)", s50 / h50, s99 / h99);
-    // Where the time goes: CPU per request of the host serving it and of this client.
-    let per = |cpu: f64, n: usize| cpu * 1e6 / n.max(1) as f64;
-    println!(
-        "  CPU per request, host / client: trivial {:.0} / {:.0} us   STOP {:.0} / {:.0} us",
-        per(hello_cpu.0, hello_lat.len()),
-        per(hello_cpu.1, hello_lat.len()),
-        per(stop_cpu.0, stop_lat.len()),
-        per(stop_cpu.1, stop_lat.len()),
+        "  floor: durable write/trivial p50 {:.2}x; STOP/durable write p50 {:.2}x",
+        write.p50() / trivial.p50(),
+        stop.p50() / write.p50()
     );
     println!("  STOPs stored: {}/{n}", n - missing);
-    if hello_failed + stop_failed > 0 || missing > 0 {
-        eprintln!("FAILED: {hello_failed} trivial errors, {stop_failed} STOP errors, {missing} STOPs not stored");
+    let errors: usize = phases.iter().map(|p| p.failed).sum();
+    if errors > 0 || missing > 0 {
+        eprintln!("FAILED: {errors} errors ({} trivial, {} durable write, {} STOP), {missing} STOPs not stored", phases[0].failed, phases[1].failed, phases[2].failed);
         std::process::exit(1);
     }
 }
