@@ -154,42 +154,13 @@ async fn bare_server() -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// Per-request state of the reference server: WASI and WASI HTTP only.
-struct ReferenceState {
-    wasi: wasmtime_wasi::WasiCtx,
-    http: wasmtime_wasi_http::WasiHttpCtx,
-    table: wasmtime::component::ResourceTable,
-}
-
-impl wasmtime_wasi::WasiView for ReferenceState {
-    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl wasmtime_wasi_http::WasiHttpView for ReferenceState {
-    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
-        wasmtime_wasi_http::WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: wasmtime_wasi_http::default_hooks(),
-        }
-    }
-}
-
 /// The floor under the host: `wasm` served by wasmtime-wasi-http alone, as
 /// `wasmtime serve` does (a fresh store and instance per request, the guest
 /// on a task of its own), on the host's engine settings.
 async fn reference_server(wasm: &Path) -> anyhow::Result<SocketAddr> {
-    use wasmtime_wasi_http::p2::bindings::ProxyPre;
     use wasmtime_wasi_http::WasiHttpView as _;
 
-    let engine = spin_host::app::new_engine()?;
-    let component = wasmtime::component::Component::from_file(&engine, wasm)?;
-    let mut linker = wasmtime::component::Linker::<ReferenceState>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+    let (engine, pre) = spin_host::floor::pre_instantiate(wasm)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -201,16 +172,7 @@ async fn reference_server(wasm: &Path) -> anyhow::Result<SocketAddr> {
                 let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let (engine, pre) = (engine.clone(), pre.clone());
                     async move {
-                        let mut store = wasmtime::Store::new(
-                            &engine,
-                            ReferenceState {
-                                wasi: wasmtime_wasi::WasiCtx::builder().build(),
-                                http: wasmtime_wasi_http::WasiHttpCtx::new(),
-                                table: wasmtime::component::ResourceTable::new(),
-                            },
-                        );
-                        store.set_epoch_deadline(1);
-                        store.epoch_deadline_async_yield_and_update(1);
+                        let mut store = spin_host::floor::new_store(&engine);
                         let (sender, receiver) = tokio::sync::oneshot::channel();
                         let (parts, body) = req.into_parts();
                         let mut uri = http::Uri::builder().scheme("http").authority(addr.to_string());

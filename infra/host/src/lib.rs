@@ -9,6 +9,7 @@ pub mod build_cmd;
 pub mod cron_trigger;
 mod dependencies;
 mod files;
+pub mod floor;
 mod grants;
 pub mod output;
 pub mod http_trigger;
