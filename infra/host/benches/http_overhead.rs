@@ -133,25 +133,41 @@ fn print_row(label: &str, f: &Figures) {
     println!("{label:<38} {:>10.3} {:>10.3} {:>10.3} {:>12.0}", f.p50, f.p99, f.mean, f.rps);
 }
 
-/// A hyper server answering every request like the hello fixture does.
-async fn bare_server() -> anyhow::Result<SocketAddr> {
+/// Accept connections on a loopback port; `service(addr)` serves each one.
+async fn serve_loopback<S, B>(service: impl Fn(SocketAddr) -> S + Send + 'static) -> anyhow::Result<SocketAddr>
+where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let _ = stream.set_nodelay(true);
+            let service = service(addr);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
-                    let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
-                    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
-                    Ok::<_, std::convert::Infallible>(resp)
-                });
                 let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
     Ok(addr)
+}
+
+/// A hyper server answering every request like the hello fixture does.
+async fn bare_server() -> anyhow::Result<SocketAddr> {
+    serve_loopback(|_| {
+        hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+            Ok::<_, std::convert::Infallible>(resp)
+        })
+    })
+    .await
 }
 
 /// The floor under the host: `wasm` served by wasmtime-wasi-http alone, as
@@ -161,44 +177,35 @@ async fn reference_server(wasm: &Path) -> anyhow::Result<SocketAddr> {
     use wasmtime_wasi_http::WasiHttpView as _;
 
     let (engine, pre) = spin_host::floor::pre_instantiate(wasm)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let _ = stream.set_nodelay(true);
+    serve_loopback(move |addr| {
+        let (engine, pre) = (engine.clone(), pre.clone());
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let (engine, pre) = (engine.clone(), pre.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (engine, pre) = (engine.clone(), pre.clone());
-                    async move {
-                        let mut store = spin_host::floor::new_store(&engine);
-                        let (sender, receiver) = tokio::sync::oneshot::channel();
-                        let (parts, body) = req.into_parts();
-                        let mut uri = http::Uri::builder().scheme("http").authority(addr.to_string());
-                        if let Some(pq) = parts.uri.path_and_query() {
-                            uri = uri.path_and_query(pq.clone());
-                        }
-                        let mut req = Request::from_parts(parts, body.map_err(wasmtime_wasi_http::p2::hyper_request_error));
-                        *req.uri_mut() = uri.build()?;
-                        let request = store.data_mut().http().new_incoming_request(wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http, req)?;
-                        let outparam = store.data_mut().http().new_response_outparam(sender)?;
-                        let guest = tokio::spawn(async move {
-                            let proxy = pre.instantiate_async(&mut store).await?;
-                            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
-                        });
-                        match receiver.await {
-                            Ok(Ok(resp)) => anyhow::Ok(resp),
-                            Ok(Err(code)) => anyhow::bail!("guest answered with error {code:?}"),
-                            Err(_) => anyhow::bail!("guest set no response: {:?}", guest.await),
-                        }
-                    }
+            async move {
+                let mut store = spin_host::floor::new_store(&engine);
+                let (sender, receiver) = tokio::sync::oneshot::channel();
+                let (parts, body) = req.into_parts();
+                let mut uri = http::Uri::builder().scheme("http").authority(addr.to_string());
+                if let Some(pq) = parts.uri.path_and_query() {
+                    uri = uri.path_and_query(pq.clone());
+                }
+                let mut req = Request::from_parts(parts, body.map_err(wasmtime_wasi_http::p2::hyper_request_error));
+                *req.uri_mut() = uri.build()?;
+                let request = store.data_mut().http().new_incoming_request(wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http, req)?;
+                let outparam = store.data_mut().http().new_response_outparam(sender)?;
+                let guest = tokio::spawn(async move {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
                 });
-                let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
-    });
-    Ok(addr)
+                match receiver.await {
+                    Ok(Ok(resp)) => anyhow::Ok(resp),
+                    Ok(Err(code)) => anyhow::bail!("guest answered with error {code:?}"),
+                    Err(_) => anyhow::bail!("guest set no response: {:?}", guest.await),
+                }
+            }
+        })
+    })
+    .await
 }
 
 /// Warm up, then run `concurrency` connections for [`PHASE`]; latencies of the measured part.
