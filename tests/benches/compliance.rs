@@ -16,11 +16,11 @@
 //! `BENCH_QUICK=1` runs fewer iterations.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rentmsg::channel::Channel;
+use rentmsg::base::channel::Channel;
 use rentmsg::compliance::decide::{decide, PastContact, Proposed};
 use rentmsg::compliance::{self, CheckRequest, Verdict};
-use rentmsg::consent::{self, ConsentChange, ConsentStatus};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
+use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
 use std::hint::black_box;
 use std::path::Path;
@@ -78,7 +78,7 @@ fn seed(db: &NativeDb) -> anyhow::Result<()> {
         db.execute(
             "INSERT INTO contact_log (tenant_id, channel, direction, address, body, status, at, call_result)
              VALUES (?, ?, 'outbound', ?, 'notice', 'delivered', ?, ?)",
-            &[TENANT.into(), channel.into(), address.into(), rentmsg::time::timestamp(t).into(), code.into()],
+            &[TENANT.into(), channel.into(), address.into(), rentmsg::base::time::timestamp(t).into(), code.into()],
         )?;
     }
     db.execute("COMMIT", &[])?;
@@ -94,10 +94,10 @@ fn full_history(db: &NativeDb) -> anyhow::Result<Vec<PastContact>> {
     rows.iter()
         .map(|r| {
             Ok(PastContact {
-                at: rentmsg::time::parse_timestamp(r.str("at")?).ok_or_else(|| anyhow::anyhow!("bad time"))?,
+                at: rentmsg::base::time::parse_timestamp(r.str("at")?).ok_or_else(|| anyhow::anyhow!("bad time"))?,
                 channel: r.str("channel")?.parse().map_err(anyhow::Error::msg)?,
                 outbound: true,
-                kind: Some(rentmsg::tenants::ContactKind::MobilePhone),
+                kind: Some(rentmsg::records::tenants::ContactKind::MobilePhone),
                 call_result: r.opt_i64("call_result")?,
                 own: true,
             })
@@ -129,7 +129,7 @@ fn manifest(dir: &Path, wasm: &Path, small: u64, big: u64, expect: &str) -> Stri
              dependencies_inherit_configuration = true\n\
              environment = {{ BENCH_N = \"{n}\", BENCH_TENANT = \"{TENANT}\", BENCH_CHANNEL = \"phone\", BENCH_AT = \"{}\", BENCH_EXPECT = \"{expect}\" }}\n\
              [component.{id}.dependencies]\n\"rentmsg:compliance/decide\" = {{ path = {compliance:?} }}\n",
-            rentmsg::time::timestamp(at())
+            rentmsg::base::time::timestamp(at())
         ));
     }
     let path = dir.join("spin.toml");

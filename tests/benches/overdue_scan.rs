@@ -9,9 +9,9 @@
 //! The schedule sends stage notices by text. Measured on copies of the same
 //! database file, opened as the host opens it (WAL, synchronous=NORMAL):
 //!
-//! - **raw SQL**: the overdue-set query (`rentmsg::scan::OVERDUE_SQL`) run
+//! - **raw SQL**: the overdue-set query (`rentmsg::notices::scan::OVERDUE_SQL`) run
 //!   natively with rusqlite, rows read;
-//! - **native scan**: `rentmsg::scan::run` on rusqlite with the in-process
+//! - **native scan**: `rentmsg::notices::scan::run` on rusqlite with the in-process
 //!   compliance check (the same statements the component sends);
 //! - **component scan**: the overdue-scan component's cron handler in the
 //!   local host (`spin_host`), compliance through the compliance component,
@@ -25,7 +25,7 @@
 
 use chrono::{Duration, Utc};
 use rentmsg::compliance::DbChecker;
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -43,8 +43,8 @@ fn build(path: &Path, tenants: i64, overdue: i64) -> anyhow::Result<f64> {
     let now = Utc::now();
     rentmsg::schema::migrate(&db, now)?;
     let every = (tenants / overdue).max(1);
-    let due = rentmsg::time::date_string((now - Duration::days(12)).date_naive());
-    let stamp = rentmsg::time::timestamp(now);
+    let due = rentmsg::base::time::date_string((now - Duration::days(12)).date_naive());
+    let stamp = rentmsg::base::time::timestamp(now);
     db.execute("BEGIN", &[])?;
     db.execute(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199)
@@ -83,12 +83,12 @@ fn build(path: &Path, tenants: i64, overdue: i64) -> anyhow::Result<f64> {
     )?;
     db.execute("COMMIT", &[])?;
     // Stage notices by text only; Sundays allowed (the run may fall on one).
-    let mut spec = rentmsg::schedule::load(&db)?.spec;
+    let mut spec = rentmsg::notices::schedule::load(&db)?.spec;
     for s in &mut spec.stages {
-        s.channels = vec![rentmsg::Channel::Text];
+        s.channels = vec![rentmsg::base::channel::Channel::Text];
     }
     spec.skip_sundays = false;
-    rentmsg::schedule::save(&db, spec, "bench", now)?;
+    rentmsg::notices::schedule::save(&db, spec, "bench", now)?;
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
     let n = db.execute("SELECT count(*) AS n FROM tenant_balances WHERE balance_cents > 0", &[])?;
     anyhow::ensure!(n.first().map(|r| r.i64("n")).transpose()? == Some(overdue), "expected {overdue} overdue tenants");
@@ -142,12 +142,12 @@ fn measure(root: &Path, rt: &tokio::runtime::Runtime, tenants: i64, overdue: i64
 
     // Raw SQL: the overdue-set query, natively (best of 3).
     let db = open(&base)?;
-    let schedule = rentmsg::schedule::load(&db)?;
+    let schedule = rentmsg::notices::schedule::load(&db)?;
     let mut raw_sql = f64::INFINITY;
     for _ in 0..3 {
-        let params = rentmsg::scan::overdue_params(&schedule, Utc::now());
+        let params = rentmsg::notices::scan::overdue_params(&schedule, Utc::now());
         let t0 = Instant::now();
-        let n = db.execute(rentmsg::scan::OVERDUE_SQL, &params)?.len() as i64;
+        let n = db.execute(rentmsg::notices::scan::OVERDUE_SQL, &params)?.len() as i64;
         raw_sql = raw_sql.min(t0.elapsed().as_secs_f64());
         anyhow::ensure!(n == overdue, "overdue query found {n}");
     }
@@ -158,13 +158,13 @@ fn measure(root: &Path, rt: &tokio::runtime::Runtime, tenants: i64, overdue: i64
     let db = open(&native_path)?;
     let checker = DbChecker { db: &db };
     let t0 = Instant::now();
-    let first = rentmsg::scan::run(&db, &checker, Utc::now())?;
+    let first = rentmsg::notices::scan::run(&db, &checker, Utc::now())?;
     let native_first = t0.elapsed().as_secs_f64();
     anyhow::ensure!(first.queued as i64 == overdue, "native first scan queued {}", first.queued);
     let mut native_rescan = f64::INFINITY;
     for _ in 0..3 {
         let t0 = Instant::now();
-        let again = rentmsg::scan::run(&db, &checker, Utc::now())?;
+        let again = rentmsg::notices::scan::run(&db, &checker, Utc::now())?;
         native_rescan = native_rescan.min(t0.elapsed().as_secs_f64());
         anyhow::ensure!(again.queued == 0, "rescan queued {}", again.queued);
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use e2e::App;
-use rentmsg::db::NativeDb;
+use rentmsg::base::db::NativeDb;
 use rentmsg::import::{self, ImportKind};
 
 /// A portfolio as an AR system would export it.

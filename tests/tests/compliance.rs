@@ -4,9 +4,9 @@
 //! same database.
 
 use e2e::{json, App, Json};
-use rentmsg::channel::Channel;
+use rentmsg::base::channel::Channel;
 use rentmsg::compliance::{self, CheckRequest};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 
 /// Saturday 2024-06-01 12:00 in New York.
 const NOON_NY: &str = "2024-06-01T16:00:00Z";

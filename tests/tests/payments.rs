@@ -11,7 +11,7 @@
 
 use e2e::browser::Browser;
 use e2e::{json, App, FakeServer, Json, Recorded};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -339,7 +339,7 @@ fn a_promise_pauses_the_notices_until_it_is_missed() {
 
     // The promised date passes unpaid (the clock cannot wait days: the
     // promise and its pause are moved to yesterday).
-    let yesterday = rentmsg::time::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
+    let yesterday = rentmsg::base::time::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
     db.execute("UPDATE promises SET due_at = ? WHERE tenant_id = 'pat'", &[yesterday.as_str().into()]).unwrap();
     db.execute("UPDATE notice_pauses SET paused_until = ? WHERE tenant_id = 'pat'", &[yesterday.as_str().into()]).unwrap();
     let (s, report) = app.staff_post("/api/scan", &json!({}));

@@ -299,8 +299,8 @@ impl BudgetStore<'_> {
             BudgetStore::Redis(r) => r.get(&key).map(|v| String::from_utf8_lossy(&v).parse().expect("decimal counter")),
             // Spin's file store: 8 little-endian bytes.
             BudgetStore::SpinFile(file) => {
-                use rentmsg::db::Db as _;
-                let db = rentmsg::db::NativeDb::open(file).expect("open key-value file");
+                use rentmsg::base::db::Db as _;
+                let db = rentmsg::base::db::NativeDb::open(file).expect("open key-value file");
                 let rows = db
                     .execute("SELECT hex(value) AS v FROM spin_key_value WHERE store = 'default' AND key = ?1", &[key.as_str().into()])
                     .expect("read counter");
@@ -343,9 +343,9 @@ fn two_replicas_send(runtime_config: Option<&Path>, state: &Path, budget: Budget
         assert!(out.status.success(), "overdue-scan: {}", String::from_utf8_lossy(&out.stderr));
     });
     let db_file = state.join("sqlite_db.db");
-    let db = rentmsg::db::NativeDb::open(&db_file).expect("open the shared database");
+    let db = rentmsg::base::db::NativeDb::open(&db_file).expect("open the shared database");
     let count = |sql: &str| -> i64 {
-        use rentmsg::db::Db as _;
+        use rentmsg::base::db::Db as _;
         db.execute(sql, &[]).expect(sql).first().expect("a row").i64("n").expect("n")
     };
     assert_eq!(count("SELECT COUNT(*) AS n FROM outbox WHERE channel = 'text' AND state = 'queued'"), DUE as i64);

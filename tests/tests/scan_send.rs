@@ -8,7 +8,7 @@
 //! (no area-code zones), and Sundays are allowed in the schedule.
 
 use e2e::{json, App, FakeServer, Json, Recorded};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,7 +171,7 @@ fn portfolio_to_notices_through_the_cron_triggers() {
     {
         let db = NativeDb::open(app.state_dir.join("sqlite_db.db")).unwrap();
         db.execute("UPDATE tenants SET state = 'LM' WHERE tenant_id = 'limit'", &[]).unwrap();
-        let yesterday = rentmsg::time::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
+        let yesterday = rentmsg::base::time::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
         db.execute(
             "INSERT INTO contact_log (tenant_id, channel, direction, address, body, status, at) VALUES ('limit', 'text', 'outbound', '+447911123105', 'earlier', 'delivered', ?)",
             &[yesterday.into()],

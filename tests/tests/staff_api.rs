@@ -7,9 +7,9 @@
 
 use e2e::{json, json_of, App, Json, STAFF_TOKEN};
 use reqwest::Method;
-use rentmsg::channel::Channel;
-use rentmsg::contact_log::{self, Direction, NewContact};
-use rentmsg::db::NativeDb;
+use rentmsg::base::channel::Channel;
+use rentmsg::records::contact_log::{self, Direction, NewContact};
+use rentmsg::base::db::NativeDb;
 
 const PROPERTIES: &str = "\
 property_id,name,time_zone,state,country
@@ -392,7 +392,7 @@ fn concurrent_first_requests_migrate_the_schema_once() {
         assert_eq!(*status, 200, "{body}");
     }
     let db = NativeDb::open(app.state_dir.join("sqlite_db.db")).expect("open the app's database");
-    use rentmsg::db::Db as _;
+    use rentmsg::base::db::Db as _;
     let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).expect("count");
     let n = rows.first().map(|r| r.i64("n").unwrap_or(-1)).unwrap_or(-1);
     assert_eq!(n, rentmsg::schema::MIGRATIONS.len() as i64);

@@ -4,9 +4,9 @@
 //! = true`, so this reads the facts itself from the importer's `default`
 //! SQLite database; the decision is `rentmsg::compliance::check`.
 
-use rentmsg::channel::Channel;
+use rentmsg::base::channel::Channel;
 use rentmsg::compliance::{self, CheckError, CheckRequest, Verdict};
-use rentmsg::db::SpinDb;
+use rentmsg::base::db::SpinDb;
 use std::cell::RefCell;
 
 wit_bindgen::generate!({
@@ -47,7 +47,7 @@ impl wit::Guest for Component {
                 "manual": request.manual,
                 "decision": d.verdict.as_str(),
                 "rules": d.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
-                "defer_until": d.defer_until.map(rentmsg::time::timestamp),
+                "defer_until": d.defer_until.map(rentmsg::base::time::timestamp),
             });
             eprintln!("{log}");
         }
@@ -61,7 +61,7 @@ impl wit::Guest for Component {
                 Verdict::Defer => wit::Verdict::Defer,
             },
             reasons: reasons(d.reasons),
-            defer_until: d.defer_until.map(rentmsg::time::timestamp),
+            defer_until: d.defer_until.map(rentmsg::base::time::timestamp),
             near_limit: d.near_limit,
             warnings: reasons(d.warnings),
             address: d.address,

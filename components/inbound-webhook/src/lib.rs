@@ -2,7 +2,7 @@
 //! in, `rentmsg::inbound::webhook` does the work (signature, keywords,
 //! one transaction per delivery), TwiML out.
 
-use rentmsg::db::SpinDb;
+use rentmsg::base::db::SpinDb;
 use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext, WebhookRequest, WebhookResponse};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};

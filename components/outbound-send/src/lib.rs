@@ -1,15 +1,15 @@
 //! Outbound sending: on its cron tick (`fermyon:spin-cron`, every minute) or
-//! on `POST /api/send` (staff token), `rentmsg::send::run_pass` sends the
+//! on `POST /api/send` (staff token), `rentmsg::sending::send::run_pass` sends the
 //! due messages within the shared pace budget (key-value), re-checking
 //! each with the compliance component (a dependency). It also serves
 //! `/unsubscribe/:token`, the opt-out link it puts in every email.
 
-use rentmsg::compliance_client::ComponentChecker;
-use rentmsg::db::SpinDb;
-use rentmsg::pacing::{Clock as _, SystemClock};
-use rentmsg::providers::{EmailConfig, SmsConfig};
-use rentmsg::send::{self, SendConfig, SendEnv, SendReport};
-use rentmsg::spin_io::{KvCounter, WasiHttp};
+use rentmsg::compliance::client::ComponentChecker;
+use rentmsg::base::db::SpinDb;
+use rentmsg::sending::pacing::{Clock as _, SystemClock};
+use rentmsg::sending::providers::{EmailConfig, SmsConfig};
+use rentmsg::sending::send::{self, SendConfig, SendEnv, SendReport};
+use rentmsg::sending::spin_io::{KvCounter, WasiHttp};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
 
@@ -71,7 +71,7 @@ fn run(max_seconds: Option<i64>) -> anyhow::Result<SendReport> {
     if let Some(s) = max_seconds {
         deadline = deadline.min(now + chrono::Duration::seconds(s));
     }
-    let owner = rentmsg::links::new_link_id().map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let owner = rentmsg::notices::links::new_link_id().map_err(|e| anyhow::anyhow!("random source: {e}"))?;
     let env = SendEnv {
         db: &db,
         checker: &ComponentChecker,
@@ -114,7 +114,7 @@ fn json(status: u16, body: &serde_json::Value) -> Response {
 fn send_route(req: &Request) -> Response {
     let started = std::time::Instant::now();
     // No token configured means nobody gets in (fail closed).
-    if let Some(refusal) = rentmsg::spin_io::staff_post_refusal(req, &variables::get("staff_token").unwrap_or_default(), "run a send pass") {
+    if let Some(refusal) = rentmsg::sending::spin_io::staff_post_refusal(req, &variables::get("staff_token").unwrap_or_default(), "run a send pass") {
         return refusal;
     }
     let body = req.body();
@@ -149,7 +149,7 @@ fn send_route(req: &Request) -> Response {
 
 fn unsubscribe_route(req: &Request, token: &str) -> Response {
     let outcome = SpinDb::open_default().map_err(anyhow::Error::from).and_then(|db| {
-        Ok(rentmsg::unsubscribe::handle(&db, &var("link_key"), &req.method().to_string(), token, req.body(), chrono::Utc::now())?)
+        Ok(rentmsg::notices::unsubscribe::handle(&db, &var("link_key"), &req.method().to_string(), token, req.body(), chrono::Utc::now())?)
     });
     match outcome {
         Ok(page) => {

@@ -1,11 +1,11 @@
 //! The overdue scan: on its cron tick (`fermyon:spin-cron`) or on
 //! `POST /api/scan` (staff token; for hosts without cron),
-//! `rentmsg::scan::run` queues the due notices and records what the
+//! `rentmsg::notices::scan::run` queues the due notices and records what the
 //! compliance component (a dependency) says about each.
 
-use rentmsg::compliance_client::ComponentChecker;
-use rentmsg::db::SpinDb;
-use rentmsg::scan::{self, ScanReport};
+use rentmsg::compliance::client::ComponentChecker;
+use rentmsg::base::db::SpinDb;
+use rentmsg::notices::scan::{self, ScanReport};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
 
@@ -54,7 +54,7 @@ fn json(status: u16, body: &serde_json::Value) -> Response {
 fn handle(req: Request) -> Response {
     let started = std::time::Instant::now();
     // No token configured means nobody gets in (fail closed).
-    if let Some(refusal) = rentmsg::spin_io::staff_post_refusal(&req, &variables::get("staff_token").unwrap_or_default(), "run a scan") {
+    if let Some(refusal) = rentmsg::sending::spin_io::staff_post_refusal(&req, &variables::get("staff_token").unwrap_or_default(), "run a scan") {
         return refusal;
     }
     let outcome = run();

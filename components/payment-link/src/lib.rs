@@ -4,9 +4,9 @@
 //! (the provider's signed events). Thin: everything is in
 //! `rentmsg::payments`.
 
-use rentmsg::db::SpinDb;
+use rentmsg::base::db::SpinDb;
 use rentmsg::payments::{self, PayConfig, PayEnv, PayRequest, PayResponse};
-use rentmsg::spin_io::WasiHttp;
+use rentmsg::sending::spin_io::WasiHttp;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
 
@@ -57,7 +57,7 @@ fn handle(req: Request) -> Response {
         body: req.body().to_vec(),
     };
     let config = config();
-    let outcome = SpinDb::open_default().map_err(rentmsg::Error::from).and_then(|db| {
+    let outcome = SpinDb::open_default().map_err(rentmsg::base::error::Error::from).and_then(|db| {
         let http = WasiHttp::default();
         let env = PayEnv { db: &db, http: &http, config: &config, now: chrono::Utc::now() };
         payments::handle(&env, &request)

@@ -1,76 +1,36 @@
 //! Shared domain library of the rent-collection messaging components.
 //!
 //! Everything with logic lives here and is tested natively; the Spin
-//! components are thin glue around it.
+//! components are thin glue around it. One folder per domain, each layered
+//! on the ones before it in this list and never on the ones after:
 //!
-//! - [`db`]: the [`db::Db`] trait over Spin's SQLite model, with
-//!   [`db::SpinDb`] (feature `spin`) and [`db::NativeDb`] (feature `native`).
-//! - [`schema`]: numbered migrations; call [`schema::migrate`] first.
-//! - [`import`]: CSV imports of properties, tenants and the ledger.
-//! - [`tenants`], [`ledger`], [`consent`], [`exclusions`], [`notes`],
-//!   [`contact_log`], [`audit`]: typed access to each table.
-//! - [`view`]: the tenant as staff see it.
-//! - [`api`]: the staff API, independent of the HTTP stack.
+//! - [`base`]: errors, the [`base::db::Db`] trait and its two
+//!   implementations, time, money, channels, normalising, form decoding.
+//! - [`schema`]: the numbered migrations; call [`schema::migrate`] first.
+//! - [`records`]: typed access to the tenant's records (tenants, ledger,
+//!   balances, consent, exclusions, notes, contact log, audit, settings).
+//! - [`import`]: CSV imports of properties, tenants, the ledger and stop files.
 //! - [`compliance`]: allow / block / defer-until for a proposed contact.
-//! - [`inbound`]: SMS provider webhooks (STOP / START / HELP, free text,
-//!   delivery status) and the staff inbox.
-//! - [`money`], [`normalize`], [`time`]: parsing and normalising values.
-//! - Notices: [`schedule`], [`templates`], [`links`], [`settings`],
-//!   [`outbox`], [`scan`] (overdue scan), [`send`] (paced outbound sending
-//!   through [`providers`] within the [`pacing`] budget).
-//! - Payments: [`payments`] (the payment page, checkout and the payment
-//!   webhook) and [`promises`] (promises to pay, which pause notices).
+//! - [`notices`]: the notice schedule, templates, links, the outbox and the
+//!   overdue scan that fills it.
+//! - [`sending`]: the paced send pass through the SMS and email providers.
+//! - [`inbound`]: SMS provider webhooks and the staff inbox.
+//! - [`payments`]: the payment page, checkout, the payment webhook and
+//!   promises to pay.
+//! - [`staff`]: the manual call list, call results, reports, console assets.
+//! - [`api`]: the staff API, independent of the HTTP stack.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod api;
-pub mod audit;
-pub mod channel;
-pub mod compliance;
-pub mod consent;
-pub mod contact_log;
-pub mod db;
-pub mod error;
-pub mod exclusions;
-pub mod import;
-pub mod inbound;
-pub mod ledger;
-pub mod money;
-pub mod normalize;
-pub mod notes;
+pub mod base;
 pub mod schema;
-pub mod tenants;
-pub mod time;
-pub mod view;
-
-// Overdue scan and outbound sending (issue 5).
-pub mod balances;
-pub mod links;
-pub mod notice_migration;
-pub mod outbox;
-pub mod pacing;
-pub mod providers;
-pub mod scan;
-pub mod schedule;
-pub mod send;
-pub mod settings;
-pub mod templates;
-pub mod unsubscribe;
-// Staff console (issue 8).
-pub mod call_list;
-pub mod calls;
-pub mod console;
-pub mod reports;
-pub mod supplemental;
-// Payment links, the payment webhook and promises to pay (issue 7).
-pub mod payment_migration;
+pub mod records;
+pub mod import;
+pub mod compliance;
+pub mod notices;
+pub mod sending;
+pub mod inbound;
 pub mod payments;
-pub mod promises;
-#[cfg(feature = "compliance-client")]
-pub mod compliance_client;
-#[cfg(feature = "spin")]
-pub mod spin_io;
-
-pub use channel::Channel;
-pub use error::{Error, Result};
+pub mod staff;
+pub mod api;

@@ -5,9 +5,9 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{Env, TOKEN};
-use rentmsg::channel::Channel;
-use rentmsg::contact_log::{self, Direction, NewContact};
-use rentmsg::exclusions;
+use rentmsg::base::channel::Channel;
+use rentmsg::records::contact_log::{self, Direction, NewContact};
+use rentmsg::records::exclusions;
 use serde_json::{json, Value as Json};
 
 fn seeded() -> Env {

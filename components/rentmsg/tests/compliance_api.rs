@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rentmsg::api::{self, ApiContext, ApiRequest, ApiResponse};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 use serde_json::{json, Value as Json};
 
 const TOKEN: &str = "compliance-test-token";
@@ -122,7 +122,7 @@ fn check_route_input_and_defaults() {
 #[test]
 fn stop_on_a_number_is_seen_by_every_tenant_that_has_it_but_only_for_that_number() {
     let env = Env::new();
-    rentmsg::exclusions::set_customer_opt_out(&env.db, "+12125550100", env.now, Some("SM1")).unwrap();
+    rentmsg::records::exclusions::set_customer_opt_out(&env.db, "+12125550100", env.now, Some("SM1")).unwrap();
     for t in ["a", "c"] {
         let out = env.check(json!({"tenant_id": t, "channel": "text", "at": NOON, "manual": true}));
         assert_eq!(rules(&out), ["exclusion.number_by_customer"], "{t}: {out}");
@@ -263,7 +263,7 @@ fn a_check_on_a_fresh_database_migrates_first() {
     let db = NativeDb::open_in_memory().unwrap();
     let request = rentmsg::compliance::CheckRequest {
         tenant_id: "a".into(),
-        channel: rentmsg::channel::Channel::Text,
+        channel: rentmsg::base::channel::Channel::Text,
         address: None,
         at: Utc.with_ymd_and_hms(2024, 6, 5, 16, 0, 0).unwrap(),
         manual: false,

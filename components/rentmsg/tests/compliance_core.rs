@@ -4,13 +4,13 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
-use rentmsg::channel::Channel;
+use rentmsg::base::channel::Channel;
 use rentmsg::compliance::controls::{Control, ControlSpec};
 use rentmsg::compliance::decide::{decide, CarrierInvalid, Facts, PastContact, Proposed, Target, Verdict};
 use rentmsg::compliance::{store, zones};
-use rentmsg::consent::{ConsentEvent, ConsentStatus};
-use rentmsg::db::NativeDb;
-use rentmsg::tenants::ContactKind;
+use rentmsg::records::consent::{ConsentEvent, ConsentStatus};
+use rentmsg::base::db::NativeDb;
+use rentmsg::records::tenants::ContactKind;
 use std::sync::OnceLock;
 
 /// The default packs as shipped (migration 2).
@@ -42,7 +42,7 @@ fn consent(id: i64, channel: Option<Channel>, address: Option<&str>, status: Con
         evidence: Some("lease".into()),
         actor: "staff".into(),
         source: "test".into(),
-        at: rentmsg::time::timestamp(at),
+        at: rentmsg::base::time::timestamp(at),
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::Env;
-use rentmsg::db::Db;
+use rentmsg::base::db::Db;
 use serde_json::{json, Value as Json};
 
 fn post(env: &Env, path: &str, body: &Json) -> rentmsg::api::ApiResponse {
@@ -124,7 +124,7 @@ fn a_promise_taken_on_a_call_pauses_notices_and_shows_on_the_tenant() {
     let statuses: Vec<&str> = contacts["contacts"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert!(statuses.contains(&"completed") && statuses.contains(&"promise"), "{statuses:?}");
     // Automatic notices are paused until the end of the promised date.
-    let report = rentmsg::scan::run(&env.db, &rentmsg::compliance::DbChecker { db: &env.db }, env.now).unwrap();
+    let report = rentmsg::notices::scan::run(&env.db, &rentmsg::compliance::DbChecker { db: &env.db }, env.now).unwrap();
     assert_eq!(env.count("SELECT count(*) AS n FROM outbox WHERE tenant_id = 'T1'"), 0, "{report:?}");
     // The call list says why T1 is not to be called.
     let list = env.get_ok("/api/call-list");
@@ -250,7 +250,7 @@ fn reports_count_what_happened_per_property_as_json_csv_and_svg() {
     post(&env, "/api/tenants/T1/messages", &json!({"channel": "text", "purpose": "balance_reminder", "body": "Please pay {{ balance }}."}));
     post(&env, "/api/tenants/T2/messages", &json!({"channel": "text", "purpose": "balance_reminder", "body": "Please pay."}));
     // The T1 message went out yesterday; T1 paid today.
-    let yesterday = rentmsg::time::timestamp(env.now - Duration::days(1));
+    let yesterday = rentmsg::base::time::timestamp(env.now - Duration::days(1));
     env.db
         .execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, created_at = ? WHERE tenant_id = 'T1'",
@@ -289,7 +289,7 @@ fn reports_count_what_happened_per_property_as_json_csv_and_svg() {
         assert!(r.header("content-type").unwrap().starts_with("text/csv"));
         let text = String::from_utf8(r.body.clone()).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), rentmsg::reports::CSV_COLUMNS.join(","));
+        assert_eq!(lines.next().unwrap(), rentmsg::staff::reports::CSV_COLUMNS.join(","));
         let rows: Vec<&str> = lines.collect();
         assert_eq!(rows.len(), 3, "{text}");
         assert!(rows[1].starts_with("P2,Lakeview,2024-03-01,2024-03-10,1,0,0,1,0,0,0,0,0,0,0,0,0,consent=1"), "{text}");
@@ -334,8 +334,8 @@ fn a_tenant_compliance_cannot_decide_about_is_listed_as_not_callable() {
     let env = Env::new();
     env.seed();
     let checker = FailingFor("T1", rentmsg::compliance::DbChecker { db: &env.db });
-    let q = rentmsg::call_list::CallListQuery { property_id: None, limit: 50, offset: 0 };
-    let list = rentmsg::call_list::build(&env.db, &checker, &q, env.now).unwrap();
+    let q = rentmsg::staff::call_list::CallListQuery { property_id: None, limit: 50, offset: 0 };
+    let list = rentmsg::staff::call_list::build(&env.db, &checker, &q, env.now).unwrap();
     let t1 = list.items.iter().find(|i| i.tenant_id == "T1").unwrap();
     assert!(!t1.callable);
     assert_eq!(t1.decision, "block");

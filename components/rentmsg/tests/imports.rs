@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Env, LEDGER, PROPERTIES, TENANTS};
-use rentmsg::db::Db;
+use rentmsg::base::db::Db;
 use rentmsg::import::ROWS_PER_TX;
 use serde_json::{json, Value as Json};
 
@@ -314,15 +314,15 @@ T2,P2,Lee Wong,2B,416 555 0199,,,lee@example.org,,,,,G7
 fn an_import_never_takes_over_a_payment_recorded_by_the_payments_component() {
     let env = Env::new();
     env.seed();
-    let payment = rentmsg::ledger::NewPayment {
+    let payment = rentmsg::records::ledger::NewPayment {
         tenant_id: "T1",
         reference: "pi_123",
-        kind: rentmsg::ledger::EntryKind::Payment,
+        kind: rentmsg::records::ledger::EntryKind::Payment,
         date: chrono::NaiveDate::from_ymd_opt(2024, 3, 9).unwrap(),
         amount_cents: 10_000,
         source: "payments",
     };
-    assert!(rentmsg::ledger::record_payment(&env.db, &payment, env.now).unwrap());
+    assert!(rentmsg::records::ledger::record_payment(&env.db, &payment, env.now).unwrap());
     // The AR system echoes the same payment back with its reference.
     let report = env.import_ok("ledger", "tenant_id,date,due_date,kind,amount,reference\nT1,2024-03-10,,payment,100.00,pi_123\n");
     assert_eq!(counts(&report), (0, 1, 0, 0));

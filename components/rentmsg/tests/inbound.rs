@@ -5,7 +5,7 @@ mod common;
 
 use common::Env;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use rentmsg::db::{Db, DbError, Rows, Value};
+use rentmsg::base::db::{Db, DbError, Rows, Value};
 use rentmsg::inbound::signature;
 use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext, WebhookRequest, WebhookResponse};
 use serde_json::{json, Value as Json};

@@ -7,16 +7,16 @@ mod notices_common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use notices_common::*;
 use rentmsg::compliance::DbChecker;
-use rentmsg::consent::{self, ConsentChange, ConsentStatus};
-use rentmsg::db::{Db, NativeDb};
-use rentmsg::exclusions::{self, TenantFlag};
+use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
+use rentmsg::base::db::{Db, NativeDb};
+use rentmsg::records::exclusions::{self, TenantFlag};
 use rentmsg::import::{self, ImportKind};
-use rentmsg::ledger::{self, EntryKind, NewPayment};
-use rentmsg::links::{self, Purpose};
-use rentmsg::pacing::Clock as _;
-use rentmsg::providers::{HttpResponse, TransportError};
-use rentmsg::scan;
-use rentmsg::send::StopReason;
+use rentmsg::records::ledger::{self, EntryKind, NewPayment};
+use rentmsg::notices::links::{self, Purpose};
+use rentmsg::sending::pacing::Clock as _;
+use rentmsg::sending::providers::{HttpResponse, TransportError};
+use rentmsg::notices::scan;
+use rentmsg::sending::send::StopReason;
 use serde_json::json;
 
 /// Wednesday 2024-06-05 09:30 in New York (06:30 in Los Angeles).
@@ -82,12 +82,12 @@ fn portfolio() -> NativeDb {
     exclusions::set_customer_opt_out(&db, "+12125550104", now() - Duration::days(3), Some("SM-stop")).unwrap();
     // Ida (Massachusetts) already had two texts this week: the limit.
     for days in [1, 2] {
-        rentmsg::contact_log::record(
+        rentmsg::records::contact_log::record(
             &db,
-            &rentmsg::contact_log::NewContact {
+            &rentmsg::records::contact_log::NewContact {
                 tenant_id: Some("I"),
-                channel: rentmsg::Channel::Text,
-                direction: rentmsg::contact_log::Direction::Outbound,
+                channel: rentmsg::base::channel::Channel::Text,
+                direction: rentmsg::records::contact_log::Direction::Outbound,
                 address: "+16175550109",
                 body: "earlier notice",
                 status: "delivered",
@@ -148,7 +148,7 @@ fn balance_summary_follows_every_ledger_write() {
         import::import(&db, ImportKind::Tenants, TENANTS.as_bytes(), "t", now()).unwrap();
         let base = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
         for (i, (op, cents, day, reference)) in ops.iter().enumerate() {
-            let date = rentmsg::time::date_string(base + Duration::days(*day));
+            let date = rentmsg::base::time::date_string(base + Duration::days(*day));
             let reference = format!("R{reference}");
             match op {
                 0 | 1 => {
@@ -168,7 +168,7 @@ fn balance_summary_follows_every_ledger_write() {
                 }
             }
             let summary = ledger::summary(&db, "A", base).unwrap();
-            let stored = rentmsg::balances::get(&db, "A").unwrap();
+            let stored = rentmsg::records::balances::get(&db, "A").unwrap();
             let (balance, oldest) = stored.map(|b| (b.balance_cents, b.oldest_unpaid_due_date)).unwrap_or((0, None));
             prop_assert_eq!(balance, summary.balance_cents);
             prop_assert_eq!(oldest, summary.oldest_open_due_date);
@@ -272,9 +272,9 @@ fn a_settling_payment_cancels_queued_notices_and_a_partial_one_starts_a_new_cycl
     assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE tenant_id = 'A'"), 2);
 
     // With reset after any payment, a partial payment restarts the count.
-    let mut spec = rentmsg::schedule::load(&db).unwrap().spec;
+    let mut spec = rentmsg::notices::schedule::load(&db).unwrap().spec;
     spec.reset_after_any_payment = true;
-    rentmsg::schedule::save(&db, spec, "staff", now()).unwrap();
+    rentmsg::notices::schedule::save(&db, spec, "staff", now()).unwrap();
     ledger::record_payment(
         &db,
         &NewPayment { tenant_id: "E", reference: "PAY-E", kind: EntryKind::Payment, date: now().date_naive() - Duration::days(2), amount_cents: 100, source: "payments" },
@@ -336,8 +336,8 @@ fn a_send_pass_sends_each_allowed_notice_once_and_logs_it() {
     assert!(j["Metadata"]["notice_id"].as_str().unwrap().starts_with("outbox-"));
 
     // Each send is on the contact log with its provider id and status.
-    let logged = rentmsg::contact_log::for_tenant(&db, "A", None).unwrap();
-    let sent: Vec<_> = logged.iter().filter(|c| c.direction == rentmsg::contact_log::Direction::Outbound).collect();
+    let logged = rentmsg::records::contact_log::for_tenant(&db, "A", None).unwrap();
+    let sent: Vec<_> = logged.iter().filter(|c| c.direction == rentmsg::records::contact_log::Direction::Outbound).collect();
     assert_eq!(sent.len(), 2);
     for c in &sent {
         assert!(c.provider_id.is_some(), "{c:?}");
@@ -419,7 +419,7 @@ fn concurrent_passes_share_the_budget_and_never_send_a_row_twice() {
                 let log = |_: &serde_json::Value| {};
                 let owner = format!("owner-{n}");
                 let cfg = config(rate);
-                let env = rentmsg::send::SendEnv {
+                let env = rentmsg::sending::send::SendEnv {
                     db: &db,
                     checker: &checker,
                     http: &provider,
@@ -427,10 +427,10 @@ fn concurrent_passes_share_the_budget_and_never_send_a_row_twice() {
                     clock: &clock,
                     config: &cfg,
                     owner: &owner,
-                    deadline: rentmsg::send::default_deadline(clock.now()),
+                    deadline: rentmsg::sending::send::default_deadline(clock.now()),
                     log: &log,
                 };
-                let r = rentmsg::send::run_pass(&env).unwrap();
+                let r = rentmsg::sending::send::run_pass(&env).unwrap();
                 let sent: Vec<String> = provider.accepted.borrow().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
                 (r, sent)
             })
@@ -543,7 +543,7 @@ fn a_no_answer_is_never_retried_but_a_late_answer_still_lands() {
     let r = pass(&db, &provider, &counter, &clock, &cfg).unwrap();
     assert_eq!((r.sent, r.reconciled_unknown), (0, 1));
     assert_eq!(state_of(&db, "A", "text"), "unknown");
-    let log = rentmsg::contact_log::for_tenant(&db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&db, "A", None).unwrap();
     assert_eq!(log.iter().filter(|c| c.status == "unknown").count(), 1);
     assert_eq!(provider.accepted.borrow().len(), 1);
 }
@@ -587,7 +587,7 @@ fn send_time_checks_cancel_defer_and_block() {
     // D's email opted out by the customer after the scan: blocked at send time.
     exclusions::set_customer_opt_out(&db, "di@example.com", now(), None).unwrap();
     // A is paused (a promise to pay).
-    rentmsg::outbox::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
+    rentmsg::notices::outbox::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
     // After hours: H's deferred text is not due yet; at 19:30 NY the window is closed.
     let clock = FakeClock::at(now());
     let r = pass(&db, &provider, &counter, &clock, &cfg).unwrap();
@@ -618,18 +618,18 @@ fn unsubscribe_links_opt_the_address_out() {
     let j: serde_json::Value = serde_json::from_slice(&email.body).unwrap();
     let header = j["Headers"][0]["Value"].as_str().unwrap();
     let token = header.trim_start_matches("<https://rent.example/unsubscribe/").trim_end_matches('>');
-    let page = rentmsg::unsubscribe::handle(&db, LINK_KEY, "GET", token, b"", now()).unwrap();
+    let page = rentmsg::notices::unsubscribe::handle(&db, LINK_KEY, "GET", token, b"", now()).unwrap();
     assert_eq!((page.status, page.outcome), (200, "confirm_page"));
     assert!(page.body.contains("<form method=\"post\""));
     assert!(!exclusions::customer_opted_out(&db, "ann@example.com").unwrap(), "GET changes nothing");
-    let page = rentmsg::unsubscribe::handle(&db, LINK_KEY, "POST", token, b"List-Unsubscribe=One-Click", now()).unwrap();
+    let page = rentmsg::notices::unsubscribe::handle(&db, LINK_KEY, "POST", token, b"List-Unsubscribe=One-Click", now()).unwrap();
     assert_eq!((page.status, page.outcome), (200, "unsubscribed"));
     assert!(exclusions::customer_opted_out(&db, "ann@example.com").unwrap());
-    let again = rentmsg::unsubscribe::handle(&db, LINK_KEY, "POST", token, b"confirm=yes", now()).unwrap();
+    let again = rentmsg::notices::unsubscribe::handle(&db, LINK_KEY, "POST", token, b"confirm=yes", now()).unwrap();
     assert_eq!((again.status, again.outcome), (200, "already_unsubscribed"));
-    let log = rentmsg::contact_log::for_tenant(&db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&db, "A", None).unwrap();
     assert_eq!(log.iter().filter(|c| c.status == "unsubscribed").count(), 1);
-    let audit = rentmsg::audit::list(&db, Some("address:ann@example.com"), 10).unwrap();
+    let audit = rentmsg::records::audit::list(&db, Some("address:ann@example.com"), 10).unwrap();
     assert_eq!(audit.len(), 1);
     // Expired, tampered, wrong purpose, unknown: one answer.
     let text = provider.accepted.borrow().iter().find(|r| String::from_utf8_lossy(&r.body).contains("2125550101")).cloned().unwrap();
@@ -647,11 +647,11 @@ fn unsubscribe_links_opt_the_address_out() {
         .to_owned();
     let unknown = links::sign(LINK_KEY, Purpose::Unsubscribe, &links::new_link_id().unwrap(), now() + Duration::days(1)).unwrap();
     for (t, at) in [(token.to_owned(), now() + Duration::days(31)), (format!("{token}x"), now()), (pay_token, now()), (unknown, now())] {
-        let p = rentmsg::unsubscribe::handle(&db, LINK_KEY, "POST", &t, b"List-Unsubscribe=One-Click", at).unwrap();
+        let p = rentmsg::notices::unsubscribe::handle(&db, LINK_KEY, "POST", &t, b"List-Unsubscribe=One-Click", at).unwrap();
         assert_eq!((p.status, p.outcome), (404, "invalid_link"), "{t}");
     }
     // The email to Ann is now blocked by compliance.
-    let d = rentmsg::compliance::check(&db, &rentmsg::compliance::CheckRequest { tenant_id: "A".into(), channel: rentmsg::Channel::Email, address: None, at: now(), manual: false }).unwrap();
+    let d = rentmsg::compliance::check(&db, &rentmsg::compliance::CheckRequest { tenant_id: "A".into(), channel: rentmsg::base::channel::Channel::Email, address: None, at: now(), manual: false }).unwrap();
     assert_eq!(d.verdict, rentmsg::compliance::Verdict::Block);
 }
 
@@ -659,26 +659,26 @@ fn unsubscribe_links_opt_the_address_out() {
 fn supplemental_messages_use_the_same_path() {
     let db = portfolio();
     let checker = DbChecker { db: &db };
-    let row = rentmsg::outbox::queue_supplemental(
+    let row = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::outbox::Supplemental { tenant_id: "A", channel: rentmsg::Channel::Text, subject: None, body: "{{ facility }}: the office is closed Monday. Pay: {{ payment_link }}", actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ facility }}: the office is closed Monday. Pay: {{ payment_link }}", actor: "staff:alice" },
         now(),
     )
     .unwrap();
     assert_eq!(row.state, "queued");
-    let blocked = rentmsg::outbox::queue_supplemental(
+    let blocked = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::outbox::Supplemental { tenant_id: "B", channel: rentmsg::Channel::Text, subject: None, body: "Hello", actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "B", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", actor: "staff:alice" },
         now(),
     )
     .unwrap();
     assert_eq!(blocked.state, "blocked");
-    assert!(rentmsg::outbox::queue_supplemental(
+    assert!(rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::outbox::Supplemental { tenant_id: "A", channel: rentmsg::Channel::Text, subject: None, body: "{{ nope }}", actor: "staff" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ nope }}", actor: "staff" },
         now(),
     )
     .is_err());
@@ -692,7 +692,7 @@ fn supplemental_messages_use_the_same_path() {
 #[test]
 fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
     let db = portfolio();
-    let schedule = rentmsg::schedule::load(&db).unwrap();
+    let schedule = rentmsg::notices::schedule::load(&db).unwrap();
     let params = scan::overdue_params(&schedule, now());
     let plan = db.execute(&format!("EXPLAIN QUERY PLAN {}", scan::OVERDUE_SQL), &params).unwrap();
     let steps: Vec<String> = plan.iter().map(|r| r.string("detail").unwrap()).collect();

@@ -10,8 +10,8 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::Env;
-use rentmsg::channel::Channel;
-use rentmsg::contact_log::{self, Direction, NewContact};
+use rentmsg::base::channel::Channel;
+use rentmsg::records::contact_log::{self, Direction, NewContact};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
 
@@ -295,7 +295,7 @@ fn real_replies_match_the_documented_schemas() {
         "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion",
         env.put_json("/api/tenants/T1/contact-points/home_phone/exclusion", &json!({"by_customer": false})),
     );
-    rentmsg::exclusions::set_customer_opt_out(&env.db, "+14155552671", env.now, Some("SM1")).unwrap();
+    rentmsg::records::exclusions::set_customer_opt_out(&env.db, "+14155552671", env.now, Some("SM1")).unwrap();
     for (minutes, direction) in [(0, Direction::Outbound), (5, Direction::Inbound)] {
         contact_log::record(
             &env.db,
@@ -390,13 +390,13 @@ fn real_replies_match_the_documented_schemas() {
     expect("PUT", "/api/notice-templates/{stage}/{channel}", env.put_json("/api/notice-templates/1/text", &template));
     expect("PUT", "/api/notice-templates/{stage}/{channel}", env.put_json("/api/notice-templates/1/text", &json!({"body": "no opt-out"})));
     let checker = rentmsg::compliance::DbChecker { db: &env.db };
-    let report = rentmsg::scan::run(&env.db, &checker, env.now).unwrap();
+    let report = rentmsg::notices::scan::run(&env.db, &checker, env.now).unwrap();
     expect("POST", "/api/scan", rentmsg::api::ApiResponse::json(200, &report));
-    expect("POST", "/api/send", rentmsg::api::ApiResponse::json(200, &rentmsg::send::SendReport::default()));
-    rentmsg::outbox::queue_supplemental(
+    expect("POST", "/api/send", rentmsg::api::ApiResponse::json(200, &rentmsg::sending::send::SendReport::default()));
+    rentmsg::notices::outbox::queue_supplemental(
         &env.db,
         &checker,
-        &rentmsg::outbox::Supplemental { tenant_id: "T2", channel: Channel::Email, subject: Some("Hi"), body: "Hello {{ opt_out }}", actor: "staff" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "T2", channel: Channel::Email, subject: Some("Hi"), body: "Hello {{ opt_out }}", actor: "staff" },
         env.now,
     )
     .unwrap();

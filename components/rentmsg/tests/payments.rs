@@ -8,13 +8,13 @@ mod notices_common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use notices_common::*;
 use rentmsg::compliance::DbChecker;
-use rentmsg::consent::{self, ConsentChange, ConsentStatus};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
+use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
 use rentmsg::payments::{self, signature, PayConfig, PayEnv, PayRequest, PayResponse};
-use rentmsg::promises::{self, PromiseSource, PromiseStatus};
-use rentmsg::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
-use rentmsg::scan;
+use rentmsg::payments::promises::{self, PromiseSource, PromiseStatus};
+use rentmsg::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use rentmsg::notices::scan;
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -66,7 +66,7 @@ fn fixture() -> Fixture {
     let phones = [("+12125550101", "A"), ("+12125550102", "B"), ("+12125550108", "S")];
     let mut tokens = HashMap::new();
     for r in provider.accepted.borrow().iter() {
-        let form = rentmsg::inbound::form::parse(&r.body).unwrap();
+        let form = rentmsg::base::form::parse(&r.body).unwrap();
         let to = form.get("To").unwrap();
         let body = form.get("Body").unwrap();
         let start = body.find("https://rent.example/pay/").unwrap() + "https://rent.example/pay/".len();
@@ -153,7 +153,7 @@ fn the_page_shows_what_is_owed_and_logs_each_open() {
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM link_opens WHERE tenant_id = 'A'"), 1);
     let hash = f.db.execute("SELECT client_hash FROM link_opens", &[]).unwrap().first().unwrap().string("client_hash").unwrap();
     assert!(!hash.contains("198.51") && hash.len() == 16);
-    let log = rentmsg::contact_log::for_tenant(&f.db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&f.db, "A", None).unwrap();
     let opened: Vec<_> = log.iter().filter(|c| c.status == "link_opened").collect();
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].address, "+12125550101");
@@ -183,9 +183,9 @@ fn stop_status_and_settled_balances() {
     let p = call(&f.db, &http, now(), "POST", &format!("/pay/{}/promise", f.tokens["S"]), b"date=2024-06-07", &[]);
     assert_eq!(p.status, 409);
     assert!(http.requests.borrow().is_empty(), "no checkout for a stopped account");
-    rentmsg::ledger::record_payment(
+    rentmsg::records::ledger::record_payment(
         &f.db,
-        &rentmsg::ledger::NewPayment { tenant_id: "B", reference: "PAY-B", kind: rentmsg::ledger::EntryKind::Payment, date: now().date_naive(), amount_cents: 30_000, source: "test" },
+        &rentmsg::records::ledger::NewPayment { tenant_id: "B", reference: "PAY-B", kind: rentmsg::records::ledger::EntryKind::Payment, date: now().date_naive(), amount_cents: 30_000, source: "test" },
         now(),
     )
     .unwrap();
@@ -205,8 +205,8 @@ fn expired_tampered_and_unknown_links_look_the_same() {
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let unknown = rentmsg::links::sign(LINK_KEY, rentmsg::links::Purpose::Pay, &rentmsg::links::new_link_id().unwrap(), now() + Duration::days(3)).unwrap();
-    let unsubscribe_kind = rentmsg::links::sign(LINK_KEY, rentmsg::links::Purpose::Unsubscribe, "00112233445566778899aabb", now() + Duration::days(3)).unwrap();
+    let unknown = rentmsg::notices::links::sign(LINK_KEY, rentmsg::notices::links::Purpose::Pay, &rentmsg::notices::links::new_link_id().unwrap(), now() + Duration::days(3)).unwrap();
+    let unsubscribe_kind = rentmsg::notices::links::sign(LINK_KEY, rentmsg::notices::links::Purpose::Unsubscribe, "00112233445566778899aabb", now() + Duration::days(3)).unwrap();
     let mut bodies = Vec::new();
     for (token, at) in [(good.as_str(), now() + Duration::days(31)), (tampered.as_str(), now()), (unknown.as_str(), now()), (unsubscribe_kind.as_str(), now()), ("x", now())] {
         for path in [format!("/pay/{token}"), format!("/pay/{token}/checkout"), format!("/pay/{token}/promise")] {
@@ -237,7 +237,7 @@ fn checkout_asks_for_the_balance_and_redirects() {
     let req = http.requests.borrow()[0].clone();
     assert_eq!(req.url, "https://payments.example/v1/checkout/sessions");
     assert_eq!(req.header("authorization"), Some("Bearer sk_test_native"));
-    let form = rentmsg::inbound::form::parse(&req.body).unwrap();
+    let form = rentmsg::base::form::parse(&req.body).unwrap();
     let notice: i64 = form.get("metadata[notice_id]").unwrap().parse().unwrap();
     assert_eq!(count(&f.db, &format!("SELECT count(*) AS n FROM outbox WHERE id = {notice} AND tenant_id = 'A'")), 1);
     for (k, v) in [
@@ -351,10 +351,10 @@ fn a_signed_payment_is_recorded_once_and_settles_the_notices() {
     let r = webhook(&f, &http, &async_ok, &signed(&async_ok, at), at);
     assert!(r.body.contains(r#""effect":"already_recorded""#), "{}", r.body);
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM ledger_entries WHERE tenant_id = 'A' AND source = 'payments' AND amount_cents = 120000 AND kind = 'payment'"), 1);
-    assert_eq!(rentmsg::balances::get(&f.db, "A").unwrap().unwrap().balance_cents, 0);
+    assert_eq!(rentmsg::records::balances::get(&f.db, "A").unwrap().unwrap().balance_cents, 0);
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM outbox WHERE tenant_id = 'A' AND state IN ('queued', 'deferred', 'pending')"), 0);
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM checkout_sessions WHERE status = 'paid'"), 1);
-    let log = rentmsg::contact_log::for_tenant(&f.db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&f.db, "A", None).unwrap();
     let paid: Vec<_> = log.iter().filter(|c| c.status == "payment").collect();
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].body, "Online payment of $1,200.00 received");
@@ -391,7 +391,7 @@ fn a_promise_from_the_page_pauses_notices_and_a_bad_one_is_explained() {
     assert_eq!(r.header("location"), Some(format!("/pay/{}?promised=1", f.tokens["A"]).as_str()));
     let p = promises::active(&f.db, "A").unwrap().unwrap();
     assert_eq!((p.amount_cents, p.promised_date.as_str(), p.source, p.status), (Some(50_000), "2024-06-07", PromiseSource::Link, PromiseStatus::Active));
-    let log = rentmsg::contact_log::for_tenant(&f.db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&f.db, "A", None).unwrap();
     let entry = log.iter().find(|c| c.status == "promise").unwrap();
     assert_eq!((entry.body.as_str(), entry.address.as_str()), ("Promise to pay $500.00 by 2024-06-07", "+12125550101"));
     let page = call(&f.db, &http, now(), "GET", &format!("/pay/{}?promised=1", f.tokens["A"]), b"", &[]);

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rentmsg::compliance::DbChecker;
-use rentmsg::consent::{self, ConsentChange, ConsentStatus};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
+use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
-use rentmsg::ledger::{self, EntryKind, NewPayment};
-use rentmsg::promises::{self, PromiseSource, PromiseStatus};
-use rentmsg::{scan, Error};
+use rentmsg::records::ledger::{self, EntryKind, NewPayment};
+use rentmsg::payments::promises::{self, PromiseSource, PromiseStatus};
+use rentmsg::{notices::scan, base::error::Error};
 
 /// Wednesday 2024-06-05 09:30 in New York.
 fn now() -> DateTime<Utc> {
@@ -137,10 +137,10 @@ fn a_promise_pauses_notices_logs_the_contact_and_ends_in_the_tenants_evening() {
     let r = scan::run(&db, &checker, later).unwrap();
     assert_eq!(notices_for(&db, "A", "queued"), 0, "{r:?}");
     // The contact log and the audit log have it.
-    let log = rentmsg::contact_log::for_tenant(&db, "A", None).unwrap();
+    let log = rentmsg::records::contact_log::for_tenant(&db, "A", None).unwrap();
     let entry = log.iter().find(|c| c.status == "promise").unwrap();
     assert_eq!(entry.body, "Promise to pay $500.00 by 2024-06-07");
-    assert_eq!(entry.direction, rentmsg::contact_log::Direction::Inbound);
+    assert_eq!(entry.direction, rentmsg::records::contact_log::Direction::Inbound);
     assert_eq!(count(&db, "SELECT count(*) AS n FROM audit_log WHERE action = 'promise.record'"), 1);
     let listed = promises::list(&db, "A").unwrap();
     assert_eq!(listed.len(), 1);
@@ -203,7 +203,7 @@ fn a_missed_promise_is_broken_and_the_schedule_resumes() {
     assert_eq!(broken.resolved_at.as_deref(), Some("2024-06-10T14:00:00.000Z"));
     assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_pauses WHERE tenant_id = 'A'"), 0);
     assert_eq!(notices_for(&db, "A", "queued"), 2, "text and email for the due stage");
-    let notes = rentmsg::notes::list(&db, "A", 10).unwrap();
+    let notes = rentmsg::records::notes::list(&db, "A", 10).unwrap();
     assert!(notes.iter().any(|n| n.kind == "promise" && n.body.contains("was not kept ($100.00 paid since)")), "{notes:?}");
     // Evaluating again changes nothing.
     assert_eq!(promises::evaluate(&db, morning).unwrap(), promises::Evaluation::default());
@@ -219,7 +219,7 @@ fn a_new_promise_replaces_the_active_one_and_a_staff_pause_survives_a_broken_pro
     let until = db.execute("SELECT paused_until FROM notice_pauses WHERE tenant_id = 'A'", &[]).unwrap();
     assert_eq!(until.first().unwrap().str("paused_until").unwrap(), "2024-06-13T04:00:00.000Z");
     // Staff pause the tenant for longer by hand: a broken promise leaves that pause alone.
-    rentmsg::outbox::pause_tenant(&db, "A", now() + Duration::days(30), "hardship plan", "staff:amy", now()).unwrap();
+    rentmsg::notices::outbox::pause_tenant(&db, "A", now() + Duration::days(30), "hardship plan", "staff:amy", now()).unwrap();
     let e = promises::evaluate(&db, Utc.with_ymd_and_hms(2024, 6, 14, 14, 0, 0).unwrap()).unwrap();
     assert_eq!(e.broken, 1);
     assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_pauses WHERE tenant_id = 'A'"), 1);

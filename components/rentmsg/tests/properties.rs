@@ -8,8 +8,8 @@ mod common;
 use chrono::NaiveDate;
 use common::{Env, PROPERTIES};
 use proptest::prelude::*;
-use rentmsg::ledger::{summarize, Entry, EntryKind};
-use rentmsg::money::{format_cents, parse_cents};
+use rentmsg::records::ledger::{summarize, Entry, EntryKind};
+use rentmsg::base::money::{format_cents, parse_cents};
 
 /// How a generated tenant row is spoiled (None = a good row).
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,8 @@
 //! request verifies, and our verdict on every variant (port added or
 //! removed, fields reordered, tampered, wrong key) is the library's.
 
-use rentmsg::inbound::{form, signature};
+use rentmsg::base::form;
+use rentmsg::inbound::signature;
 use serde_json::Value as Json;
 
 fn fixture() -> Json {

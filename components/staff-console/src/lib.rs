@@ -1,11 +1,11 @@
 //! Staff API component: `/api/*` in, `rentmsg::api` does the work; the
 //! console page (`/console`, public HTML and script, no data) from
-//! `rentmsg::console`.
+//! `rentmsg::staff::console`.
 
 use futures::StreamExt as _;
 
 use rentmsg::api::{self, ApiContext, ApiRequest};
-use rentmsg::db::SpinDb;
+use rentmsg::base::db::SpinDb;
 use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::{http_component, variables};
 
@@ -14,8 +14,8 @@ async fn handle(req: IncomingRequest) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.path_with_query().unwrap_or_else(|| "/".to_owned());
-    if rentmsg::console::is_console_path(&path) {
-        let page = rentmsg::console::serve(&method, &path);
+    if rentmsg::staff::console::is_console_path(&path) {
+        let page = rentmsg::staff::console::serve(&method, &path);
         let log = serde_json::json!({
             "component": "staff-console",
             "method": method,
@@ -48,7 +48,7 @@ async fn handle(req: IncomingRequest) -> Response {
             Ok(db) => api::handle_with(
                 &api_request,
                 &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() },
-                &rentmsg::compliance_client::ComponentChecker,
+                &rentmsg::compliance::client::ComponentChecker,
             ),
             Err(e) => {
                 let mut r = api::ApiResponse::error(503, "database unavailable");

@@ -3,7 +3,7 @@
 //! result codes.
 
 use super::{json_body, ApiError, ApiResponse, Call};
-use crate::channel::Channel;
+use crate::base::channel::Channel;
 use crate::compliance::controls::ControlSpec;
 use crate::compliance::load::parse_at;
 use crate::compliance::{store, CheckError, CheckRequest};
@@ -60,7 +60,7 @@ pub(super) fn check(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let mut out = decision.to_json();
     out["tenant_id"] = request.tenant_id.into();
     out["channel"] = request.channel.as_str().into();
-    out["at"] = crate::time::timestamp(request.at).into();
+    out["at"] = crate::base::time::timestamp(request.at).into();
     out["manual"] = request.manual.into();
     Ok(ApiResponse::json(200, &out))
 }

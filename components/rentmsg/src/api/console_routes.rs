@@ -2,12 +2,12 @@
 //! recording a call, supplemental messages and the reports.
 
 use super::{json_body, limit_param, ApiError, ApiResponse, Call};
-use crate::call_list::{self, CallListQuery};
-use crate::calls::{self, CallError, NewCall, PromiseInput};
-use crate::channel::Channel;
-use crate::reports::{self, ReportQuery};
-use crate::supplemental;
-use crate::time;
+use crate::staff::call_list::{self, CallListQuery};
+use crate::staff::calls::{self, CallError, NewCall, PromiseInput};
+use crate::base::channel::Channel;
+use crate::staff::reports::{self, ReportQuery};
+use crate::notices::supplemental;
+use crate::base::time;
 use chrono::Duration;
 use serde::Deserialize;
 

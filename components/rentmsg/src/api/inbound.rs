@@ -2,10 +2,10 @@
 //! the per-property HELP contact and a number's texting state.
 
 use super::{json_body, limit_param, ApiError, ApiResponse, Call, DEFAULT_LIMIT};
-use crate::exclusions;
+use crate::records::exclusions;
 use crate::inbound::{carrier, help_contact, inbox, keywords};
-use crate::normalize;
-use crate::tenants;
+use crate::base::normalize;
+use crate::records::tenants;
 use serde::Deserialize;
 
 fn inbox_id(call: &Call<'_>) -> Result<i64, ApiError> {

@@ -7,11 +7,11 @@
 //! `channel`) are ignored.
 
 use super::{json_body, limit_param, ApiError, ApiResponse, Call, DEFAULT_LIMIT};
-use crate::channel::Channel;
-use crate::outbox::{self, ListFilter};
-use crate::schedule::{self, ScheduleSpec};
-use crate::settings::{self, SettingsChange};
-use crate::templates::{self, Rendered, Template};
+use crate::base::channel::Channel;
+use crate::notices::outbox::{self, ListFilter};
+use crate::notices::schedule::{self, ScheduleSpec};
+use crate::records::settings::{self, SettingsChange};
+use crate::notices::templates::{self, Rendered, Template};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
@@ -23,7 +23,7 @@ fn strip<T: serde::de::DeserializeOwned>(mut body: Map<String, Json>, read_only:
     serde_json::from_value(Json::Object(body)).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-fn schedule_json(db: &dyn crate::db::Db) -> Result<Json, ApiError> {
+fn schedule_json(db: &dyn crate::base::db::Db) -> Result<Json, ApiError> {
     let s = schedule::load(db)?;
     let mut v = serde_json::to_value(&s.spec).map_err(|e| ApiError::new(500, e.to_string()))?;
     let rows = db.execute("SELECT updated_by, updated_at FROM notice_schedule WHERE id = 1", &[])?;

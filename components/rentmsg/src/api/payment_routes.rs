@@ -2,7 +2,7 @@
 //! taken on a phone call (`rentmsg::promises::record`, source `call`).
 
 use super::{json_body, require_tenant, ApiError, ApiResponse, Call};
-use crate::promises::{self, PromiseSource};
+use crate::payments::promises::{self, PromiseSource};
 use serde::Deserialize;
 
 /// `POST /api/tenants/{tenant_id}/promises` body.
@@ -31,7 +31,7 @@ pub(super) fn list_promises(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
 pub(super) fn create_promise(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let body: NewPromiseBody = json_body(call)?;
     let tenant = require_tenant(call)?;
-    let date = crate::time::parse_date(body.promised_date.trim())
+    let date = crate::base::time::parse_date(body.promised_date.trim())
         .map_err(|_| ApiError::bad_request("promised_date must be a date like 2024-06-07"))?;
     let source = match body.source.as_deref() {
         None => PromiseSource::Call,

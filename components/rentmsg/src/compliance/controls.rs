@@ -18,8 +18,8 @@
 //!   the more specific ones do not cover.
 
 use super::hours::{DayRule, Holiday, Hours, Span};
-use crate::channel::Channel;
-use crate::tenants::ContactKind;
+use crate::base::channel::Channel;
+use crate::records::tenants::ContactKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -258,11 +258,11 @@ impl ControlSpec {
             return Err(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters, no control characters"));
         }
         let state = match self.state.as_deref() {
-            Some(s) => crate::normalize::state(s)?,
+            Some(s) => crate::base::normalize::state(s)?,
             None => None,
         };
         let country = match self.country.as_deref() {
-            Some(c) => crate::normalize::country(c)?,
+            Some(c) => crate::base::normalize::country(c)?,
             None => None,
         };
         let period_days = match (self.period.as_deref(), self.period_days) {

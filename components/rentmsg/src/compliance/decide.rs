@@ -12,9 +12,9 @@
 
 use super::controls::{self, Control};
 use super::hours::{self, start_of_day};
-use crate::channel::Channel;
-use crate::consent::{self, ConsentEvent, ConsentStatus};
-use crate::tenants::ContactKind;
+use crate::base::channel::Channel;
+use crate::records::consent::{self, ConsentEvent, ConsentStatus};
+use crate::records::tenants::ContactKind;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,7 @@ pub fn decide(facts: &Facts, proposed: &Proposed, rules: &[Control]) -> Decision
 }
 
 fn hours_label(t: DateTime<Utc>) -> String {
-    crate::time::timestamp(t)
+    crate::base::time::timestamp(t)
 }
 
 fn channel_word(c: Channel) -> &'static str {
@@ -373,7 +373,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
     if channel == Channel::Text && automatic {
         if let (Some(days), Some(event)) = (a.sms_reauth.iter().filter_map(|c| c.sms_reauth_days).min(), consent_event) {
             if event.status == ConsentStatus::OptedIn {
-                let authorized = crate::time::parse_timestamp(&event.at);
+                let authorized = crate::base::time::parse_timestamp(&event.at);
                 let expired = authorized.is_none_or(|at| t - at > Duration::days(i64::from(days)));
                 if expired {
                     let key = a.sms_reauth.iter().find(|c| c.sms_reauth_days == Some(days)).map_or("", |c| c.key.as_str());

@@ -7,13 +7,13 @@
 use super::controls::{Control, ControlSpec};
 use super::decide::{self, CarrierInvalid, Facts, PastContact, Proposed, Target};
 use super::{CheckError, CheckRequest, Decision};
-use crate::channel::Channel;
-use crate::consent::{ConsentEvent, ConsentStatus};
-use crate::db::{Db, DbError};
-use crate::error::Error;
-use crate::normalize;
-use crate::tenants::ContactKind;
-use crate::time;
+use crate::base::channel::Channel;
+use crate::records::consent::{ConsentEvent, ConsentStatus};
+use crate::base::db::{Db, DbError};
+use crate::base::error::Error;
+use crate::base::normalize;
+use crate::records::tenants::ContactKind;
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::cell::RefCell;
@@ -120,7 +120,7 @@ fn corrupt(what: &str) -> CheckError {
     CheckError::Unavailable(format!("stored {what} has an unexpected shape"))
 }
 
-fn json_column(row: crate::db::Row<'_>, column: &str) -> Result<serde_json::Value, CheckError> {
+fn json_column(row: crate::base::db::Row<'_>, column: &str) -> Result<serde_json::Value, CheckError> {
     match row.opt_str(column)? {
         Some(text) => serde_json::from_str(text).map_err(|_| corrupt(column)),
         None => Ok(serde_json::Value::Null),
@@ -154,7 +154,7 @@ pub fn load(db: &dyn Db, req: &CheckRequest) -> Result<(Facts, Vec<Control>), Ch
 
     let mut points = Vec::new();
     for p in json_column(row, "points")?.as_array().ok_or_else(|| corrupt("contact points"))? {
-        points.push(crate::tenants::ContactPoint {
+        points.push(crate::records::tenants::ContactPoint {
             kind: p[0].as_str().and_then(|k| k.parse().ok()).ok_or_else(|| corrupt("contact point kind"))?,
             address: opt_text(&p[1]).ok_or_else(|| corrupt("contact point address"))?,
         });
@@ -281,9 +281,9 @@ fn control_from_spec(key: &str, spec: &str) -> Result<Control, CheckError> {
     })
 }
 
-fn resolve_target(req: &CheckRequest, points: &[crate::tenants::ContactPoint], country: &str) -> Result<Target, CheckError> {
+fn resolve_target(req: &CheckRequest, points: &[crate::records::tenants::ContactPoint], country: &str) -> Result<Target, CheckError> {
     let given = req.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
-    let point_target = |p: &crate::tenants::ContactPoint| Target::Point {
+    let point_target = |p: &crate::records::tenants::ContactPoint| Target::Point {
         address: p.address.clone(),
         kind: p.kind,
         zones: if p.kind.is_phone() { super::zones::zones_for_number(&p.address).to_vec() } else { Vec::new() },

@@ -15,19 +15,20 @@
 //! that lets the staff API run natively in tests ([`DbChecker`]) and
 //! through the component in production.
 
+#[cfg(feature = "compliance-client")]
+pub mod client;
 pub mod controls;
 pub mod decide;
 pub mod hours;
 pub mod load;
 pub mod store;
-pub mod migration;
 pub mod zones;
 
 pub use decide::{Decision, Reason, Verdict};
 pub use load::check;
 
-use crate::channel::Channel;
-use crate::db::Db;
+use crate::base::channel::Channel;
+use crate::base::db::Db;
 use chrono::{DateTime, Utc};
 
 /// A proposed contact, as callers ask about it.
@@ -89,7 +90,7 @@ impl Decision {
             "warnings": self.warnings,
         });
         if let Some(t) = self.defer_until {
-            v["defer_until"] = crate::time::timestamp(t).into();
+            v["defer_until"] = crate::base::time::timestamp(t).into();
         }
         if let Some(a) = &self.address {
             v["address"] = a.clone().into();

@@ -7,10 +7,10 @@
 //! staff edit or delete them like their own. Every change is audited.
 
 use super::controls::{Control, ControlSpec};
-use crate::audit;
-use crate::db::{self, Db, Row};
-use crate::error::{Error, Result};
-use crate::time;
+use crate::records::audit;
+use crate::base::db::{self, Db, Row};
+use crate::base::error::{Error, Result};
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -20,10 +20,10 @@
 //! shows the carrier reaches it again (30003 in particular can be a phone
 //! that was off), which lifts the state.
 
-use crate::audit;
-use crate::db::Db;
-use crate::error::Result;
-use crate::time;
+use crate::records::audit;
+use crate::base::db::Db;
+use crate::base::error::Result;
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -2,10 +2,10 @@
 //! or short line such as "the office, 617-555-0123"). Without one, HELP
 //! names the sending number (`sms_from`, else the number texted).
 
-use crate::audit;
-use crate::db::{self, Db};
-use crate::error::{Error, Result};
-use crate::time;
+use crate::records::audit;
+use crate::base::db::{self, Db};
+use crate::base::error::{Error, Result};
+use crate::base::time;
 use chrono::{DateTime, Utc};
 
 /// Longest contact line (characters): it must fit in a one-segment reply.

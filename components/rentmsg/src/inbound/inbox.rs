@@ -2,10 +2,10 @@
 //! known numbers (on the tenants' records) and unknown ones (the unmatched
 //! inbox), each marked read and handled by staff.
 
-use crate::audit;
-use crate::db::{self, Db, Row, Value};
-use crate::error::{Error, Result};
-use crate::time;
+use crate::records::audit;
+use crate::base::db::{self, Db, Row, Value};
+use crate::base::error::{Error, Result};
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;

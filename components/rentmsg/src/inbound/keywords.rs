@@ -9,10 +9,10 @@
 //! removed: the per-se revocation words of 47 CFR 64.1200(a)(10), START
 //! (named in every opt-out confirmation) and HELP.
 
-use crate::audit;
-use crate::db::{self, Db};
-use crate::error::{Error, Result};
-use crate::time;
+use crate::records::audit;
+use crate::base::db::{self, Db};
+use crate::base::error::{Error, Result};
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,7 +2,6 @@
 //! `POST /webhooks/sms/status` (Twilio-compatible), and the staff inbox.
 //!
 //! - [`signature`]: `X-Twilio-Signature` verification (constant-time).
-//! - [`form`]: strict form decoding of webhook bodies.
 //! - [`keywords`]: opt-out / opt-in / help keyword lists (data, editable).
 //! - [`replies`]: the automatic replies and TwiML.
 //! - [`process`]: one inbound message or status callback in one
@@ -19,7 +18,6 @@
 //! `contact_log`.
 
 pub mod carrier;
-pub mod form;
 pub mod help_contact;
 pub mod inbox;
 pub mod keywords;

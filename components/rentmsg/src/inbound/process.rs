@@ -6,12 +6,12 @@
 use super::carrier::{self, CarrierVerdict};
 use super::keywords::{self, KeywordAction};
 use super::replies;
-use crate::channel::Channel;
-use crate::contact_log::Direction;
-use crate::db::{self, Db, Value};
-use crate::error::{Error, Result};
-use crate::exclusions::{self, CUSTOMER_STOP_REASON};
-use crate::time;
+use crate::base::channel::Channel;
+use crate::records::contact_log::Direction;
+use crate::base::db::{self, Db, Value};
+use crate::base::error::{Error, Result};
+use crate::records::exclusions::{self, CUSTOMER_STOP_REASON};
+use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;

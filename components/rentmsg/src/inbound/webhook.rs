@@ -12,12 +12,12 @@
 //! in one transaction; a storage failure answers 5xx so the provider
 //! retries, and the retry (same MessageSid) is processed exactly once.
 
-use super::form;
+use crate::base::form;
 use super::process::{self, InboundSms, ProviderKeyword, ReplySettings, StatusCallback};
 use super::replies;
 use super::signature;
-use crate::db::{Db, DbError};
-use crate::error::Error;
+use crate::base::db::{Db, DbError};
+use crate::base::error::Error;
 use crate::schema;
 use chrono::{DateTime, Utc};
 

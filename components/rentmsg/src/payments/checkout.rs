@@ -2,7 +2,7 @@
 //! form-encoded, Bearer secret key, `Idempotency-Key`; the reply has `id`
 //! and `url`.
 
-use crate::providers::{HttpRequest, HttpResponse};
+use crate::sending::providers::{HttpRequest, HttpResponse};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters left as they are in form values (RFC 3986 unreserved).

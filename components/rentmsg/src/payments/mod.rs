@@ -10,30 +10,31 @@
 //!   address; the contact log gets the first open of a link each day).
 //! - `POST /pay/:token/checkout`: a checkout session for the current
 //!   balance ([`checkout`]), then 303 to its URL. Never settles anything.
-//! - `POST /pay/:token/promise`: records a promise ([`crate::promises`]),
+//! - `POST /pay/:token/promise`: records a promise ([`crate::payments::promises`]),
 //!   then 303 back to the page (post / redirect / get); a bad date or
 //!   amount re-shows the form with the reason (400).
 //! - `POST /webhooks/payments`: the provider's signed events
 //!   ([`signature`], [`webhook`]).
 //!
-//! Tokens are the signed links of [`crate::links`] (purpose `pay`): an
+//! Tokens are the signed links of [`crate::notices::links`] (purpose `pay`): an
 //! expired, tampered or unknown token gets the one "Link not valid" page,
 //! 404, whatever was wrong.
 
 pub mod checkout;
 pub mod page;
+pub mod promises;
 pub mod signature;
 pub mod webhook;
 
-use crate::channel::Channel;
-use crate::db::Db;
-use crate::error::{Error, Result};
-use crate::links::{self, LinkTarget, Purpose};
-use crate::promises::{self, PromiseSource};
-use crate::providers::{HttpClient, TransportError};
-use crate::tenants::TenantStatus;
-use crate::templates::format_money;
-use crate::time;
+use crate::base::channel::Channel;
+use crate::base::db::Db;
+use crate::base::error::{Error, Result};
+use crate::notices::links::{self, LinkTarget, Purpose};
+use promises::PromiseSource;
+use crate::sending::providers::{HttpClient, TransportError};
+use crate::records::tenants::TenantStatus;
+use crate::notices::templates::format_money;
+use crate::base::time;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use page::{ChargeLine, PageView, PromiseLine};
@@ -186,11 +187,11 @@ pub fn handle(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
 /// The tenant's facts for the page.
 struct Account {
     target: LinkTarget,
-    tenant: crate::tenants::Tenant,
+    tenant: crate::records::tenants::Tenant,
     facility: String,
     property_id: String,
     zone: chrono_tz::Tz,
-    summary: crate::ledger::Summary,
+    summary: crate::records::ledger::Summary,
 }
 
 fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
@@ -199,11 +200,11 @@ fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
         Ok(t) => t,
         Err(_) => return Ok(None),
     };
-    let Some(tenant) = crate::tenants::get(env.db, &target.tenant_id)? else { return Ok(None) };
-    let property = crate::tenants::property(env.db, &tenant.property_id)?;
-    let zone = crate::tenants::effective(&tenant, property.as_ref()).time_zone;
+    let Some(tenant) = crate::records::tenants::get(env.db, &target.tenant_id)? else { return Ok(None) };
+    let property = crate::records::tenants::property(env.db, &tenant.property_id)?;
+    let zone = crate::records::tenants::effective(&tenant, property.as_ref()).time_zone;
     let today = time::local_date(env.now, zone);
-    let summary = crate::ledger::summary(env.db, &tenant.tenant_id, today)?;
+    let summary = crate::records::ledger::summary(env.db, &tenant.tenant_id, today)?;
     Ok(Some(Account {
         facility: property.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         property_id: tenant.property_id.clone(),
@@ -414,7 +415,7 @@ type FormRefusal = (String, String, String);
 
 /// Read the promise form: `date` (YYYY-MM-DD) and optional `amount`.
 fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i64>), FormRefusal> {
-    let form = crate::inbound::form::parse(body).map_err(|e| (String::new(), String::new(), e.to_string()))?;
+    let form = crate::base::form::parse(body).map_err(|e| (String::new(), String::new(), e.to_string()))?;
     let date_text = form.get("date").unwrap_or_default().trim().to_owned();
     let amount_text = form.get("amount").unwrap_or_default().trim().to_owned();
     let keep = |msg: String| (date_text.clone(), amount_text.clone(), msg);
@@ -425,7 +426,7 @@ fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i6
     let amount = if amount_text.is_empty() {
         None
     } else {
-        Some(crate::money::parse_cents(amount_text.trim_start_matches('$')).map_err(|_| keep("Please give the amount in dollars and cents, like 150.00.".into()))?)
+        Some(crate::base::money::parse_cents(amount_text.trim_start_matches('$')).map_err(|_| keep("Please give the amount in dollars and cents, like 150.00.".into()))?)
     };
     Ok(((date_text.clone(), amount_text.clone()), date, amount))
 }

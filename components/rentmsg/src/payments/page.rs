@@ -1,7 +1,7 @@
 //! The tenant's payment page: small, fast, accessible, mobile first, no
 //! external assets and no JavaScript (forms post and redirect).
 
-use crate::error::Result;
+use crate::base::error::Result;
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -191,14 +191,14 @@ const MESSAGE: &str = r#"<!doctype html>
 /// turn on HTML auto-escaping of every value).
 fn render(name: &str, source: &'static str, ctx: minijinja::Value) -> Result<String> {
     let mut env = Environment::new();
-    env.add_template(name, source).map_err(|e| crate::Error::Corrupt(format!("page template {name}: {e}")))?;
-    let t = env.get_template(name).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
-    t.render(ctx).map_err(|e| crate::Error::Corrupt(format!("page {name}: {e}")))
+    env.add_template(name, source).map_err(|e| crate::base::error::Error::Corrupt(format!("page template {name}: {e}")))?;
+    let t = env.get_template(name).map_err(|e| crate::base::error::Error::Corrupt(e.to_string()))?;
+    t.render(ctx).map_err(|e| crate::base::error::Error::Corrupt(format!("page {name}: {e}")))
 }
 
 /// The account page.
 pub fn render_page(view: &PageView) -> Result<String> {
-    let mut ctx = serde_json::to_value(view).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
+    let mut ctx = serde_json::to_value(view).map_err(|e| crate::base::error::Error::Corrupt(e.to_string()))?;
     if let Some(m) = ctx.as_object_mut() {
         m.insert("style".into(), STYLE.into());
     }

@@ -11,12 +11,12 @@
 //! is settled, and the tenant's promise is checked. Other event types are
 //! answered 200 and ignored (nothing stored).
 
-use crate::channel::Channel;
-use crate::contact_log::{self, Direction, NewContact};
-use crate::db::{self, Db};
-use crate::error::{Error, Result};
-use crate::ledger::{self, EntryKind, NewPayment};
-use crate::time;
+use crate::base::channel::Channel;
+use crate::records::contact_log::{self, Direction, NewContact};
+use crate::base::db::{self, Db};
+use crate::base::error::{Error, Result};
+use crate::records::ledger::{self, EntryKind, NewPayment};
+use crate::base::time;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
@@ -126,12 +126,12 @@ fn settle(
         None => (tenant.map(str::to_owned), notice_id),
     };
     let Some(tenant) = tenant else { return Ok("unknown_tenant") };
-    let Some(t) = crate::tenants::get(tx, &tenant)? else { return Ok("unknown_tenant") };
+    let Some(t) = crate::records::tenants::get(tx, &tenant)? else { return Ok("unknown_tenant") };
     out.tenant_id = Some(tenant.clone());
     let Some(amount) = amount.filter(|a| *a > 0) else {
         return Err(Error::Invalid("the checkout session has no positive amount_total".into()));
     };
-    let zone = crate::promises::tenant_zone(tx, &t)?;
+    let zone = crate::payments::promises::tenant_zone(tx, &t)?;
     let reference = format!("checkout:{session_id}");
     let new = ledger::record_payment(
         tx,
@@ -157,14 +157,14 @@ fn settle(
     // link was used, when known.
     let notice = match notice_id {
         Some(id) => tx.execute("SELECT channel, address FROM outbox WHERE id = ? AND tenant_id = ?", &[id.into(), tenant.as_str().into()])?,
-        None => crate::db::Rows::default(),
+        None => crate::base::db::Rows::default(),
     };
     let (channel, address) = match notice.first() {
         Some(r) => (r.str("channel")?.parse::<Channel>().unwrap_or(Channel::Text), r.opt_string("address")?),
         None => (Channel::Text, None),
     };
     let address = address.unwrap_or_else(|| "payment link".to_owned());
-    let body = format!("Online payment of {} received", crate::templates::format_money(amount));
+    let body = format!("Online payment of {} received", crate::notices::templates::format_money(amount));
     let detail = serde_json::json!({ "checkout_session": session_id, "notice_id": notice_id, "amount_cents": amount });
     contact_log::record(
         tx,
@@ -180,16 +180,16 @@ fn settle(
             detail: Some(&detail),
         },
     )?;
-    let balance = crate::balances::get(tx, &tenant)?.map_or(0, |b| b.balance_cents);
+    let balance = crate::records::balances::get(tx, &tenant)?.map_or(0, |b| b.balance_cents);
     if balance <= 0 {
-        out.cancelled_notices = crate::outbox::cancel_queued_for_tenant(tx, &tenant, "balance settled by online payment", now)?;
+        out.cancelled_notices = crate::notices::outbox::cancel_queued_for_tenant(tx, &tenant, "balance settled by online payment", now)?;
     }
-    crate::promises::evaluate_in_tx(tx, Some(&tenant), now)?;
-    crate::audit::record(
+    crate::payments::promises::evaluate_in_tx(tx, Some(&tenant), now)?;
+    crate::records::audit::record(
         tx,
         SOURCE,
         "payment.recorded",
-        &crate::audit::tenant_target(&tenant),
+        &crate::records::audit::tenant_target(&tenant),
         &serde_json::json!({ "checkout_session": session_id, "amount_cents": amount, "event_id": out.event_id,
                              "balance_cents": balance, "cancelled_notices": out.cancelled_notices }),
         now,

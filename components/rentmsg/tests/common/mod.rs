@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rentmsg::api::{self, ApiContext, ApiRequest, ApiResponse};
-use rentmsg::db::{Db, NativeDb};
+use rentmsg::base::db::{Db, NativeDb};
 use serde_json::Value as Json;
 
 pub const TOKEN: &str = "test-staff-token-0123456789";

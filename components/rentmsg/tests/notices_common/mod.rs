@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rentmsg::compliance::DbChecker;
-use rentmsg::db::{Db, DbError, NativeDb, Rows, Value};
-use rentmsg::pacing::{Clock, Counter};
-use rentmsg::providers::{EmailConfig, HttpClient, HttpRequest, HttpResponse, SmsConfig, TransportError};
-use rentmsg::send::{self, SendConfig, SendEnv, SendReport};
+use rentmsg::base::db::{Db, DbError, NativeDb, Rows, Value};
+use rentmsg::sending::pacing::{Clock, Counter};
+use rentmsg::sending::providers::{EmailConfig, HttpClient, HttpRequest, HttpResponse, SmsConfig, TransportError};
+use rentmsg::sending::send::{self, SendConfig, SendEnv, SendReport};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -190,7 +190,7 @@ pub fn config(rate: i64) -> SendConfig {
 }
 
 /// Run one pass ending at the end of the clock's minute.
-pub fn pass(db: &dyn Db, provider: &FakeProvider, counter: &MemCounter, clock: &FakeClock, cfg: &SendConfig) -> Result<SendReport, rentmsg::Error> {
+pub fn pass(db: &dyn Db, provider: &FakeProvider, counter: &MemCounter, clock: &FakeClock, cfg: &SendConfig) -> Result<SendReport, rentmsg::base::error::Error> {
     let checker = DbChecker { db };
     let log = |_: &serde_json::Value| {};
     let env = SendEnv {

@@ -1,0 +1,14 @@
+//! The ground every other module stands on: error types, the [`db::Db`]
+//! trait with its Spin and native implementations, time, money, channels,
+//! normalising of addresses and names, and form decoding.
+//!
+//! Owns no table and no domain rule; must not import any other module of
+//! this crate.
+
+pub mod channel;
+pub mod db;
+pub mod error;
+pub mod form;
+pub mod money;
+pub mod normalize;
+pub mod time;

@@ -1,0 +1,115 @@
+//! Supplemental messages (seed 000): a one-off text or email staff write to
+//! an overdue tenant, from an approved template (a notice template) or free
+//! text limited to account matters. It is queued in the outbox as kind
+//! `supplemental` ([`outbox::queue_supplemental`]): compliance decides it
+//! like any automatic message, the paced sender sends it, the template
+//! layer adds the opt-out line, and the contact log records it.
+//!
+//! "Limited to account matters": staff name the purpose from a fixed list
+//! ([`PURPOSES`]), the tenant must owe an overdue balance, and free text
+//! may not carry web links of its own (the personal payment link is
+//! `{{ payment_link }}`) — the product is not for marketing (seed 000).
+
+use crate::base::channel::Channel;
+use crate::compliance::ComplianceCheck;
+use crate::base::db::Db;
+use crate::base::error::{Error, Result};
+use crate::notices::outbox::{self, OutboxRow, Supplemental};
+use crate::{records::ledger, notices::templates, records::tenants, base::time};
+use chrono::{DateTime, Utc};
+
+/// The account matters a supplemental message may be about.
+pub const PURPOSES: &[&str] = &["balance_reminder", "payment_arrangement", "promise_follow_up", "account_question", "payment_received"];
+
+/// Longest free-text body.
+pub const MAX_BODY_CHARS: usize = 2000;
+/// Longest subject.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// What staff asked to send.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The tenant.
+    pub tenant_id: &'a str,
+    /// `text` or `email`.
+    pub channel: Channel,
+    /// One of [`PURPOSES`].
+    pub purpose: &'a str,
+    /// An approved template: the notice template of this stage for the channel.
+    pub template_stage: Option<i64>,
+    /// Free-text subject (email, without a template).
+    pub subject: Option<&'a str>,
+    /// Free-text body (without a template).
+    pub body: Option<&'a str>,
+    /// Who writes it.
+    pub actor: &'a str,
+}
+
+/// Does free text carry a web address of its own?
+fn has_link(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["http://", "https://", "www."].iter().any(|p| lower.contains(p))
+}
+
+/// Validate and queue a supplemental message; returns the outbox row (its
+/// state says what compliance decided: queued, deferred or blocked).
+pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now: DateTime<Utc>) -> Result<OutboxRow> {
+    if !PURPOSES.contains(&req.purpose) {
+        return Err(Error::Invalid(format!("purpose must be one of {}", PURPOSES.join(", "))));
+    }
+    if !matches!(req.channel, Channel::Text | Channel::Email) {
+        return Err(Error::Invalid(format!("messages go by text or email, not {}", req.channel.as_str())));
+    }
+    let (subject, body) = match (req.template_stage, req.body.map(str::trim).filter(|b| !b.is_empty())) {
+        (Some(_), Some(_)) => return Err(Error::Invalid("give template_stage or body, not both".into())),
+        (None, None) => return Err(Error::Invalid("give template_stage (an approved template) or body (free text)".into())),
+        (Some(stage), None) => {
+            if req.subject.is_some() {
+                return Err(Error::Invalid("a template brings its own subject; leave subject out".into()));
+            }
+            let t = templates::get(db, stage, req.channel)?
+                .ok_or_else(|| Error::Invalid(format!("no {} template for stage {stage}", req.channel.as_str())))?;
+            (t.subject, t.body)
+        }
+        (None, Some(body)) => {
+            if body.chars().count() > MAX_BODY_CHARS {
+                return Err(Error::Invalid(format!("body must be at most {MAX_BODY_CHARS} characters")));
+            }
+            let subject = req.subject.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+            if subject.as_ref().is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS || s.contains(['\r', '\n'])) {
+                return Err(Error::Invalid(format!("subject must be one line of at most {MAX_SUBJECT_CHARS} characters")));
+            }
+            if has_link(body) || subject.as_deref().is_some_and(has_link) {
+                return Err(Error::Invalid(
+                    "free text may not contain web links; use {{ payment_link }} for the tenant's payment page".into(),
+                ));
+            }
+            (subject, body.to_owned())
+        }
+    };
+    let tenant = tenants::require(db, req.tenant_id)?;
+    let property = tenants::property(db, &tenant.property_id)?;
+    let eff = tenants::effective(&tenant, property.as_ref());
+    let summary = ledger::summary(db, &tenant.tenant_id, time::local_date(now, eff.time_zone))?;
+    if summary.overdue_cents <= 0 {
+        return Err(Error::Conflict(format!(
+            "tenant `{}` has no overdue balance; supplemental messages go to overdue tenants only",
+            tenant.tenant_id
+        )));
+    }
+    let row = outbox::queue_supplemental(
+        db,
+        checker,
+        &Supplemental { tenant_id: &tenant.tenant_id, channel: req.channel, subject: subject.as_deref(), body: &body, actor: req.actor },
+        now,
+    )?;
+    crate::records::audit::record(
+        db,
+        req.actor,
+        "message.supplemental",
+        &crate::records::audit::tenant_target(&tenant.tenant_id),
+        &serde_json::json!({ "outbox_id": row.id, "purpose": req.purpose, "template_stage": req.template_stage, "state": row.state }),
+        now,
+    )?;
+    Ok(row)
+}

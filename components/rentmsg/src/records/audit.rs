@@ -1,0 +1,74 @@
+//! The audit log: who did what, when. Every write through the staff API
+//! (and every exclusion change from any component) adds a row.
+
+use crate::base::db::{self, Db};
+use crate::base::error::Result;
+use crate::base::time;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One audit row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Row id.
+    pub id: i64,
+    /// When (RFC 3339 UTC).
+    pub at: String,
+    /// Who (`staff`, `staff:alice`, `customer`, `system`).
+    pub actor: String,
+    /// What, as `area.verb` (`import.ledger`, `consent.set`, `exclusions.set`...).
+    pub action: String,
+    /// On what (`tenant:T1`, `address:+1555...`), if anything.
+    pub target: Option<String>,
+    /// Details as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// The audit target string for a tenant.
+pub fn tenant_target(tenant_id: &str) -> String {
+    format!("tenant:{tenant_id}")
+}
+
+/// Append an audit row. One statement: safe inside or outside a transaction.
+pub fn record(
+    db: &dyn Db,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let target = if target.is_empty() { None } else { Some(target) };
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        &[time::timestamp(now).into(), actor.into(), action.into(), target.into(), detail.to_string().into()],
+    )?;
+    Ok(())
+}
+
+/// Newest-first audit rows, optionally for one target.
+pub fn list(db: &dyn Db, target: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
+    let limit = db::limit_clause(limit, None);
+    let rows = match target {
+        Some(t) => db.execute(
+            &format!("SELECT id, at, actor, action, target, detail FROM audit_log WHERE target = ? ORDER BY id DESC {limit}"),
+            &[t.into()],
+        )?,
+        None => db.execute(&format!("SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC {limit}"), &[])?,
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.i64("id")?,
+                at: r.string("at")?,
+                actor: r.string("actor")?,
+                action: r.string("action")?,
+                target: r.opt_string("target")?,
+                detail: r
+                    .opt_str("detail")?
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,757 @@
+//! One outbound send pass: take due outbox rows, re-check them, and send
+//! them within the pace budget through the SMS and email providers.
+//!
+//! For each row, in order:
+//! 1. **Lease** it (`outbox::lease_next`, one atomic statement).
+//! 2. **Cheap checks** (no budget spent): a notice whose tenant settled the
+//!    balance, fell below the minimum, moved to a new billing cycle, is no
+//!    longer active or is paused is cancelled; a later stage being due
+//!    cancels it too (the next scan queues that one); outside the
+//!    schedule's send window it is deferred to the window's next opening.
+//! 3. **Pace**: claim a slot from the shared budget ([`crate::sending::pacing`]) and
+//!    wait for it; a spent minute gives the row back and ends the pass.
+//! 4. **Compliance**, right before sending: block / defer are recorded on
+//!    the row with their rules.
+//! 5. **Render** the template (the payment and unsubscribe links are
+//!    signed for the row's random link id).
+//! 6. **Intent**: one transaction moves the row to `sending` (attempt + 1)
+//!    and writes the contact-log row (status `sending`). Only then:
+//! 7. **Provider call**, then one transaction records the answer on the
+//!    row and the contact log: `sent` with the provider id; a refusal
+//!    `failed` with the provider's reason (21610 also records the STOP);
+//!    429 / 5xx / not delivered back to `queued` with backoff; no answer at
+//!    all `unknown` (it may have been sent, so it is not sent again).
+//!
+//! At most once: the provider is only called after the intent is committed,
+//! and a row whose intent is committed is never handed to a provider again
+//! except after an answer that says it was not taken (429, 5xx, a request
+//! that never left). A crash between the call and step 7 leaves the row in
+//! `sending`; when its lease expires the next pass marks it `unknown`
+//! ([`crate::notices::outbox::reconcile_stale`]). Twilio has no idempotency key and
+//! looking a message up by recipient and date is unreliable, so an unknown
+//! row waits for a person (the contact log and Twilio's own logs say what
+//! happened) rather than risking a duplicate; Postmark emails carry the
+//! row's reference in `Metadata.notice_id` and the `X-Rentmsg-Notice`
+//! header for the same look-up.
+
+use crate::base::channel::Channel;
+use crate::compliance::{CheckError, CheckRequest, ComplianceCheck, Verdict};
+use crate::records::contact_log::{self, Direction, NewContact};
+use crate::base::db::{self, Db, DbError};
+use crate::base::error::{Error, Result};
+use crate::notices::links::{self, Purpose};
+use crate::notices::outbox::{self, DecisionUpdate, Leased};
+use crate::sending::pacing::{Clock, Counter, Pacer, Slot};
+use crate::sending::providers::{self, EmailConfig, HttpClient, Outcome, SmsConfig, TransportError};
+use crate::notices::schedule::{self, Schedule};
+use crate::notices::templates::{self, RenderContext, Rendered};
+use crate::base::time;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// Provider attempts before a message is marked failed.
+pub const MAX_ATTEMPTS: i64 = 6;
+/// How long a lease holds a row before the send intent (slot wait and checks).
+pub const LEASE_SECONDS: i64 = 90;
+/// How long a row in `sending` is left alone before it counts as stranded:
+/// longer than any provider call may take.
+pub const INTENT_LEASE_SECONDS: i64 = 120;
+
+/// Settings of a pass.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    /// `public_base_url`: links are built on it.
+    pub public_base_url: String,
+    /// `link_key`: signs the links.
+    pub link_key: String,
+    /// SMS provider, when configured.
+    pub sms: Option<SmsConfig>,
+    /// Email provider, when configured.
+    pub email: Option<EmailConfig>,
+    /// `send_rate_per_minute`.
+    pub rate_per_minute: i64,
+}
+
+/// What a pass runs against.
+pub struct SendEnv<'a> {
+    /// The database.
+    pub db: &'a dyn Db,
+    /// Compliance (the component's WIT import in production).
+    pub checker: &'a dyn ComplianceCheck,
+    /// Outbound HTTP.
+    pub http: &'a dyn HttpClient,
+    /// The shared budget counters (key-value).
+    pub counter: &'a dyn Counter,
+    /// Time.
+    pub clock: &'a dyn Clock,
+    /// Settings.
+    pub config: &'a SendConfig,
+    /// This pass's lease owner id (random).
+    pub owner: &'a str,
+    /// Stop taking rows at this time.
+    pub deadline: DateTime<Utc>,
+    /// Structured log sink (no addresses, bodies or tokens are given to it).
+    pub log: &'a dyn Fn(&serde_json::Value),
+}
+
+/// Why a pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Nothing due is left.
+    #[default]
+    Idle,
+    /// This minute's budget is spent.
+    Budget,
+    /// The pass reached its deadline.
+    Deadline,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    /// Accepted by a provider.
+    pub sent: usize,
+    /// Refused by a provider for good (and template failures).
+    pub failed: usize,
+    /// Refused because the recipient opted out at the carrier (STOP recorded).
+    pub opted_out: usize,
+    /// Handed back for a later retry (429, 5xx, not delivered).
+    pub retried: usize,
+    /// No answer from the provider: may have been sent, not retried.
+    pub unknown: usize,
+    /// Blocked by compliance at send time.
+    pub blocked: usize,
+    /// Deferred (compliance or the send window).
+    pub deferred: usize,
+    /// Cancelled (balance settled, new cycle, later stage, paused...).
+    pub cancelled: usize,
+    /// Rows found stranded in `sending` and marked unknown.
+    pub reconciled_unknown: usize,
+    /// Texts sent in more than one segment.
+    pub multi_segment_texts: usize,
+    /// Segments of all texts sent.
+    pub segments: usize,
+    /// Channels skipped: not configured, or credentials refused.
+    pub channels_unavailable: Vec<String>,
+    /// Why the pass ended.
+    pub stopped: StopReason,
+}
+
+/// Facts about a row's tenant at send time.
+struct TenantNow {
+    name: String,
+    unit: Option<String>,
+    status: String,
+    facility: String,
+    zone: Tz,
+    facility_zone: Tz,
+    balance_cents: Option<i64>,
+    oldest: Option<chrono::NaiveDate>,
+    last_payment: Option<chrono::NaiveDate>,
+    paused_until: Option<String>,
+}
+
+fn tenant_now(db: &dyn Db, tenant_id: &str, now: DateTime<Utc>) -> Result<Option<TenantNow>> {
+    let rows = db.execute(
+        "SELECT t.name, t.unit, t.status, t.time_zone AS tenant_zone, p.name AS facility, p.time_zone AS property_zone,
+                b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
+                (SELECT paused_until FROM notice_pauses np WHERE np.tenant_id = t.tenant_id AND np.paused_until > ?2) AS paused_until
+         FROM tenants t JOIN properties p ON p.property_id = t.property_id
+         LEFT JOIN tenant_balances b ON b.tenant_id = t.tenant_id
+         WHERE t.tenant_id = ?1",
+        &[tenant_id.into(), time::timestamp(now).into()],
+    )?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let property_zone = r.opt_str("property_zone")?.and_then(|z| Tz::from_str(z).ok());
+    let zone = r.opt_str("tenant_zone")?.and_then(|z| Tz::from_str(z).ok()).or(property_zone).unwrap_or(chrono_tz::UTC);
+    let date = |c: &str| -> Result<Option<chrono::NaiveDate>> {
+        r.opt_str(c)?.map(|s| time::parse_date(s).map_err(Error::Corrupt)).transpose()
+    };
+    Ok(Some(TenantNow {
+        name: r.string("name")?,
+        unit: r.opt_string("unit")?,
+        status: r.string("status")?,
+        facility: r.string("facility")?,
+        zone,
+        facility_zone: property_zone.unwrap_or(zone),
+        balance_cents: r.opt_i64("balance_cents")?,
+        oldest: date("oldest_unpaid_due_date")?,
+        last_payment: date("last_payment_date")?,
+        paused_until: r.opt_string("paused_until")?,
+    }))
+}
+
+/// Backoff before retry `attempt` (1-based): 1, 2, 4, 8, 16 minutes, at most
+/// an hour; a provider's Retry-After wins when longer.
+pub fn backoff(attempt: i64, retry_after_seconds: Option<i64>) -> Duration {
+    let exp = attempt.clamp(1, 7) - 1;
+    let base = Duration::minutes(1i64 << exp).min(Duration::hours(1));
+    base.max(Duration::seconds(retry_after_seconds.unwrap_or(0)))
+}
+
+/// What happened to one leased row.
+enum Step {
+    Next,
+    Stop(StopReason),
+}
+
+/// Run one pass. Returns what it did; an `Err` means the database (or
+/// compliance data) failed mid-way: rows already handled are recorded, a row
+/// in flight is left for the lease and reconciliation rules.
+pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
+    let start = env.clock.now();
+    crate::schema::migrate(env.db, start)?;
+    let mut report = SendReport::default();
+    let stale = outbox::reconcile_stale(env.db, start)?;
+    report.reconciled_unknown = stale.len();
+    for id in &stale {
+        (env.log)(&serde_json::json!({ "event": "reconciled_unknown", "outbox_id": id }));
+    }
+    let pacer = Pacer::new(env.counter, env.config.rate_per_minute);
+    pacer.cleanup(start);
+    let schedule = schedule::load(env.db)?;
+    let expiry_days = links::expiry_days(env.db)?;
+    let mut channels: Vec<Channel> = Vec::new();
+    match &env.config.sms {
+        Some(_) => channels.push(Channel::Text),
+        None => report.channels_unavailable.push("text: SMS provider not configured".into()),
+    }
+    match &env.config.email {
+        Some(_) => channels.push(Channel::Email),
+        None => report.channels_unavailable.push("email: email provider not configured".into()),
+    }
+    let mut templates: HashMap<(i64, Channel), Option<templates::Template>> = HashMap::new();
+    loop {
+        let now = env.clock.now();
+        if now >= env.deadline {
+            report.stopped = StopReason::Deadline;
+            break;
+        }
+        let until = now + Duration::seconds(LEASE_SECONDS);
+        let Some(row) = outbox::lease_next(env.db, env.owner, until, &channels, now)? else {
+            report.stopped = StopReason::Idle;
+            break;
+        };
+        let step = process(env, &pacer, &schedule, expiry_days, &mut templates, &mut channels, &row, &mut report)?;
+        if let Step::Stop(reason) = step {
+            report.stopped = reason;
+            break;
+        }
+    }
+    Ok(report)
+}
+
+fn settle(env: &SendEnv<'_>, row: &Leased, d: DecisionUpdate<'_>) -> Result<()> {
+    outbox::settle_leased(env.db, row.id, env.owner, &d, env.clock.now())?;
+    // Rule names only: reasons in words can quote addresses; they stay on the row.
+    let rules: Vec<&str> = d
+        .reasons
+        .and_then(|r| r.as_array())
+        .map(|a| a.iter().filter_map(|x| x["rule"].as_str()).collect())
+        .unwrap_or_default();
+    (env.log)(&serde_json::json!({
+        "event": d.state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "rules": rules,
+    }));
+    Ok(())
+}
+
+fn cancel(env: &SendEnv<'_>, row: &Leased, reason: &str, report: &mut SendReport) -> Result<Step> {
+    report.cancelled += 1;
+    let now = env.clock.now();
+    settle(
+        env,
+        row,
+        DecisionUpdate { state: "cancelled", state_reason: Some(reason), decision: None, reasons: None, not_before: now, address: None },
+    )?;
+    Ok(Step::Next)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process(
+    env: &SendEnv<'_>,
+    pacer: &Pacer<'_>,
+    schedule: &Schedule,
+    expiry_days: i64,
+    templates_cache: &mut HashMap<(i64, Channel), Option<templates::Template>>,
+    channels: &mut Vec<Channel>,
+    row: &Leased,
+    report: &mut SendReport,
+) -> Result<Step> {
+    let now = env.clock.now();
+    // 2. Cheap checks.
+    let Some(tenant) = tenant_now(env.db, &row.tenant_id, now)? else {
+        return cancel(env, row, "the tenant no longer exists", report);
+    };
+    let is_notice = row.kind == "notice";
+    let mut days_past_due = 0;
+    if is_notice {
+        if tenant.status != "active" {
+            return cancel(env, row, &format!("the tenant's status is {}", tenant.status), report);
+        }
+        if let Some(until) = &tenant.paused_until {
+            return cancel(env, row, &format!("notices are paused until {until}"), report);
+        }
+        let balance = tenant.balance_cents.unwrap_or(0);
+        if balance <= 0 {
+            return cancel(env, row, "balance settled", report);
+        }
+        if balance < schedule.spec.min_balance_cents {
+            return cancel(env, row, "the balance is below the schedule's minimum", report);
+        }
+        let Some(oldest) = tenant.oldest else { return cancel(env, row, "nothing is past due", report) };
+        let standing = schedule.standing(oldest, tenant.last_payment, time::local_date(now, tenant.zone));
+        if row.cycle.as_deref() != Some(standing.cycle.as_str()) {
+            return cancel(env, row, "the billing cycle changed (a payment covered the charge it was about)", report);
+        }
+        match schedule.due_stage(standing.days_past_due) {
+            Some(s) if Some(s.stage) == row.stage => {}
+            Some(s) => return cancel(env, row, &format!("stage {} is due now; the next scan queues it", s.stage), report),
+            None => return cancel(env, row, "no stage is due", report),
+        }
+        days_past_due = standing.days_past_due;
+        if !schedule.allows(now, tenant.facility_zone) {
+            report.deferred += 1;
+            let at = schedule.next_send_time(now, tenant.facility_zone).unwrap_or(now + Duration::days(1));
+            settle(
+                env,
+                row,
+                DecisionUpdate {
+                    state: "deferred",
+                    state_reason: Some("outside the schedule's send window (facility's local time)"),
+                    decision: None,
+                    reasons: None,
+                    not_before: at,
+                    address: None,
+                },
+            )?;
+            return Ok(Step::Next);
+        }
+    }
+
+    // 3. Pace.
+    let slot = match pacer.claim(now) {
+        Ok(s) => s,
+        Err(e) => {
+            outbox::release(env.db, row.id, env.owner, now)?;
+            return Err(Error::Db(DbError::Unavailable(format!("send budget store: {e}"))));
+        }
+    };
+    match slot {
+        Slot::Exhausted(_) => {
+            outbox::release(env.db, row.id, env.owner, now)?;
+            return Ok(Step::Stop(StopReason::Budget));
+        }
+        Slot::At(at) if at >= env.deadline => {
+            outbox::release(env.db, row.id, env.owner, now)?;
+            return Ok(Step::Stop(StopReason::Deadline));
+        }
+        Slot::At(at) => env.clock.sleep_until(at),
+    }
+
+    // 4. Compliance, right before sending.
+    let now = env.clock.now();
+    let request = CheckRequest {
+        tenant_id: row.tenant_id.clone(),
+        channel: row.channel,
+        address: row.address.clone(),
+        at: now,
+        manual: false,
+    };
+    let decision = match env.checker.check(&request) {
+        Ok(d) => d,
+        Err(CheckError::UnknownTenant(m)) => return cancel(env, row, &m, report),
+        Err(CheckError::Invalid(m)) => {
+            report.blocked += 1;
+            let reasons = serde_json::json!([{ "rule": "request.invalid", "detail": m }]);
+            settle(
+                env,
+                row,
+                DecisionUpdate { state: "blocked", state_reason: Some(&m), decision: Some("block"), reasons: Some(&reasons), not_before: now, address: None },
+            )?;
+            return Ok(Step::Next);
+        }
+        Err(CheckError::Unavailable(m)) => {
+            outbox::release(env.db, row.id, env.owner, now)?;
+            return Err(Error::Db(DbError::Unavailable(format!("compliance: {m}"))));
+        }
+    };
+    let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
+    match decision.verdict {
+        Verdict::Allow => {}
+        Verdict::Block => {
+            report.blocked += 1;
+            let summary = crate::notices::scan::summarize(&decision.reasons);
+            settle(
+                env,
+                row,
+                DecisionUpdate { state: "blocked", state_reason: Some(&summary), decision: Some("block"), reasons: Some(&reasons), not_before: now, address: None },
+            )?;
+            return Ok(Step::Next);
+        }
+        Verdict::Defer => {
+            report.deferred += 1;
+            let until = decision.defer_until.unwrap_or(now + Duration::hours(1));
+            let at = if is_notice { schedule.next_send_time(until, tenant.facility_zone).unwrap_or(until) } else { until };
+            let summary = crate::notices::scan::summarize(&decision.reasons);
+            settle(
+                env,
+                row,
+                DecisionUpdate { state: "deferred", state_reason: Some(&summary), decision: Some("defer"), reasons: Some(&reasons), not_before: at, address: None },
+            )?;
+            return Ok(Step::Next);
+        }
+    }
+    let Some(address) = decision.address.clone().or_else(|| row.address.clone()) else {
+        return cancel(env, row, "no address to send to", report);
+    };
+
+    // 5. Render.
+    let link_id = match &row.link_id {
+        Some(id) => id.clone(),
+        None => links::new_link_id().map_err(|e| Error::Db(DbError::Unavailable(format!("random source: {e}"))))?,
+    };
+    let expires = links::expiry_from(now, expiry_days);
+    let sign = |p: Purpose| links::sign(&env.config.link_key, p, &link_id, expires);
+    let (pay_token, unsub_token) = match (sign(Purpose::Pay), sign(Purpose::Unsubscribe)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            outbox::release(env.db, row.id, env.owner, now)?;
+            return Err(Error::Invalid(format!("cannot sign links: {e}")));
+        }
+    };
+    let unsubscribe_url = links::url(&env.config.public_base_url, Purpose::Unsubscribe, &unsub_token);
+    let balance_cents = tenant.balance_cents.unwrap_or(0);
+    let ctx = RenderContext {
+        tenant_name: tenant.name.clone(),
+        unit: tenant.unit.clone().unwrap_or_default(),
+        facility: tenant.facility.clone(),
+        balance_cents,
+        balance: templates::format_money(balance_cents),
+        days_past_due,
+        due_date: tenant.oldest.map(time::date_string).unwrap_or_default(),
+        stage: row.stage.unwrap_or(0),
+        payment_link: links::url(&env.config.public_base_url, Purpose::Pay, &pay_token),
+        unsubscribe_url: if row.channel == Channel::Email { unsubscribe_url.clone() } else { String::new() },
+        opt_out: templates::opt_out_line(row.channel, Some(&unsubscribe_url)),
+    };
+    let source = if is_notice {
+        let key = (row.stage.unwrap_or(0), row.channel);
+        if let std::collections::hash_map::Entry::Vacant(e) = templates_cache.entry(key) {
+            e.insert(templates::get(env.db, key.0, key.1)?);
+        }
+        templates_cache.get(&key).cloned().flatten().map(|t| (t.subject, t.body))
+    } else {
+        row.custom_body.clone().map(|b| (row.custom_subject.clone(), b))
+    };
+    let rendered = match source {
+        None => Err(format!("no {} template for stage {}", row.channel.as_str(), row.stage.unwrap_or(0))),
+        Some((subject, body)) => templates::render(row.channel, subject.as_deref(), &body, &ctx).map_err(|e| e.to_string()),
+    };
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(reason) => {
+            report.failed += 1;
+            settle(
+                env,
+                row,
+                DecisionUpdate { state: "failed", state_reason: Some(&reason), decision: None, reasons: None, not_before: now, address: None },
+            )?;
+            return Ok(Step::Next);
+        }
+    };
+
+    // 6. Intent.
+    let Some((attempt, log_id)) = record_intent(env, row, &address, &link_id, &rendered, now)? else {
+        // The lease was lost (expired and taken): the other holder sends it.
+        return Ok(Step::Next);
+    };
+
+    // 7. Provider.
+    let request = match row.channel {
+        Channel::Text => match &env.config.sms {
+            Some(cfg) => providers::twilio_request(cfg, &address, &rendered.body),
+            None => return Err(Error::Invalid("SMS provider not configured".into())),
+        },
+        _ => match &env.config.email {
+            Some(cfg) => providers::postmark_request(
+                cfg,
+                &providers::Email {
+                    to: &address,
+                    subject: rendered.subject.as_deref().unwrap_or_default(),
+                    text_body: &rendered.body,
+                    unsubscribe_url: &unsubscribe_url,
+                    notice_ref: &format!("outbox-{}", row.id),
+                },
+            ),
+            None => return Err(Error::Invalid("email provider not configured".into())),
+        },
+    };
+    let outcome = match env.http.send(&request) {
+        Ok(resp) => {
+            if row.channel == Channel::Text {
+                providers::parse_twilio(&resp)
+            } else {
+                providers::parse_postmark(&resp)
+            }
+        }
+        Err(TransportError::NotSent(m)) => Outcome::Retry { reason: format!("not delivered to the provider: {m}"), after_seconds: None },
+        Err(TransportError::NoAnswer(m)) => {
+            let now = env.clock.now();
+            report.unknown += 1;
+            let reason = format!("no answer from the provider ({m}); it may have been sent, so it is not sent again");
+            record_result(env, row, attempt, log_id, "unknown", &reason, None, None, now)?;
+            return Ok(Step::Next);
+        }
+    };
+    let now = env.clock.now();
+    match outcome {
+        Outcome::Accepted { provider_id, status } => {
+            report.sent += 1;
+            if let Some(m) = rendered.measure {
+                report.segments += m.segments;
+                if m.segments > 1 {
+                    report.multi_segment_texts += 1;
+                }
+            }
+            let pid = (!provider_id.is_empty()).then_some(provider_id.as_str());
+            record_result(env, row, attempt, log_id, "sent", &status, pid, Some(&status), now)?;
+        }
+        Outcome::OptedOut { code, reason } => {
+            report.opted_out += 1;
+            let why = format!("the carrier reports the recipient opted out (error {code}): {reason}");
+            db::transaction(env.db, |tx| -> Result<()> {
+                finish(tx, row, attempt, log_id, "failed", &why, None, None, now)?;
+                crate::records::exclusions::set_customer_opt_out_in_tx(
+                    tx,
+                    &address,
+                    now,
+                    None,
+                    &format!("carrier reports the recipient opted out (error {code})"),
+                )?;
+                Ok(())
+            })?;
+        }
+        Outcome::Rejected { code, reason } => {
+            report.failed += 1;
+            let why = match code {
+                Some(c) => format!("the provider refused it (error {c}): {reason}"),
+                None => format!("the provider refused it: {reason}"),
+            };
+            record_result(env, row, attempt, log_id, "failed", &why, None, None, now)?;
+        }
+        Outcome::Retry { reason, after_seconds } => {
+            if attempt >= MAX_ATTEMPTS {
+                report.failed += 1;
+                record_result(env, row, attempt, log_id, "failed", &format!("gave up after {attempt} attempts: {reason}"), None, None, now)?;
+            } else {
+                report.retried += 1;
+                let at = now + backoff(attempt, after_seconds);
+                retry(env, row, attempt, log_id, &reason, at, true, now)?;
+            }
+        }
+        Outcome::AuthFailed { reason } => {
+            // Nothing was sent; the configuration is wrong. The row goes
+            // back as it was and the channel rests for the rest of the pass.
+            retry(env, row, attempt, log_id, &format!("provider credentials refused: {reason}"), now, false, now)?;
+            channels.retain(|c| *c != row.channel);
+            report.channels_unavailable.push(format!("{}: provider refused the credentials", row.channel.as_str()));
+        }
+    }
+    Ok(Step::Next)
+}
+
+/// Step 6: move the leased row to `sending` and write its contact-log row,
+/// in one transaction. None when this owner no longer holds the row.
+fn record_intent(
+    env: &SendEnv<'_>,
+    row: &Leased,
+    address: &str,
+    link_id: &str,
+    rendered: &Rendered,
+    now: DateTime<Utc>,
+) -> Result<Option<(i64, i64)>> {
+    let stamp = time::timestamp(now);
+    let logged_body = match &rendered.subject {
+        Some(s) => format!("Subject: {s}\n\n{}", rendered.body),
+        None => rendered.body.clone(),
+    };
+    db::transaction(env.db, |tx| -> Result<Option<(i64, i64)>> {
+        let rows = tx.execute(
+            "UPDATE outbox SET state = 'sending', state_reason = NULL, attempts = attempts + 1, link_id = ?, address = ?,
+                    subject = ?, body = ?, encoding = ?, segments = ?, intent_at = ?, leased_until = ?, updated_at = ?
+             WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'deferred') RETURNING attempts",
+            &[
+                link_id.into(),
+                address.into(),
+                rendered.subject.as_deref().into(),
+                rendered.body.as_str().into(),
+                rendered.measure.map(|m| m.encoding.as_str()).into(),
+                rendered.measure.map(|m| m.segments as i64).into(),
+                stamp.as_str().into(),
+                time::timestamp(now + Duration::seconds(INTENT_LEASE_SECONDS)).into(),
+                stamp.as_str().into(),
+                row.id.into(),
+                env.owner.into(),
+            ],
+        )?;
+        let Some(attempt) = rows.first().map(|r| r.i64("attempts")).transpose()? else { return Ok(None) };
+        let detail = serde_json::json!({
+            "outbox_id": row.id,
+            "kind": row.kind,
+            "stage": row.stage,
+            "cycle": row.cycle,
+            "attempt": attempt,
+            "encoding": rendered.measure.map(|m| m.encoding.as_str()),
+            "segments": rendered.measure.map(|m| m.segments),
+        });
+        let log_id = contact_log::record(
+            tx,
+            &NewContact {
+                tenant_id: Some(&row.tenant_id),
+                channel: row.channel,
+                direction: Direction::Outbound,
+                address,
+                body: &logged_body,
+                status: "sending",
+                at: now,
+                provider_id: None,
+                detail: Some(&detail),
+            },
+        )?;
+        tx.execute("UPDATE outbox SET contact_log_id = ? WHERE id = ?", &[log_id.into(), row.id.into()])?;
+        Ok(Some((attempt, log_id)))
+    })
+    .inspect(|r| {
+        if let Some((attempt, _)) = r {
+            (env.log)(&serde_json::json!({ "event": "sending", "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "attempt": attempt }));
+        }
+    })
+}
+
+/// Write a final answer on the row (matched by attempt, so a late answer
+/// still lands on a row reconciled to `unknown`) and on its contact-log row.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    tx: &dyn Db,
+    row: &Leased,
+    attempt: i64,
+    log_id: i64,
+    state: &str,
+    reason: &str,
+    provider_id: Option<&str>,
+    provider_status: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let stamp = time::timestamp(now);
+    let sent_at = (state == "sent").then(|| stamp.clone());
+    tx.execute(
+        "UPDATE outbox SET state = ?, state_reason = ?, provider_id = ?, provider_status = ?, sent_at = ?,
+                lease_owner = NULL, leased_until = NULL, updated_at = ?
+         WHERE id = ? AND attempts = ? AND state IN ('sending', 'unknown')",
+        &[
+            state.into(),
+            (state != "sent").then_some(reason).into(),
+            provider_id.into(),
+            provider_status.into(),
+            sent_at.into(),
+            stamp.as_str().into(),
+            row.id.into(),
+            attempt.into(),
+        ],
+    )?;
+    let log_status = match state {
+        "sent" => provider_status.unwrap_or("sent"),
+        other => other,
+    };
+    tx.execute(
+        "UPDATE contact_log SET status = ?, provider_id = ?,
+                detail = json_set(CASE WHEN json_valid(detail) THEN detail ELSE '{}' END, '$.result', ?)
+         WHERE id = ?",
+        &[log_status.into(), provider_id.into(), reason.into(), log_id.into()],
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_result(
+    env: &SendEnv<'_>,
+    row: &Leased,
+    attempt: i64,
+    log_id: i64,
+    state: &str,
+    reason: &str,
+    provider_id: Option<&str>,
+    provider_status: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    db::transaction(env.db, |tx| finish(tx, row, attempt, log_id, state, reason, provider_id, provider_status, now))?;
+    // No provider message in logs: some quote the recipient's number.
+    (env.log)(&serde_json::json!({
+        "event": state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
+        "attempt": attempt, "provider_status": provider_status,
+    }));
+    Ok(())
+}
+
+/// The provider did not take it: back to `queued` for `at`; the attempt's
+/// contact-log row says it failed and why.
+#[allow(clippy::too_many_arguments)]
+fn retry(
+    env: &SendEnv<'_>,
+    row: &Leased,
+    attempt: i64,
+    log_id: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+    counts: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let stamp = time::timestamp(now);
+    db::transaction(env.db, |tx| -> Result<()> {
+        // A refusal of our credentials is not an attempt at the message.
+        tx.execute(
+            "UPDATE outbox SET state = 'queued', state_reason = ?, not_before = ?, lease_owner = NULL, leased_until = NULL, updated_at = ?,
+                    attempts = attempts - ?
+             WHERE id = ? AND attempts = ? AND state = 'sending'",
+            &[
+                format!("attempt {attempt} not taken: {reason}; retry at {}", time::timestamp(at)).into(),
+                time::timestamp(at).into(),
+                stamp.as_str().into(),
+                i64::from(!counts).into(),
+                row.id.into(),
+                attempt.into(),
+            ],
+        )?;
+        tx.execute(
+            "UPDATE contact_log SET status = 'failed',
+                    detail = json_set(CASE WHEN json_valid(detail) THEN detail ELSE '{}' END, '$.result', ?, '$.retry_at', ?)
+             WHERE id = ?",
+            &[reason.into(), time::timestamp(at).into(), log_id.into()],
+        )?;
+        Ok(())
+    })?;
+    (env.log)(&serde_json::json!({
+        "event": "retry", "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
+        "attempt": attempt, "retry_at": time::timestamp(at),
+    }));
+    Ok(())
+}
+
+/// Parse `send_rate_per_minute` (a whole number, 1 to 100,000).
+pub fn parse_rate(raw: &str) -> std::result::Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(format!("send_rate_per_minute must be a whole number from 1 to 100000, not `{raw}`")),
+    }
+}
+
+/// The end of the minute `now` is in, less half a second: a pass started by
+/// the every-minute cron tick ends before the next tick is due.
+pub fn default_deadline(now: DateTime<Utc>) -> DateTime<Utc> {
+    let minute = now.timestamp().div_euclid(60);
+    chrono::TimeZone::timestamp_opt(&Utc, (minute + 1) * 60, 0).single().unwrap_or(now) - Duration::milliseconds(500)
+}

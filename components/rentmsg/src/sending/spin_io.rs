@@ -1,0 +1,187 @@
+//! The send pass's outside world inside a Spin component (feature `spin`):
+//! outbound HTTP over `wasi:http` with timeouts ([`WasiHttp`]) and the pace
+//! budget over `wasi:keyvalue` atomics ([`KvCounter`]); and the gate of the
+//! staff-only `POST` routes of components other than the staff console
+//! ([`staff_post_refusal`]).
+
+use crate::sending::pacing::Counter;
+use crate::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+use spin_sdk::wit::wasi::http0_2_0::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+
+/// Outbound HTTP through `wasi:http/outgoing-handler`, blocking, with
+/// connect and read timeouts.
+pub struct WasiHttp {
+    /// Connect timeout.
+    pub connect_timeout: std::time::Duration,
+    /// Time to the first byte of the answer, and between bytes.
+    pub read_timeout: std::time::Duration,
+}
+
+impl Default for WasiHttp {
+    fn default() -> Self {
+        WasiHttp { connect_timeout: std::time::Duration::from_secs(10), read_timeout: std::time::Duration::from_secs(30) }
+    }
+}
+
+/// Errors raised before anything was sent: safe to retry.
+fn never_sent(e: &ErrorCode) -> bool {
+    matches!(
+        e,
+        ErrorCode::DnsTimeout
+            | ErrorCode::DnsError(_)
+            | ErrorCode::DestinationNotFound
+            | ErrorCode::DestinationUnavailable
+            | ErrorCode::DestinationIpProhibited
+            | ErrorCode::DestinationIpUnroutable
+            | ErrorCode::ConnectionRefused
+            | ErrorCode::ConnectionTimeout
+            | ErrorCode::TlsProtocolError
+            | ErrorCode::TlsCertificateError
+            | ErrorCode::TlsAlertReceived(_)
+            | ErrorCode::HttpRequestDenied
+            | ErrorCode::HttpRequestUriInvalid
+            | ErrorCode::HttpRequestMethodInvalid
+    )
+}
+
+fn transport(e: ErrorCode) -> TransportError {
+    if never_sent(&e) {
+        TransportError::NotSent(format!("{e:?}"))
+    } else {
+        TransportError::NoAnswer(format!("{e:?}"))
+    }
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl HttpClient for WasiHttp {
+    fn send(&self, r: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let bad = |m: &str| TransportError::NotSent(m.to_owned());
+        let (scheme, rest) = r.url.split_once("://").ok_or_else(|| bad("the URL has no scheme"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let headers = Fields::new();
+        for (k, v) in &r.headers {
+            headers.append(&k.to_ascii_lowercase(), v.as_bytes()).map_err(|e| bad(&format!("header {k}: {e:?}")))?;
+        }
+        let request = OutgoingRequest::new(headers);
+        let method = match r.method.as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_owned()),
+        };
+        let scheme = match scheme {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => Scheme::Other(other.to_owned()),
+        };
+        request.set_method(&method).map_err(|_| bad("method"))?;
+        request.set_scheme(Some(&scheme)).map_err(|_| bad("scheme"))?;
+        request.set_authority(Some(authority)).map_err(|_| bad("authority"))?;
+        request.set_path_with_query(Some(path)).map_err(|_| bad("path"))?;
+        let body = request.body().map_err(|_| bad("request body"))?;
+        let options = RequestOptions::new();
+        // A host that does not support a timeout keeps its own default.
+        let _ = options.set_connect_timeout(Some(nanos(self.connect_timeout)));
+        let _ = options.set_first_byte_timeout(Some(nanos(self.read_timeout)));
+        let _ = options.set_between_bytes_timeout(Some(nanos(self.read_timeout)));
+        // Dispatch first, then stream the body (as the Spin SDK does).
+        let pending = outgoing_handler::handle(request, Some(options)).map_err(transport)?;
+        {
+            let stream = body.write().map_err(|_| bad("request body stream"))?;
+            for chunk in r.body.chunks(4096) {
+                stream.blocking_write_and_flush(chunk).map_err(|e| TransportError::NoAnswer(format!("writing the body: {e:?}")))?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| TransportError::NoAnswer(format!("finishing the body: {e:?}")))?;
+        pending.subscribe().block();
+        let response = match pending.get() {
+            Some(Ok(Ok(resp))) => resp,
+            Some(Ok(Err(e))) => return Err(transport(e)),
+            Some(Err(())) | None => return Err(TransportError::NoAnswer("the response was lost".into())),
+        };
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let incoming = response.consume().map_err(|_| TransportError::NoAnswer("response body".into()))?;
+        let stream = incoming.stream().map_err(|_| TransportError::NoAnswer("response body stream".into()))?;
+        let mut bytes = Vec::new();
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() > 1024 * 1024 {
+                        break;
+                    }
+                }
+                Err(wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(TransportError::NoAnswer(format!("reading the answer: {e:?}"))),
+            }
+        }
+        Ok(HttpResponse { status, headers, body: bytes })
+    }
+}
+
+/// [`Counter`] over `wasi:keyvalue/atomics` on one store.
+pub struct KvCounter {
+    /// The open store.
+    bucket: store::Bucket,
+}
+
+impl KvCounter {
+    /// Open the store with this label (listed in `key_value_stores`).
+    pub fn open(label: &str) -> Result<Self, String> {
+        store::open(label).map(|bucket| KvCounter { bucket }).map_err(|e| format!("key-value store {label}: {e:?}"))
+    }
+}
+
+impl Counter for KvCounter {
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        atomics::increment(&self.bucket, key, delta).map_err(|e| format!("{e:?}"))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.bucket.delete(key).map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// The refusal, if any, of a staff-only `POST` route served outside the
+/// staff console (`/api/scan`, `/api/send`): the staff token first (no
+/// token configured lets nobody in), then the method. `what` names the
+/// action in the 405 message ("run a scan").
+pub fn staff_post_refusal(req: &spin_sdk::http::Request, staff_token: &str, what: &str) -> Option<spin_sdk::http::Response> {
+    let headers: Vec<(String, String)> =
+        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
+    if let Err(denied) = crate::api::authenticate(&headers, staff_token) {
+        let mut b = spin_sdk::http::Response::builder();
+        b.status(denied.status);
+        for (k, v) in &denied.headers {
+            b.header(k.as_str(), v.as_str());
+        }
+        return Some(b.body(denied.body).build());
+    }
+    if req.method().to_string() != "POST" {
+        let body = serde_json::json!({ "error": format!("use POST to {what}") }).to_string();
+        return Some(
+            spin_sdk::http::Response::builder()
+                .status(405)
+                .header("content-type", "application/json")
+                .header("allow", "POST")
+                .body(body)
+                .build(),
+        );
+    }
+    None
+}

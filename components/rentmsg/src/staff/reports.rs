@@ -1,0 +1,417 @@
+//! Reports: what the automation did, per property and date range, from the
+//! outbox, the contact log, inbound messages, exclusion events and the
+//! ledger. As JSON ([`Report`]), CSV ([`to_csv`]) and a server-rendered SVG
+//! bar chart ([`to_svg`], no external assets).
+//!
+//! The range is `from`..=`to` in UTC calendar days (timestamps are stored
+//! in UTC; ledger dates are the AR system's dates). Each figure counts the
+//! events that happened in the range:
+//! - `queued`: outbox rows (notices and supplemental messages) created;
+//! - `sent`: rows the provider accepted; `delivered`: of those, texts whose
+//!   delivery the carrier confirmed (email providers send no callback here);
+//! - `blocked`: rows compliance blocked (decided in the range), and
+//!   `blocked_by_reason`: per rule name (a row blocked by two rules counts
+//!   under both);
+//! - `failed`: rows that failed for good;
+//! - `replies`: free-text replies from the property's tenants' numbers;
+//! - `opt_outs`: customer opt-outs (texted STOP or email unsubscribe) of
+//!   addresses on the property's tenants;
+//! - `links_opened`: payment-link opens (`link_opens`);
+//! - `promises`: promises to pay made (link or call); `promises_kept` /
+//!   `promises_broken`: promises settled as kept or broken in the range;
+//! - `payments_after_notice` / `_cents`: ledger payments dated in the range
+//!   made within 30 days after a message was sent to the tenant.
+
+use crate::base::db::{Db, Value};
+use crate::base::error::{Error, Result};
+use crate::base::time;
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Longest range one report covers.
+pub const MAX_DAYS: i64 = 366;
+/// How long after a message a payment still counts as "after notice".
+pub const PAYMENT_WINDOW_DAYS: i64 = 30;
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportQuery {
+    /// First day (UTC), inclusive.
+    pub from: NaiveDate,
+    /// Last day (UTC), inclusive.
+    pub to: NaiveDate,
+    /// Only this property.
+    pub property_id: Option<String>,
+}
+
+impl ReportQuery {
+    /// Check the range.
+    pub fn validate(&self) -> Result<()> {
+        if self.to < self.from {
+            return Err(Error::Invalid("`to` is before `from`".into()));
+        }
+        if (self.to - self.from).num_days() >= MAX_DAYS {
+            return Err(Error::Invalid(format!("a report covers at most {MAX_DAYS} days")));
+        }
+        Ok(())
+    }
+}
+
+/// The figures of one property (or of all).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    /// Messages queued.
+    pub queued: i64,
+    /// Messages the provider accepted.
+    pub sent: i64,
+    /// Of those, texts confirmed delivered.
+    pub delivered: i64,
+    /// Messages compliance blocked.
+    pub blocked: i64,
+    /// Blocked messages per rule name.
+    pub blocked_by_reason: BTreeMap<String, i64>,
+    /// Messages that failed for good.
+    pub failed: i64,
+    /// Free-text replies.
+    pub replies: i64,
+    /// Customer opt-outs (STOP, unsubscribe).
+    pub opt_outs: i64,
+    /// Payment-link opens.
+    pub links_opened: i64,
+    /// Promises to pay made.
+    pub promises: i64,
+    /// Promises found kept.
+    pub promises_kept: i64,
+    /// Promises found broken.
+    pub promises_broken: i64,
+    /// Payments within 30 days after a message.
+    pub payments_after_notice: i64,
+    /// Their total, in cents.
+    pub payments_after_notice_cents: i64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.queued += o.queued;
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        self.blocked += o.blocked;
+        for (k, v) in &o.blocked_by_reason {
+            *self.blocked_by_reason.entry(k.clone()).or_default() += v;
+        }
+        self.failed += o.failed;
+        self.replies += o.replies;
+        self.opt_outs += o.opt_outs;
+        self.links_opened += o.links_opened;
+        self.promises += o.promises;
+        self.promises_kept += o.promises_kept;
+        self.promises_broken += o.promises_broken;
+        self.payments_after_notice += o.payments_after_notice;
+        self.payments_after_notice_cents += o.payments_after_notice_cents;
+    }
+}
+
+/// One property's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PropertyReport {
+    /// Property id.
+    pub property_id: String,
+    /// Its name.
+    pub property_name: String,
+    /// The figures.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// A report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// First day, inclusive.
+    pub from: String,
+    /// Last day, inclusive.
+    pub to: String,
+    /// The property filter, if any.
+    pub property_id: Option<String>,
+    /// Per property (every property, zeros included), in id order.
+    pub properties: Vec<PropertyReport>,
+    /// All properties together.
+    pub totals: Counts,
+}
+
+/// Build a report.
+pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
+    q.validate()?;
+    let start = time::date_string(q.from) + "T00:00:00.000Z";
+    let end = time::date_string(q.to + Duration::days(1)) + "T00:00:00.000Z";
+    let prop: Value = q.property_id.as_deref().into();
+    let range = |extra: &[Value]| {
+        let mut v: Vec<Value> = vec![start.as_str().into(), end.as_str().into(), prop.clone()];
+        v.extend_from_slice(extra);
+        v
+    };
+    let mut by: BTreeMap<String, PropertyReport> = BTreeMap::new();
+    for r in db
+        .execute("SELECT property_id, name FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", std::slice::from_ref(&prop))?
+        .iter()
+    {
+        let id = r.string("property_id")?;
+        by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, counts: Counts::default() });
+    }
+    if q.property_id.is_some() && by.is_empty() {
+        return Err(Error::NotFound(format!("property `{}` not found", q.property_id.as_deref().unwrap_or_default())));
+    }
+    fn get<'b>(by: &'b mut BTreeMap<String, PropertyReport>, id: &str) -> Option<&'b mut Counts> {
+        by.get_mut(id).map(|p| &mut p.counts)
+    }
+
+    let outbox = db.execute(
+        "SELECT t.property_id,
+            coalesce(sum(CASE WHEN o.created_at >= ?1 AND o.created_at < ?2 THEN 1 ELSE 0 END), 0) AS queued,
+            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 THEN 1 ELSE 0 END), 0) AS sent,
+            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 AND cl.status = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,
+            coalesce(sum(CASE WHEN o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 THEN 1 ELSE 0 END), 0) AS blocked,
+            coalesce(sum(CASE WHEN o.state = 'failed' AND o.updated_at >= ?1 AND o.updated_at < ?2 THEN 1 ELSE 0 END), 0) AS failed
+         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id
+         LEFT JOIN contact_log cl ON cl.id = o.contact_log_id
+         WHERE (?3 IS NULL OR t.property_id = ?3) AND o.created_at < ?2
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in outbox.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.queued = r.i64("queued")?;
+            c.sent = r.i64("sent")?;
+            c.delivered = r.i64("delivered")?;
+            c.blocked = r.i64("blocked")?;
+            c.failed = r.i64("failed")?;
+        }
+    }
+    let reasons = db.execute(
+        "SELECT t.property_id, json_extract(r.value, '$.rule') AS rule, count(*) AS n
+         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id, json_each(CASE WHEN json_valid(o.reasons) THEN o.reasons ELSE '[]' END) r
+         WHERE o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id, rule",
+        &range(&[]),
+    )?;
+    for r in reasons.iter() {
+        let rule = r.opt_string("rule")?.unwrap_or_else(|| "unknown".into());
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.blocked_by_reason.insert(rule, r.i64("n")?);
+        }
+    }
+    let replies = db.execute(
+        "SELECT t.property_id, count(DISTINCT m.id) AS n
+         FROM inbound_messages m, json_each(m.tenant_ids) j JOIN tenants t ON t.tenant_id = j.value
+         WHERE m.kind = 'text' AND m.received_at >= ?1 AND m.received_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in replies.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.replies = r.i64("n")?;
+        }
+    }
+    let opt_outs = db.execute(
+        "SELECT t.property_id, count(DISTINCT e.id) AS n
+         FROM exclusion_events e JOIN contact_points cp ON cp.address = e.address JOIN tenants t ON t.tenant_id = cp.tenant_id
+         WHERE e.kind = 'number_by_customer' AND e.is_on = 1 AND e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in opt_outs.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.opt_outs = r.i64("n")?;
+        }
+    }
+    let opens = db.execute(
+        "SELECT t.property_id, count(*) AS n
+         FROM link_opens lo JOIN tenants t ON t.tenant_id = lo.tenant_id
+         WHERE lo.opened_at >= ?1 AND lo.opened_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in opens.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.links_opened = r.i64("n")?;
+        }
+    }
+    let promises = db.execute(
+        "SELECT t.property_id,
+            coalesce(sum(CASE WHEN p.created_at >= ?1 AND p.created_at < ?2 THEN 1 ELSE 0 END), 0) AS made,
+            coalesce(sum(CASE WHEN p.status = 'kept' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS kept,
+            coalesce(sum(CASE WHEN p.status = 'broken' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS broken
+         FROM promises p JOIN tenants t ON t.tenant_id = p.tenant_id
+         WHERE (?3 IS NULL OR t.property_id = ?3) AND p.created_at < ?2
+         GROUP BY t.property_id",
+        &range(&[]),
+    )?;
+    for r in promises.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.promises = r.i64("made")?;
+            c.promises_kept = r.i64("kept")?;
+            c.promises_broken = r.i64("broken")?;
+        }
+    }
+    let payments = db.execute(
+        "SELECT t.property_id, count(*) AS n, coalesce(sum(l.amount_cents), 0) AS cents
+         FROM ledger_entries l JOIN tenants t ON t.tenant_id = l.tenant_id
+         WHERE l.kind = 'payment' AND l.date >= ?4 AND l.date <= ?5 AND (?3 IS NULL OR t.property_id = ?3)
+           AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = l.tenant_id AND o.sent_at IS NOT NULL
+                       AND substr(o.sent_at, 1, 10) <= l.date
+                       AND substr(o.sent_at, 1, 10) >= date(l.date, ?6))
+         GROUP BY t.property_id",
+        &range(&[
+            time::date_string(q.from).into(),
+            time::date_string(q.to).into(),
+            format!("-{PAYMENT_WINDOW_DAYS} days").into(),
+        ]),
+    )?;
+    for r in payments.iter() {
+        if let Some(c) = get(&mut by, r.str("property_id")?) {
+            c.payments_after_notice = r.i64("n")?;
+            c.payments_after_notice_cents = r.i64("cents")?;
+        }
+    }
+    let properties: Vec<PropertyReport> = by.into_values().collect();
+    let mut totals = Counts::default();
+    for p in &properties {
+        totals.add(&p.counts);
+    }
+    Ok(Report {
+        from: time::date_string(q.from),
+        to: time::date_string(q.to),
+        property_id: q.property_id.clone(),
+        properties,
+        totals,
+    })
+}
+
+/// CSV columns, in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "property_id",
+    "property_name",
+    "from",
+    "to",
+    "queued",
+    "sent",
+    "delivered",
+    "blocked",
+    "failed",
+    "replies",
+    "opt_outs",
+    "links_opened",
+    "promises",
+    "promises_kept",
+    "promises_broken",
+    "payments_after_notice",
+    "payments_after_notice_cents",
+    "blocked_by_reason",
+];
+
+fn csv_row(id: &str, name: &str, r: &Report, c: &Counts) -> Vec<String> {
+    let reasons: Vec<String> = c.blocked_by_reason.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    vec![
+        id.to_owned(),
+        name.to_owned(),
+        r.from.clone(),
+        r.to.clone(),
+        c.queued.to_string(),
+        c.sent.to_string(),
+        c.delivered.to_string(),
+        c.blocked.to_string(),
+        c.failed.to_string(),
+        c.replies.to_string(),
+        c.opt_outs.to_string(),
+        c.links_opened.to_string(),
+        c.promises.to_string(),
+        c.promises_kept.to_string(),
+        c.promises_broken.to_string(),
+        c.payments_after_notice.to_string(),
+        c.payments_after_notice_cents.to_string(),
+        reasons.join("; "),
+    ]
+}
+
+/// Neutralise cells a spreadsheet would run as a formula.
+fn cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
+/// The report as CSV: a header, one row per property, then a row with
+/// property_id `ALL` for the totals.
+pub fn to_csv(r: &Report) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
+    w.write_record(CSV_COLUMNS).map_err(err)?;
+    for p in &r.properties {
+        w.write_record(csv_row(&p.property_id, &p.property_name, r, &p.counts).into_iter().map(cell)).map_err(err)?;
+    }
+    w.write_record(csv_row("ALL", "All properties", r, &r.totals).into_iter().map(cell)).map_err(err)?;
+    w.into_inner().map_err(|e| Error::Corrupt(format!("writing CSV: {e}")))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The totals as a horizontal bar chart (SVG, self-contained: no scripts,
+/// no external fonts or images), with the blocked reasons below.
+pub fn to_svg(r: &Report) -> String {
+    let t = &r.totals;
+    let mut bars: Vec<(String, i64)> = vec![
+        ("Queued".into(), t.queued),
+        ("Sent".into(), t.sent),
+        ("Delivered".into(), t.delivered),
+        ("Blocked".into(), t.blocked),
+        ("Failed".into(), t.failed),
+        ("Replies".into(), t.replies),
+        ("Opt-outs".into(), t.opt_outs),
+        ("Payment links opened".into(), t.links_opened),
+        ("Promises made".into(), t.promises),
+        ("Promises kept".into(), t.promises_kept),
+        ("Promises broken".into(), t.promises_broken),
+        ("Payments after notice".into(), t.payments_after_notice),
+    ];
+    for (rule, n) in &t.blocked_by_reason {
+        bars.push((format!("Blocked: {rule}"), *n));
+    }
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let (label_w, bar_w, row_h, top) = (260, 360, 26, 40);
+    let width = label_w + bar_w + 70;
+    let height = top + row_h * bars.len() as i64 + 10;
+    let scope = match &r.property_id {
+        Some(p) => format!("property {p}"),
+        None => "all properties".into(),
+    };
+    let title = format!("Messages and outcomes, {} to {}, {}", r.from, r.to, scope);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-labelledby=\"chart-title\" font-family=\"system-ui, sans-serif\" font-size=\"13\">\n<title id=\"chart-title\">{}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\" fill=\"#1a1a1a\">{}</text>\n",
+        escape(&title),
+        escape(&title)
+    );
+    for (i, (label, n)) in bars.iter().enumerate() {
+        let y = top + row_h * i as i64;
+        let w = (n * bar_w) / max;
+        let fill = if label.starts_with("Blocked") { "#b3261e" } else { "#1f5fa8" };
+        s.push_str(&format!(
+            "<g><text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#1a1a1a\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\"><title>{}: {n}</title></rect><text x=\"{}\" y=\"{}\" fill=\"#1a1a1a\">{n}</text></g>\n",
+            label_w - 8,
+            y + 17,
+            escape(label),
+            label_w,
+            y + 4,
+            w,
+            row_h - 8,
+            escape(label),
+            label_w + w + 6,
+            y + 17,
+        ));
+    }
+    s.push_str("</svg>\n");
+    s
+}
