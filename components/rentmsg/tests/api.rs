@@ -25,7 +25,7 @@ fn point<'v>(view: &'v Json, kind: &str) -> &'v Json {
         .unwrap_or_else(|| panic!("no {kind} in {view}"))
 }
 
-fn error_of(r: &rentmsg::api::ApiResponse) -> String {
+fn error_of(r: &rentmsg::base::http::Response) -> String {
     r.body_json()["error"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -83,7 +83,7 @@ fn an_unset_staff_token_locks_everyone_out() {
     for configured in ["", "   "] {
         let ctx = rentmsg::api::ApiContext { db: &env.db, staff_token: configured, now: env.now };
         for presented in ["Bearer ", "Bearer    ", "Bearer x"] {
-            let req = rentmsg::api::ApiRequest {
+            let req = rentmsg::base::http::Request {
                 method: "GET".into(),
                 path: "/api/tenants/T1".into(),
                 headers: vec![("authorization".into(), presented.into())],

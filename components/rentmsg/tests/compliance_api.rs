@@ -4,7 +4,8 @@
 //! input handling, and the contact-control routes.
 
 use chrono::{DateTime, TimeZone, Utc};
-use rentmsg::api::{self, ApiContext, ApiRequest, ApiResponse};
+use rentmsg::api::{self, ApiContext};
+use rentmsg::base::http::{Request, Response};
 use rentmsg::base::db::{Db, NativeDb};
 use serde_json::{json, Value as Json};
 
@@ -39,8 +40,8 @@ impl Env {
         env
     }
 
-    fn request(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> ApiResponse {
-        let req = ApiRequest {
+    fn request(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+        let req = Request {
             method: method.into(),
             path: path.into(),
             headers: vec![("Authorization".into(), format!("Bearer {TOKEN}")), ("Content-Type".into(), content_type.into())],

@@ -75,7 +75,7 @@ fn ny() -> Facts {
 
 /// The carrier's "landline or unreachable carrier" on the target number.
 fn carrier_invalid() -> Option<CarrierInvalid> {
-    Some(CarrierInvalid { error_code: "30006".into(), set_at: "2024-05-30T14:00:00.000Z".into() })
+    Some(CarrierInvalid { error_code: "30006".into(), meaning: Some("landline or unreachable carrier"), set_at: "2024-05-30T14:00:00.000Z".into() })
 }
 
 fn local(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -494,7 +494,7 @@ fn carrier_block_names_the_error_code() {
     assert!(detail.contains("error 30006: landline or unreachable carrier"), "{detail}");
     assert!(detail.contains("2024-05-30T14:00:00.000Z"), "{detail}");
     // A code the carrier table does not describe is still named.
-    let facts = f(|x| x.number_invalid = Some(CarrierInvalid { error_code: "39999".into(), set_at: "2024-05-30T14:00:00.000Z".into() }));
+    let facts = f(|x| x.number_invalid = Some(CarrierInvalid { error_code: "39999".into(), meaning: None, set_at: "2024-05-30T14:00:00.000Z".into() }));
     let d = decide(&facts, &Proposed { channel: Channel::Text, at: ny_at(12, 0), manual: false }, packs());
     assert_eq!(d.verdict, Verdict::Block);
     assert!(d.reasons[0].detail.contains("error 39999,"), "{:?}", d.reasons);

@@ -9,7 +9,7 @@ use common::Env;
 use rentmsg::base::db::Db;
 use serde_json::{json, Value as Json};
 
-fn post(env: &Env, path: &str, body: &Json) -> rentmsg::api::ApiResponse {
+fn post(env: &Env, path: &str, body: &Json) -> rentmsg::base::http::Response {
     env.send("POST", path, Some("application/json"), body.to_string().as_bytes())
 }
 

@@ -260,7 +260,7 @@ fn real_replies_match_the_documented_schemas() {
     let doc = document();
     let env = Env::new();
     let mut problems = Vec::new();
-    let mut expect = |method: &str, template: &str, r: rentmsg::api::ApiResponse| {
+    let mut expect = |method: &str, template: &str, r: rentmsg::base::http::Response| {
         let schema = response_schema(&doc, method, template, r.status);
         check(&doc, schema, &r.body_json(), &format!("{method} {template} {}", r.status), &mut problems);
     };
@@ -391,8 +391,8 @@ fn real_replies_match_the_documented_schemas() {
     expect("PUT", "/api/notice-templates/{stage}/{channel}", env.put_json("/api/notice-templates/1/text", &json!({"body": "no opt-out"})));
     let checker = rentmsg::compliance::DbChecker { db: &env.db };
     let report = rentmsg::notices::scan::run(&env.db, &checker, env.now).unwrap();
-    expect("POST", "/api/scan", rentmsg::api::ApiResponse::json(200, &report));
-    expect("POST", "/api/send", rentmsg::api::ApiResponse::json(200, &rentmsg::sending::send::SendReport::default()));
+    expect("POST", "/api/scan", rentmsg::base::http::Response::json(200, &report));
+    expect("POST", "/api/send", rentmsg::base::http::Response::json(200, &rentmsg::sending::send::SendReport::default()));
     rentmsg::notices::outbox::queue_supplemental(
         &env.db,
         &checker,
@@ -451,7 +451,7 @@ fn console_replies_match_the_documented_schemas() {
     let env = Env::new();
     env.seed();
     let mut problems = Vec::new();
-    let mut expect = |method: &str, template: &str, r: rentmsg::api::ApiResponse| {
+    let mut expect = |method: &str, template: &str, r: rentmsg::base::http::Response| {
         let schema = response_schema(&doc, method, template, r.status);
         check(&doc, schema, &r.body_json(), &format!("{method} {template} {}", r.status), &mut problems);
     };

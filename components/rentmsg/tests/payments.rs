@@ -12,7 +12,7 @@ use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
 use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
 use rentmsg::payments::{self, signature, PayConfig, PayEnv, PayRequest, PayResponse};
-use rentmsg::payments::promises::{self, PromiseSource, PromiseStatus};
+use rentmsg::notices::promises::{self, PromiseSource, PromiseStatus};
 use rentmsg::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use rentmsg::notices::scan;
 use serde_json::json;
@@ -172,7 +172,7 @@ fn stop_status_and_settled_balances() {
     let f = fixture();
     let http = FakePayments::new();
     f.db.execute("UPDATE tenants SET status = 'stop' WHERE tenant_id = 'S'", &[]).unwrap();
-    rentmsg::inbound::help_contact::set(&f.db, "P1", Some("the office at 212-555-0199"), "staff", now()).unwrap();
+    rentmsg::records::help_contact::set(&f.db, "P1", Some("the office at 212-555-0199"), "staff", now()).unwrap();
     let r = get(&f, &http, "S");
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Online payment is not accepted for this account"), "{}", r.body);

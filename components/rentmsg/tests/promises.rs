@@ -7,7 +7,7 @@ use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
 use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
 use rentmsg::records::ledger::{self, EntryKind, NewPayment};
-use rentmsg::payments::promises::{self, PromiseSource, PromiseStatus};
+use rentmsg::notices::promises::{self, PromiseSource, PromiseStatus};
 use rentmsg::{notices::scan, base::error::Error};
 
 /// Wednesday 2024-06-05 09:30 in New York.

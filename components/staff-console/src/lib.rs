@@ -4,7 +4,8 @@
 
 use futures::StreamExt as _;
 
-use rentmsg::api::{self, ApiContext, ApiRequest};
+use rentmsg::api::{self, ApiContext};
+use rentmsg::base::http;
 use rentmsg::base::db::SpinDb;
 use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::{http_component, variables};
@@ -33,14 +34,14 @@ async fn handle(req: IncomingRequest) -> Response {
         .filter_map(|(name, value)| Some((name, String::from_utf8(value).ok()?)))
         .collect();
     let (body, body_bytes, complete) = read_capped(req).await;
-    let api_request = ApiRequest { method, path, headers, body };
+    let api_request = http::Request { method, path, headers, body };
     // No token configured means nobody gets in (fail closed).
     let staff_token = variables::get("staff_token").unwrap_or_default();
     let response = if !complete {
         // Never import a truncated file: part of a CSV would land. The token
         // is still checked first, so strangers learn nothing.
         match api::authenticate(&api_request.headers, &staff_token) {
-            Ok(_) => api::ApiResponse::error(400, "the request body could not be read completely; send it again"),
+            Ok(_) => http::Response::error(400, "the request body could not be read completely; send it again"),
             Err(denied) => denied,
         }
     } else {
@@ -51,7 +52,7 @@ async fn handle(req: IncomingRequest) -> Response {
                 &rentmsg::compliance::client::ComponentChecker,
             ),
             Err(e) => {
-                let mut r = api::ApiResponse::error(503, "database unavailable");
+                let mut r = http::Response::error(503, "database unavailable");
                 r.diagnostic = Some(e.to_string());
                 r
             }
@@ -71,7 +72,7 @@ async fn handle(req: IncomingRequest) -> Response {
     write(response)
 }
 
-fn write(response: api::ApiResponse) -> Response {
+fn write(response: http::Response) -> Response {
     let mut builder = Response::builder();
     builder.status(response.status);
     for (name, value) in &response.headers {

@@ -2,7 +2,7 @@
 //! contact controls (the default rule packs and staff's own) and the call
 //! result codes.
 
-use super::{json_body, ApiError, ApiResponse, Call};
+use super::{json_body, ApiError, Response, Call};
 use crate::base::channel::Channel;
 use crate::compliance::controls::ControlSpec;
 use crate::compliance::load::parse_at;
@@ -39,7 +39,7 @@ struct CheckBody {
 /// `POST /api/compliance/check`: `{tenant_id, channel, address?, at?,
 /// manual?}` → `{decision, reasons, defer_until?, near_limit, warnings,
 /// address?}`.
-pub(super) fn check(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn check(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: CheckBody = json_body(call)?;
     let tenant_id = body.tenant_id.trim();
     if tenant_id.is_empty() {
@@ -62,33 +62,33 @@ pub(super) fn check(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     out["channel"] = request.channel.as_str().into();
     out["at"] = crate::base::time::timestamp(request.at).into();
     out["manual"] = request.manual.into();
-    Ok(ApiResponse::json(200, &out))
+    Ok(Response::json(200, &out))
 }
 
 /// `GET /api/contact-controls`.
-pub(super) fn list_controls(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn list_controls(call: &Call<'_>) -> Result<Response, ApiError> {
     let controls = store::list(call.db())?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "controls": controls })))
+    Ok(Response::json(200, &serde_json::json!({ "controls": controls })))
 }
 
 /// `POST /api/contact-controls`: create (201); 409 if the key exists.
-pub(super) fn create_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn create_control(call: &Call<'_>) -> Result<Response, ApiError> {
     let spec: ControlSpec = json_body(call)?;
     let stored = store::create(call.db(), &spec, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(201, &stored))
+    Ok(Response::json(201, &stored))
 }
 
 /// `GET /api/contact-controls/{key}`.
-pub(super) fn get_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_control(call: &Call<'_>) -> Result<Response, ApiError> {
     let key = call.param("key");
     match store::get(call.db(), key)? {
-        Some(c) => Ok(ApiResponse::json(200, &c)),
+        Some(c) => Ok(Response::json(200, &c)),
         None => Err(ApiError::new(404, format!("contact control `{key}` not found"))),
     }
 }
 
 /// `PUT /api/contact-controls/{key}`: replace its settings (the key stays).
-pub(super) fn put_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_control(call: &Call<'_>) -> Result<Response, ApiError> {
     let mut raw: serde_json::Value = json_body(call)?;
     let key = call.param("key");
     // The key is in the path; the body may leave it out. What GET returns
@@ -102,18 +102,18 @@ pub(super) fn put_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let spec: ControlSpec =
         serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     let stored = store::replace(call.db(), key, &spec, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &stored))
+    Ok(Response::json(200, &stored))
 }
 
 /// `DELETE /api/contact-controls/{key}`.
-pub(super) fn delete_control(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn delete_control(call: &Call<'_>) -> Result<Response, ApiError> {
     let key = call.param("key");
     store::delete(call.db(), key, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "deleted": key })))
+    Ok(Response::json(200, &serde_json::json!({ "deleted": key })))
 }
 
 /// `GET /api/call-result-codes`.
-pub(super) fn call_result_codes(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn call_result_codes(call: &Call<'_>) -> Result<Response, ApiError> {
     let codes = store::call_result_codes(call.db())?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "codes": codes })))
+    Ok(Response::json(200, &serde_json::json!({ "codes": codes })))
 }

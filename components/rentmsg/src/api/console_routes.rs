@@ -1,7 +1,7 @@
 //! Staff routes of the console work (issue 8): the manual call list,
 //! recording a call, supplemental messages and the reports.
 
-use super::{json_body, limit_param, ApiError, ApiResponse, Call};
+use super::{json_body, limit_param, ApiError, Response, Call};
 use crate::staff::call_list::{self, CallListQuery};
 use crate::staff::calls::{self, CallError, NewCall, PromiseInput};
 use crate::base::channel::Channel;
@@ -12,7 +12,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 /// `GET /api/call-list?property_id=&limit=&offset=`
-pub(super) fn call_list(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn call_list(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(call_list::DEFAULT_LIMIT))?.unwrap_or(call_list::DEFAULT_LIMIT);
     let offset = match call.query("offset") {
         None => 0,
@@ -24,7 +24,7 @@ pub(super) fn call_list(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     };
     let q = CallListQuery { property_id: call.query("property_id").filter(|p| !p.is_empty()), limit, offset };
     let list = call_list::build(call.db(), call.checker, &q, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &list))
+    Ok(Response::json(200, &list))
 }
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ struct CallBody {
 /// override_reason?, promise?: {amount_cents?, date}}` → 201 with the
 /// recorded call; 409 with the decision when the rules object and no
 /// override reason is given.
-pub(super) fn record_call(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn record_call(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: CallBody = json_body(call)?;
     let promise = match &body.promise {
         None => None,
@@ -77,10 +77,10 @@ pub(super) fn record_call(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
         actor: &call.actor,
     };
     match calls::record(call.db(), call.checker, &new, call.ctx.now) {
-        Ok(recorded) => Ok(ApiResponse::json(201, &recorded)),
+        Ok(recorded) => Ok(Response::json(201, &recorded)),
         Err(CallError::NotAllowed(decision)) => {
             let message = CallError::NotAllowed(decision.clone()).to_string();
-            Ok(ApiResponse::json(409, &serde_json::json!({ "error": message, "decision": decision.to_json() })))
+            Ok(Response::json(409, &serde_json::json!({ "error": message, "decision": decision.to_json() })))
         }
         Err(CallError::Check(e)) => Err(e.into()),
         Err(CallError::Domain(e)) => Err(e.into()),
@@ -102,7 +102,7 @@ struct MessageBody {
 
 /// `POST /api/tenants/{tenant_id}/messages`: a supplemental message →
 /// 201 with the outbox row (state queued, deferred or blocked).
-pub(super) fn send_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn send_message(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: MessageBody = json_body(call)?;
     let req = supplemental::Request {
         tenant_id: call.param("tenant_id"),
@@ -114,7 +114,7 @@ pub(super) fn send_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
         actor: &call.actor,
     };
     let row = supplemental::queue(call.db(), call.checker, &req, call.ctx.now)?;
-    Ok(ApiResponse::json(201, &row))
+    Ok(Response::json(201, &row))
 }
 
 fn report_query(call: &Call<'_>) -> Result<ReportQuery, ApiError> {
@@ -145,15 +145,15 @@ fn wants_csv(call: &Call<'_>) -> Result<bool, ApiError> {
 }
 
 /// `GET /api/reports?from=&to=&property_id=&format=json|csv`
-pub(super) fn report(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn report(call: &Call<'_>) -> Result<Response, ApiError> {
     let q = report_query(call)?;
     let csv = wants_csv(call)?;
     let report = reports::build(call.db(), &q)?;
     if !csv {
-        return Ok(ApiResponse::json(200, &report));
+        return Ok(Response::json(200, &report));
     }
     let name = format!("report-{}-{}.csv", report.from, report.to);
-    Ok(ApiResponse {
+    Ok(Response {
         status: 200,
         headers: vec![
             ("content-type".into(), "text/csv; charset=utf-8".into()),
@@ -166,10 +166,10 @@ pub(super) fn report(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
 }
 
 /// `GET /api/reports/chart.svg?from=&to=&property_id=`
-pub(super) fn report_chart(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn report_chart(call: &Call<'_>) -> Result<Response, ApiError> {
     let q = report_query(call)?;
     let report = reports::build(call.db(), &q)?;
-    Ok(ApiResponse {
+    Ok(Response {
         status: 200,
         headers: vec![
             ("content-type".into(), "image/svg+xml; charset=utf-8".into()),

@@ -1,9 +1,10 @@
 //! Staff API routes of the inbound SMS work: the inbox, the keyword lists,
 //! the per-property HELP contact and a number's texting state.
 
-use super::{json_body, limit_param, ApiError, ApiResponse, Call, DEFAULT_LIMIT};
+use super::{json_body, limit_param, ApiError, Response, Call, DEFAULT_LIMIT};
 use crate::records::exclusions;
-use crate::inbound::{carrier, help_contact, inbox, keywords};
+use crate::inbound::{inbox, keywords};
+use crate::records::{help_contact, number_states as carrier};
 use crate::base::normalize;
 use crate::records::tenants;
 use serde::Deserialize;
@@ -26,7 +27,7 @@ fn bool_param(call: &Call<'_>, name: &str) -> Result<Option<bool>, ApiError> {
 }
 
 /// `GET /api/inbox?status=open|handled|all&matched=true|false&tenant_id=&limit=&offset=`
-pub(super) fn list_inbox(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn list_inbox(call: &Call<'_>) -> Result<Response, ApiError> {
     let status = match call.query("status").filter(|s| !s.is_empty()) {
         None => inbox::InboxStatus::Open,
         Some(s) => s.parse().map_err(ApiError::bad_request)?,
@@ -47,42 +48,42 @@ pub(super) fn list_inbox(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
         offset,
     };
     let page = inbox::list(call.db(), &query)?;
-    Ok(ApiResponse::json(200, &page))
+    Ok(Response::json(200, &page))
 }
 
 /// `GET /api/inbox/{id}`
-pub(super) fn get_inbox_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_inbox_message(call: &Call<'_>) -> Result<Response, ApiError> {
     let id = inbox_id(call)?;
     match inbox::get(call.db(), id)? {
-        Some(m) => Ok(ApiResponse::json(200, &m)),
+        Some(m) => Ok(Response::json(200, &m)),
         None => Err(ApiError::new(404, format!("inbox message {id} not found"))),
     }
 }
 
 /// `POST /api/inbox/{id}/read`
-pub(super) fn read_inbox_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn read_inbox_message(call: &Call<'_>) -> Result<Response, ApiError> {
     let m = inbox::mark_read(call.db(), inbox_id(call)?, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &m))
+    Ok(Response::json(200, &m))
 }
 
 /// `POST /api/inbox/{id}/handled`
-pub(super) fn handle_inbox_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn handle_inbox_message(call: &Call<'_>) -> Result<Response, ApiError> {
     let m = inbox::set_handled(call.db(), inbox_id(call)?, true, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &m))
+    Ok(Response::json(200, &m))
 }
 
 /// `DELETE /api/inbox/{id}/handled`: reopen.
-pub(super) fn reopen_inbox_message(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn reopen_inbox_message(call: &Call<'_>) -> Result<Response, ApiError> {
     let m = inbox::set_handled(call.db(), inbox_id(call)?, false, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &m))
+    Ok(Response::json(200, &m))
 }
 
-fn keywords_response(lists: &keywords::KeywordLists) -> ApiResponse {
+fn keywords_response(lists: &keywords::KeywordLists) -> Response {
     let required: serde_json::Map<String, serde_json::Value> = keywords::KeywordAction::ALL
         .iter()
         .map(|a| (a.as_str().to_owned(), serde_json::json!(a.required())))
         .collect();
-    ApiResponse::json(
+    Response::json(
         200,
         &serde_json::json!({
             "opt_out": lists.opt_out,
@@ -94,23 +95,23 @@ fn keywords_response(lists: &keywords::KeywordLists) -> ApiResponse {
 }
 
 /// `GET /api/keywords`
-pub(super) fn get_keywords(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_keywords(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(keywords_response(&keywords::lists(call.db())?))
 }
 
 /// `PUT /api/keywords`: `{opt_out?, opt_in?, help?}`, each list replacing the stored one.
-pub(super) fn put_keywords(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_keywords(call: &Call<'_>) -> Result<Response, ApiError> {
     let update: keywords::KeywordUpdate = json_body(call)?;
     let lists = keywords::update(call.db(), &update, &call.actor, call.ctx.now)?;
     Ok(keywords_response(&lists))
 }
 
-fn help_contact_response(property_id: &str, contact: Option<String>) -> ApiResponse {
-    ApiResponse::json(200, &serde_json::json!({ "property_id": property_id, "contact": contact }))
+fn help_contact_response(property_id: &str, contact: Option<String>) -> Response {
+    Response::json(200, &serde_json::json!({ "property_id": property_id, "contact": contact }))
 }
 
 /// `GET /api/properties/{property_id}/sms-help-contact`
-pub(super) fn get_help_contact(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_help_contact(call: &Call<'_>) -> Result<Response, ApiError> {
     let property_id = call.param("property_id");
     if tenants::property(call.db(), property_id)?.is_none() {
         return Err(ApiError::new(404, format!("property `{property_id}` not found")));
@@ -125,7 +126,7 @@ struct HelpContactBody {
 }
 
 /// `PUT /api/properties/{property_id}/sms-help-contact`: `{contact}` (null or "" removes it).
-pub(super) fn put_help_contact(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_help_contact(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: HelpContactBody = json_body(call)?;
     let property_id = call.param("property_id");
     let contact = help_contact::set(call.db(), property_id, body.contact.as_deref(), &call.actor, call.ctx.now)?;
@@ -134,7 +135,7 @@ pub(super) fn put_help_contact(call: &Call<'_>) -> Result<ApiResponse, ApiError>
 
 /// `GET /api/sms-numbers/{number}`: the number's opt-out (by customer),
 /// carrier state and the tenants that have it.
-pub(super) fn get_sms_number(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_sms_number(call: &Call<'_>) -> Result<Response, ApiError> {
     let address = normalize::phone_e164(call.param("number"), normalize::DEFAULT_COUNTRY)
         .map_err(|_| ApiError::bad_request("the path does not name a phone number"))?;
     let db = call.db();
@@ -152,7 +153,7 @@ pub(super) fn get_sms_number(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     } else {
         "ok"
     };
-    Ok(ApiResponse::json(
+    Ok(Response::json(
         200,
         &serde_json::json!({
             "address": address,

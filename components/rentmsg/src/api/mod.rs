@@ -1,6 +1,6 @@
 //! The staff API (`/api/*`), independent of any HTTP stack: the component
-//! turns its request into an [`ApiRequest`], calls [`handle`] and writes the
-//! [`ApiResponse`] back. Tested natively end to end against `NativeDb`.
+//! turns its request into an [`Request`], calls [`handle`] and writes the
+//! [`Response`] back. Tested natively end to end against `NativeDb`.
 //!
 //! Every route needs `Authorization: Bearer <staff_token>`, compared in
 //! constant time; a missing or wrong token gets 401 and no data, before any
@@ -9,6 +9,7 @@
 //! `components/staff-console/openapi.yaml` documents exactly those (a test
 //! checks both directions).
 
+use crate::base::http::{header, Request, Response};
 use crate::records::audit;
 use crate::base::channel::Channel;
 use crate::compliance::{ComplianceCheck, DbChecker};
@@ -37,76 +38,6 @@ pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// Default and largest page size for list routes.
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-
-/// An HTTP request, as the component received it.
-#[derive(Debug, Clone, Default)]
-pub struct ApiRequest {
-    /// Upper-case method (`GET`, `POST`...).
-    pub method: String,
-    /// Path with optional query (`/api/tenants?limit=10`), percent-encoded.
-    pub path: String,
-    /// Header names and values (names case-insensitive).
-    pub headers: Vec<(String, String)>,
-    /// The whole body.
-    pub body: Vec<u8>,
-}
-
-impl ApiRequest {
-    /// First value of a header (case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-}
-
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-/// An HTTP response to write back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiResponse {
-    /// Status code.
-    pub status: u16,
-    /// Headers (always a JSON content type).
-    pub headers: Vec<(String, String)>,
-    /// JSON body.
-    pub body: Vec<u8>,
-    /// The route template that answered, for logs (never the raw path,
-    /// which can hold phone numbers or emails).
-    pub route: Option<&'static str>,
-    /// Internal detail for the component's log on 5xx answers (no personal
-    /// data: database error text only). Never sent to the client.
-    pub diagnostic: Option<String>,
-}
-
-impl ApiResponse {
-    /// A JSON response.
-    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{\"error\":\"serialization failed\"}".to_vec());
-        ApiResponse {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body,
-            route: None,
-            diagnostic: None,
-        }
-    }
-
-    /// `{"error": message}` with this status.
-    pub fn error(status: u16, message: impl Into<String>) -> Self {
-        Self::json(status, &serde_json::json!({ "error": message.into() }))
-    }
-
-    /// The body parsed as JSON (tests, tools).
-    pub fn body_json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// First value of a header.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-}
 
 /// What a request runs against.
 pub struct ApiContext<'a> {
@@ -138,8 +69,8 @@ impl ApiError {
         Self::new(400, message)
     }
 
-    fn into_response(self) -> ApiResponse {
-        let mut r = ApiResponse::error(self.status, self.message);
+    fn into_response(self) -> Response {
+        let mut r = Response::error(self.status, self.message);
         r.diagnostic = self.diagnostic;
         r
     }
@@ -179,7 +110,7 @@ impl From<ImportError> for ApiError {
     }
 }
 
-type Handler = fn(&Call<'_>) -> Result<ApiResponse, ApiError>;
+type Handler = fn(&Call<'_>) -> Result<Response, ApiError>;
 
 /// One served route: method and OpenAPI-style path template.
 pub struct Route {
@@ -257,7 +188,7 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 
 /// A matched request.
 struct Call<'a> {
-    req: &'a ApiRequest,
+    req: &'a Request,
     ctx: &'a ApiContext<'a>,
     params: Vec<(&'static str, String)>,
     query: Vec<(String, String)>,
@@ -311,13 +242,13 @@ fn bearer(value: &str) -> Option<&str> {
 /// actor recorded in the audit log: `staff`, or `staff:<name>` when an
 /// `X-Staff-User` header names the person (letters, digits, `._@-`, at most
 /// 64). Err is the response to send (401, or 503 when no token is configured).
-pub fn authenticate(headers: &[(String, String)], staff_token: &str) -> Result<String, ApiResponse> {
+pub fn authenticate(headers: &[(String, String)], staff_token: &str) -> Result<String, Response> {
     if staff_token.trim().is_empty() {
-        return Err(ApiResponse::error(503, "staff_token not configured"));
+        return Err(Response::error(503, "staff_token not configured"));
     }
     let ok = header(headers, "authorization").and_then(bearer).is_some_and(|t| token_matches(t, staff_token));
     if !ok {
-        let mut r = ApiResponse::error(401, "missing or invalid bearer token");
+        let mut r = Response::error(401, "missing or invalid bearer token");
         r.headers.push(("www-authenticate".into(), "Bearer".into()));
         return Err(r);
     }
@@ -395,14 +326,14 @@ fn match_template<'p>(template: &'static str, path: &'p str) -> Option<Vec<(&'st
 
 /// Answer one staff API request, deciding compliance in-process over
 /// `ctx.db` ([`DbChecker`]): tests and native tools.
-pub fn handle(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiResponse {
+pub fn handle(req: &Request, ctx: &ApiContext<'_>) -> Response {
     handle_with(req, ctx, &DbChecker { db: ctx.db })
 }
 
 /// Answer one staff API request, asking `checker` for every compliance
 /// decision (the staff-console component passes the compliance
 /// component's WIT import, so staff see exactly what the product applies).
-pub fn handle_with(req: &ApiRequest, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> ApiResponse {
+pub fn handle_with(req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> Response {
     let actor = match authenticate(&req.headers, ctx.staff_token) {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -422,9 +353,9 @@ pub fn handle_with(req: &ApiRequest, ctx: &ApiContext<'_>, checker: &dyn Complia
     }
     let Some((route, raw_params)) = found else {
         if allowed.is_empty() {
-            return ApiResponse::error(404, format!("no such route: {method} {path}"));
+            return Response::error(404, format!("no such route: {method} {path}"));
         }
-        let mut r = ApiResponse::error(405, format!("{method} is not allowed here; use {}", allowed.join(", ")));
+        let mut r = Response::error(405, format!("{method} is not allowed here; use {}", allowed.join(", ")));
         r.headers.push(("allow".into(), allowed.join(", ")));
         return r;
     };
@@ -437,11 +368,11 @@ fn run(
     route: &'static Route,
     raw_params: Vec<(&'static str, &str)>,
     query: &str,
-    req: &ApiRequest,
+    req: &Request,
     ctx: &ApiContext<'_>,
     actor: String,
     checker: &dyn ComplianceCheck,
-) -> Result<ApiResponse, ApiError> {
+) -> Result<Response, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(413, format!("the body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
     }
@@ -508,34 +439,34 @@ fn require_tenant(call: &Call<'_>) -> Result<tenants::Tenant, ApiError> {
     Ok(tenants::require(call.db(), call.param("tenant_id"))?)
 }
 
-fn tenant_view_response(call: &Call<'_>, tenant_id: &str) -> Result<ApiResponse, ApiError> {
+fn tenant_view_response(call: &Call<'_>, tenant_id: &str) -> Result<Response, ApiError> {
     match view::tenant_view(call.db(), tenant_id, call.ctx.now)? {
-        Some(v) => Ok(ApiResponse::json(200, &v)),
+        Some(v) => Ok(Response::json(200, &v)),
         None => Err(ApiError::new(404, format!("tenant `{tenant_id}` not found"))),
     }
 }
 
 // ---------------------------------------------------------------- handlers
 
-fn import_kind(call: &Call<'_>, kind: ImportKind) -> Result<ApiResponse, ApiError> {
+fn import_kind(call: &Call<'_>, kind: ImportKind) -> Result<Response, ApiError> {
     match media_type(call) {
         Some((mt, charset)) if mt == "text/csv" => require_utf8_charset(charset)?,
         Some((mt, _)) => return Err(ApiError::new(415, format!("content type must be text/csv, not {mt}"))),
         None => return Err(ApiError::new(415, "content type must be text/csv")),
     }
     let report = import::import(call.db(), kind, &call.req.body, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &report))
+    Ok(Response::json(200, &report))
 }
 
-fn import_properties(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn import_properties(call: &Call<'_>) -> Result<Response, ApiError> {
     import_kind(call, ImportKind::Properties)
 }
 
-fn import_tenants(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn import_tenants(call: &Call<'_>) -> Result<Response, ApiError> {
     import_kind(call, ImportKind::Tenants)
 }
 
-fn import_ledger(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn import_ledger(call: &Call<'_>) -> Result<Response, ApiError> {
     import_kind(call, ImportKind::Ledger)
 }
 
@@ -548,7 +479,7 @@ struct TenantSummary<'a> {
     status: tenants::TenantStatus,
 }
 
-fn list_tenants(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn list_tenants(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
     let offset = match call.query("offset") {
         None => 0,
@@ -570,21 +501,21 @@ fn list_tenants(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
             status: t.status,
         })
         .collect();
-    Ok(ApiResponse::json(200, &serde_json::json!({ "tenants": items, "total": total, "limit": limit, "offset": offset })))
+    Ok(Response::json(200, &serde_json::json!({ "tenants": items, "total": total, "limit": limit, "offset": offset })))
 }
 
-fn get_tenant(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn get_tenant(call: &Call<'_>) -> Result<Response, ApiError> {
     tenant_view_response(call, call.param("tenant_id"))
 }
 
-fn get_ledger(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn get_ledger(call: &Call<'_>) -> Result<Response, ApiError> {
     let tenant = require_tenant(call)?;
     let property = tenants::property(call.db(), &tenant.property_id)?;
     let eff = tenants::effective(&tenant, property.as_ref());
     let today = time::local_date(call.ctx.now, eff.time_zone);
     let entries = ledger::entries(call.db(), &tenant.tenant_id)?;
     let summary = ledger::summarize(&entries, today);
-    Ok(ApiResponse::json(
+    Ok(Response::json(
         200,
         &serde_json::json!({
             "tenant_id": tenant.tenant_id,
@@ -595,10 +526,10 @@ fn get_ledger(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     ))
 }
 
-fn get_consent(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn get_consent(call: &Call<'_>) -> Result<Response, ApiError> {
     let tenant = require_tenant(call)?;
     let events = consent::events(call.db(), &tenant.tenant_id)?;
-    Ok(ApiResponse::json(
+    Ok(Response::json(
         200,
         &serde_json::json!({
             "tenant_id": tenant.tenant_id,
@@ -620,7 +551,7 @@ struct ConsentBody {
     address: Option<String>,
 }
 
-fn put_consent(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn put_consent(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: ConsentBody = json_body(call)?;
     let tenant = require_tenant(call)?;
     let address = match body.address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
@@ -668,7 +599,7 @@ struct ExclusionsBody {
     disable_auto_communications: Option<bool>,
 }
 
-fn put_exclusions(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn put_exclusions(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: ExclusionsBody = json_body(call)?;
     if body.bankruptcy.is_none() && body.disable_texting_auto_calls.is_none() && body.disable_auto_communications.is_none()
     {
@@ -707,7 +638,7 @@ struct ContactPointExclusionBody {
     reason: Option<String>,
 }
 
-fn put_contact_point_exclusion(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn put_contact_point_exclusion(call: &Call<'_>) -> Result<Response, ApiError> {
     let raw: serde_json::Map<String, serde_json::Value> = json_body(call)?;
     if raw.contains_key("by_customer") {
         return Err(ApiError::new(
@@ -738,18 +669,48 @@ fn put_contact_point_exclusion(call: &Call<'_>) -> Result<ApiResponse, ApiError>
     tenant_view_response(call, &tenant.tenant_id)
 }
 
-fn get_contacts(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn get_contacts(call: &Call<'_>) -> Result<Response, ApiError> {
     let tenant = require_tenant(call)?;
     let limit = limit_param(call, None)?;
     let contacts = contact_log::for_tenant(call.db(), &tenant.tenant_id, limit)?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "contacts": contacts })))
+    Ok(Response::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "contacts": contacts })))
 }
 
-fn get_audit(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+fn get_audit(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
     let target = call.query("tenant_id").filter(|t| !t.is_empty()).map(audit::tenant_target);
     let entries = audit::list(call.db(), target.as_deref(), limit)?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "entries": entries })))
+    Ok(Response::json(200, &serde_json::json!({ "entries": entries })))
+}
+
+#[cfg(feature = "spin")]
+/// The refusal, if any, of a staff-only `POST` route served outside the
+/// staff console (`/api/scan`, `/api/send`): the staff token first (no
+/// token configured lets nobody in), then the method. `what` names the
+/// action in the 405 message ("run a scan").
+pub fn staff_post_refusal(req: &spin_sdk::http::Request, staff_token: &str, what: &str) -> Option<spin_sdk::http::Response> {
+    let headers: Vec<(String, String)> =
+        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
+    if let Err(denied) = authenticate(&headers, staff_token) {
+        let mut b = spin_sdk::http::Response::builder();
+        b.status(denied.status);
+        for (k, v) in &denied.headers {
+            b.header(k.as_str(), v.as_str());
+        }
+        return Some(b.body(denied.body).build());
+    }
+    if req.method().to_string() != "POST" {
+        let body = serde_json::json!({ "error": format!("use POST to {what}") }).to_string();
+        return Some(
+            spin_sdk::http::Response::builder()
+                .status(405)
+                .header("content-type", "application/json")
+                .header("allow", "POST")
+                .body(body)
+                .build(),
+        );
+    }
+    None
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! (`updated_by`, `updated_at`, `preview`, the path's own `stage` /
 //! `channel`) are ignored.
 
-use super::{json_body, limit_param, ApiError, ApiResponse, Call, DEFAULT_LIMIT};
+use super::{json_body, limit_param, ApiError, Response, Call, DEFAULT_LIMIT};
 use crate::base::channel::Channel;
 use crate::notices::outbox::{self, ListFilter};
 use crate::notices::schedule::{self, ScheduleSpec};
@@ -35,16 +35,16 @@ fn schedule_json(db: &dyn crate::base::db::Db) -> Result<Json, ApiError> {
 }
 
 /// `GET /api/notice-schedule`.
-pub(super) fn get_schedule(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    Ok(ApiResponse::json(200, &schedule_json(call.db())?))
+pub(super) fn get_schedule(call: &Call<'_>) -> Result<Response, ApiError> {
+    Ok(Response::json(200, &schedule_json(call.db())?))
 }
 
 /// `PUT /api/notice-schedule`: the whole schedule.
-pub(super) fn put_schedule(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_schedule(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: Map<String, Json> = json_body(call)?;
     let spec: ScheduleSpec = strip(body, &["updated_by", "updated_at"])?;
     schedule::save(call.db(), spec, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &schedule_json(call.db())?))
+    Ok(Response::json(200, &schedule_json(call.db())?))
 }
 
 fn preview_json(r: &Rendered) -> Json {
@@ -83,16 +83,16 @@ fn stage_channel(call: &Call<'_>) -> Result<(i64, Channel), ApiError> {
 }
 
 /// `GET /api/notice-templates`.
-pub(super) fn list_templates(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn list_templates(call: &Call<'_>) -> Result<Response, ApiError> {
     let all: Vec<Json> = templates::list(call.db())?.iter().map(template_json).collect();
-    Ok(ApiResponse::json(200, &json!({ "templates": all })))
+    Ok(Response::json(200, &json!({ "templates": all })))
 }
 
 /// `GET /api/notice-templates/{stage}/{channel}`.
-pub(super) fn get_template(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_template(call: &Call<'_>) -> Result<Response, ApiError> {
     let (stage, channel) = stage_channel(call)?;
     match templates::get(call.db(), stage, channel)? {
-        Some(t) => Ok(ApiResponse::json(200, &template_json(&t))),
+        Some(t) => Ok(Response::json(200, &template_json(&t))),
         None => Err(ApiError::new(404, format!("no {} template for stage {stage}", channel.as_str()))),
     }
 }
@@ -106,16 +106,16 @@ struct TemplateBody {
 }
 
 /// `PUT /api/notice-templates/{stage}/{channel}`: `{subject?, body}`.
-pub(super) fn put_template(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_template(call: &Call<'_>) -> Result<Response, ApiError> {
     let (stage, channel) = stage_channel(call)?;
     let raw: Map<String, Json> = json_body(call)?;
     let body: TemplateBody = strip(raw, &["stage", "channel", "updated_by", "updated_at", "preview"])?;
     let (t, _) = templates::put(call.db(), stage, channel, body.subject.as_deref(), &body.body, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(200, &template_json(&t)))
+    Ok(Response::json(200, &template_json(&t)))
 }
 
 /// `GET /api/outbox?tenant_id=&state=&limit=`.
-pub(super) fn list_outbox(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn list_outbox(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
     let state = call.query("state").filter(|s| !s.is_empty());
     if let Some(s) = state {
@@ -126,25 +126,25 @@ pub(super) fn list_outbox(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let filter = ListFilter { tenant_id: call.query("tenant_id").filter(|t| !t.is_empty()), state, limit };
     let items = outbox::list(call.db(), &filter)?;
     let counts: Map<String, Json> = outbox::counts(call.db())?.into_iter().map(|(k, n)| (k, n.into())).collect();
-    Ok(ApiResponse::json(200, &json!({ "items": items, "counts": counts })))
+    Ok(Response::json(200, &json!({ "items": items, "counts": counts })))
 }
 
 /// `GET /api/outbox/{id}`.
-pub(super) fn get_outbox(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn get_outbox(call: &Call<'_>) -> Result<Response, ApiError> {
     let id: i64 = call.param("id").parse().map_err(|_| ApiError::bad_request("id must be a whole number"))?;
     match outbox::get(call.db(), id)? {
-        Some(row) => Ok(ApiResponse::json(200, &row)),
+        Some(row) => Ok(Response::json(200, &row)),
         None => Err(ApiError::new(404, format!("outbox row {id} not found"))),
     }
 }
 
 /// `GET /api/settings`.
-pub(super) fn get_settings(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    Ok(ApiResponse::json(200, &settings::get(call.db())?))
+pub(super) fn get_settings(call: &Call<'_>) -> Result<Response, ApiError> {
+    Ok(Response::json(200, &settings::get(call.db())?))
 }
 
 /// `PUT /api/settings`: any of `{link_expiry_days}`.
-pub(super) fn put_settings(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn put_settings(call: &Call<'_>) -> Result<Response, ApiError> {
     let change: SettingsChange = json_body(call)?;
-    Ok(ApiResponse::json(200, &settings::set(call.db(), &change, &call.actor, call.ctx.now)?))
+    Ok(Response::json(200, &settings::set(call.db(), &change, &call.actor, call.ctx.now)?))
 }

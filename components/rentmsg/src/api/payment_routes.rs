@@ -1,8 +1,8 @@
 //! Staff routes for promises to pay: a tenant's promises, and a promise
 //! taken on a phone call (`rentmsg::promises::record`, source `call`).
 
-use super::{json_body, require_tenant, ApiError, ApiResponse, Call};
-use crate::payments::promises::{self, PromiseSource};
+use super::{json_body, require_tenant, ApiError, Response, Call};
+use crate::notices::promises::{self, PromiseSource};
 use serde::Deserialize;
 
 /// `POST /api/tenants/{tenant_id}/promises` body.
@@ -21,14 +21,14 @@ struct NewPromiseBody {
 
 /// `GET /api/tenants/{tenant_id}/promises`: newest first (statuses as of
 /// the last scan or payment; `paid_since_cents` as of now).
-pub(super) fn list_promises(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn list_promises(call: &Call<'_>) -> Result<Response, ApiError> {
     let tenant = require_tenant(call)?;
     let list = promises::list(call.db(), &tenant.tenant_id)?;
-    Ok(ApiResponse::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "promises": list })))
+    Ok(Response::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "promises": list })))
 }
 
 /// `POST /api/tenants/{tenant_id}/promises`: record a promise taken by staff.
-pub(super) fn create_promise(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+pub(super) fn create_promise(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: NewPromiseBody = json_body(call)?;
     let tenant = require_tenant(call)?;
     let date = crate::base::time::parse_date(body.promised_date.trim())
@@ -38,5 +38,5 @@ pub(super) fn create_promise(call: &Call<'_>) -> Result<ApiResponse, ApiError> {
         Some(s) => s.parse::<PromiseSource>().map_err(ApiError::bad_request)?,
     };
     let p = promises::record(call.db(), &tenant.tenant_id, body.amount_cents, date, source, &call.actor, call.ctx.now)?;
-    Ok(ApiResponse::json(201, &serde_json::to_value(&p).map_err(|e| ApiError::new(500, e.to_string()))?))
+    Ok(Response::json(201, &serde_json::to_value(&p).map_err(|e| ApiError::new(500, e.to_string()))?))
 }

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod db;
 pub mod error;
 pub mod form;
+pub mod http;
 pub mod money;
 pub mod normalize;
 pub mod time;

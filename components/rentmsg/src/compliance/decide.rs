@@ -117,6 +117,9 @@ pub struct Facts {
 pub struct CarrierInvalid {
     /// The provider error code that set it (`30006`, `21614`...).
     pub error_code: String,
+    /// What the provider means by the code ("not a mobile number"), when
+    /// the code table knows it.
+    pub meaning: Option<&'static str>,
     /// When it was reported (RFC 3339 UTC).
     pub set_at: String,
 }
@@ -325,7 +328,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
     // The carrier's verdict: a text cannot reach the number, whoever sends
     // it; calls are left to the other rules (a landline still rings).
     if let (Channel::Text, Some(state)) = (channel, &facts.number_invalid) {
-        let meaning = crate::inbound::carrier::meaning(&state.error_code).map(|m| format!(": {m}")).unwrap_or_default();
+        let meaning = state.meaning.map(|m| format!(": {m}")).unwrap_or_default();
         out.push(block(
             "number_state.invalid",
             format!(

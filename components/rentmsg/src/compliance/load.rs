@@ -220,8 +220,10 @@ pub fn load(db: &dyn Db, req: &CheckRequest) -> Result<(Facts, Vec<Control>), Ch
         }
         match n[1].as_str() {
             Some("invalid") => {
+                let error_code = opt_text(&n[2]).ok_or_else(|| corrupt("number state error code"))?;
                 facts.number_invalid = Some(CarrierInvalid {
-                    error_code: opt_text(&n[2]).ok_or_else(|| corrupt("number state error code"))?,
+                    meaning: crate::records::number_states::meaning(&error_code),
+                    error_code,
                     set_at: opt_text(&n[3]).ok_or_else(|| corrupt("number state time"))?,
                 });
             }

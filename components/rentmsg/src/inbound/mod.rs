@@ -6,9 +6,7 @@
 //! - [`replies`]: the automatic replies and TwiML.
 //! - [`process`]: one inbound message or status callback in one
 //!   transaction, deduplicated by MessageSid.
-//! - [`carrier`]: provider error codes → carrier opt-out / invalid number.
 //! - [`inbox`]: the staff inbox (read / handled).
-//! - [`help_contact`]: the per-property contact HELP names.
 //! - [`webhook`]: the HTTP-independent request handler the component calls.
 //!
 //! Tables (migration 4): `sms_keywords`, `inbound_messages` (also the
@@ -17,8 +15,6 @@
 //! tenant with the number); every message and auto-reply goes to
 //! `contact_log`.
 
-pub mod carrier;
-pub mod help_contact;
 pub mod inbox;
 pub mod keywords;
 pub mod process;

@@ -3,7 +3,7 @@
 //! implies is committed, and a retried delivery (same MessageSid) finds its
 //! row and changes nothing twice.
 
-use super::carrier::{self, CarrierVerdict};
+use crate::records::number_states::{self as carrier, CarrierVerdict};
 use super::keywords::{self, KeywordAction};
 use super::replies;
 use crate::base::channel::Channel;

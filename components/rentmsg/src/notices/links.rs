@@ -34,9 +34,6 @@ const TAG_BYTES: usize = 16;
 const PAYLOAD_BYTES: usize = 1 + LINK_ID_BYTES + 4;
 const TOKEN_BYTES: usize = PAYLOAD_BYTES + TAG_BYTES;
 
-/// Default link lifetime (the `link_expiry_days` setting overrides it).
-pub const DEFAULT_EXPIRY_DAYS: i64 = 30;
-
 /// What a link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

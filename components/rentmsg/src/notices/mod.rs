@@ -4,11 +4,12 @@
 //! scan that fills it ([`scan`]), staff-written supplemental messages
 //! ([`supplemental`]) and the unsubscribe page ([`unsubscribe`]).
 //!
-//! Owns the outbox and the notice tables; sending them is [`crate::sending`]'s
+//! Owns the outbox and the notice tables; sending them is the send pass's
 //! job, and this module must not import it, nor payments, staff or the API.
 
 pub mod links;
 pub mod outbox;
+pub mod promises;
 pub mod scan;
 pub mod schedule;
 pub mod supplemental;

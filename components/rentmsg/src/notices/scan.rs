@@ -8,7 +8,7 @@
 //! who owe nothing are not in it; status and time zones are copied into it,
 //! so no tenant or property row is read). Paid-up tenants are never read.
 //!
-//! Active promises to pay are settled first ([`crate::payments::promises::evaluate`]):
+//! Active promises to pay are settled first ([`crate::notices::promises::evaluate`]):
 //! a broken one lifts its pause.
 //!
 //! For each such tenant (active, not paused): the day count in the tenant's
@@ -138,7 +138,7 @@ pub fn run(db: &dyn Db, checker: &dyn ComplianceCheck, now: DateTime<Utc>) -> Re
     let mut report = ScanReport::default();
     // Promises first: a broken one lifts its pause, so this scan already
     // queues the tenant's due stage (the schedule resumes).
-    let promised = crate::payments::promises::evaluate(db, now)?;
+    let promised = crate::notices::promises::evaluate(db, now)?;
     report.promises_kept = promised.kept;
     report.promises_broken = promised.broken;
     if !schedule.spec.enabled {

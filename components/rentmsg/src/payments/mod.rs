@@ -10,7 +10,7 @@
 //!   address; the contact log gets the first open of a link each day).
 //! - `POST /pay/:token/checkout`: a checkout session for the current
 //!   balance ([`checkout`]), then 303 to its URL. Never settles anything.
-//! - `POST /pay/:token/promise`: records a promise ([`crate::payments::promises`]),
+//! - `POST /pay/:token/promise`: records a promise ([`crate::notices::promises`]),
 //!   then 303 back to the page (post / redirect / get); a bad date or
 //!   amount re-shows the form with the reason (400).
 //! - `POST /webhooks/payments`: the provider's signed events
@@ -22,7 +22,6 @@
 
 pub mod checkout;
 pub mod page;
-pub mod promises;
 pub mod signature;
 pub mod webhook;
 
@@ -30,7 +29,7 @@ use crate::base::channel::Channel;
 use crate::base::db::Db;
 use crate::base::error::{Error, Result};
 use crate::notices::links::{self, LinkTarget, Purpose};
-use promises::PromiseSource;
+use crate::notices::promises::{self, PromiseSource};
 use crate::sending::providers::{HttpClient, TransportError};
 use crate::records::tenants::TenantStatus;
 use crate::notices::templates::format_money;
@@ -232,7 +231,7 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
         balance: format_money(a.summary.balance_cents.max(0)),
         settled: a.summary.balance_cents <= 0,
         stop: a.tenant.status == TenantStatus::Stop,
-        office_contact: crate::inbound::help_contact::get(env.db, &a.property_id)?,
+        office_contact: crate::records::help_contact::get(env.db, &a.property_id)?,
         days_past_due: a.summary.days_past_due,
         charges: a
             .summary
@@ -339,7 +338,7 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
     let back = format!("/pay/{token}");
     let event = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
     if a.tenant.status == TenantStatus::Stop {
-        let contact = crate::inbound::help_contact::get(env.db, &a.property_id)?;
+        let contact = crate::records::help_contact::get(env.db, &a.property_id)?;
         let text = format!(
             "Online payment is not accepted for this account. Please call {}.",
             contact.unwrap_or_else(|| format!("the {} office", a.facility))

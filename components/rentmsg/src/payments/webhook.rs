@@ -131,7 +131,7 @@ fn settle(
     let Some(amount) = amount.filter(|a| *a > 0) else {
         return Err(Error::Invalid("the checkout session has no positive amount_total".into()));
     };
-    let zone = crate::payments::promises::tenant_zone(tx, &t)?;
+    let zone = crate::notices::promises::tenant_zone(tx, &t)?;
     let reference = format!("checkout:{session_id}");
     let new = ledger::record_payment(
         tx,
@@ -184,7 +184,7 @@ fn settle(
     if balance <= 0 {
         out.cancelled_notices = crate::notices::outbox::cancel_queued_for_tenant(tx, &tenant, "balance settled by online payment", now)?;
     }
-    crate::payments::promises::evaluate_in_tx(tx, Some(&tenant), now)?;
+    crate::notices::promises::evaluate_in_tx(tx, Some(&tenant), now)?;
     crate::records::audit::record(
         tx,
         SOURCE,

@@ -8,6 +8,13 @@ use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Days a link works when `link_expiry_days` was never set. Migration 5
+/// seeds the same value as a row; a test keeps the two equal.
+pub const DEFAULT_LINK_EXPIRY_DAYS: i64 = 30;
+/// Days ahead a promise may name when `promise_horizon_days` was never set.
+/// Migration 6 seeds the same value as a row; a test keeps the two equal.
+pub const DEFAULT_PROMISE_HORIZON_DAYS: i64 = 14;
+
 /// Every setting, with its value in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Settings {
@@ -34,8 +41,8 @@ pub struct SettingsChange {
 pub fn get(db: &dyn Db) -> Result<Settings> {
     let rows = db.execute("SELECT key, value FROM app_settings", &[])?;
     let mut s = Settings {
-        link_expiry_days: crate::notices::links::DEFAULT_EXPIRY_DAYS,
-        promise_horizon_days: crate::payments::promises::DEFAULT_HORIZON_DAYS,
+        link_expiry_days: DEFAULT_LINK_EXPIRY_DAYS,
+        promise_horizon_days: DEFAULT_PROMISE_HORIZON_DAYS,
     };
     for r in rows.iter() {
         let key = r.str("key")?;
@@ -80,4 +87,26 @@ pub fn set(db: &dyn Db, change: &SettingsChange, actor: &str, now: DateTime<Utc>
         audit::record(tx, actor, "settings.set", "", &serde_json::Value::Object(detail), now)?;
         get(tx)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::db::NativeDb;
+
+    /// The migrations seed the defaults as rows; an edited constant that no
+    /// longer matches them would make a fresh database disagree with the code.
+    #[test]
+    fn the_seeded_rows_match_the_defaults() {
+        let db = NativeDb::open_in_memory().unwrap();
+        crate::schema::migrate(&db, chrono::Utc::now()).unwrap();
+        let rows = db.execute("SELECT key, value FROM app_settings ORDER BY key", &[]).unwrap();
+        let seeded: Vec<(String, String)> =
+            rows.iter().map(|r| (r.string("key").unwrap(), r.string("value").unwrap())).collect();
+        assert!(seeded.contains(&("link_expiry_days".into(), DEFAULT_LINK_EXPIRY_DAYS.to_string())));
+        assert!(seeded.contains(&("promise_horizon_days".into(), DEFAULT_PROMISE_HORIZON_DAYS.to_string())));
+        db.execute("DELETE FROM app_settings", &[]).unwrap();
+        let s = get(&db).unwrap();
+        assert_eq!((s.link_expiry_days, s.promise_horizon_days), (DEFAULT_LINK_EXPIRY_DAYS, DEFAULT_PROMISE_HORIZON_DAYS));
+    }
 }

@@ -1,5 +1,5 @@
 //! Properties, tenants and their contact points (read side; writes come
-//! from [`crate::import`]).
+//! from the CSV imports).
 
 use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};

@@ -1,8 +1,6 @@
 //! The send pass's outside world inside a Spin component (feature `spin`):
 //! outbound HTTP over `wasi:http` with timeouts ([`WasiHttp`]) and the pace
-//! budget over `wasi:keyvalue` atomics ([`KvCounter`]); and the gate of the
-//! staff-only `POST` routes of components other than the staff console
-//! ([`staff_post_refusal`]).
+//! budget over `wasi:keyvalue` atomics ([`KvCounter`]).
 
 use crate::sending::pacing::Counter;
 use crate::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
@@ -157,31 +155,3 @@ impl Counter for KvCounter {
     }
 }
 
-/// The refusal, if any, of a staff-only `POST` route served outside the
-/// staff console (`/api/scan`, `/api/send`): the staff token first (no
-/// token configured lets nobody in), then the method. `what` names the
-/// action in the 405 message ("run a scan").
-pub fn staff_post_refusal(req: &spin_sdk::http::Request, staff_token: &str, what: &str) -> Option<spin_sdk::http::Response> {
-    let headers: Vec<(String, String)> =
-        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
-    if let Err(denied) = crate::api::authenticate(&headers, staff_token) {
-        let mut b = spin_sdk::http::Response::builder();
-        b.status(denied.status);
-        for (k, v) in &denied.headers {
-            b.header(k.as_str(), v.as_str());
-        }
-        return Some(b.body(denied.body).build());
-    }
-    if req.method().to_string() != "POST" {
-        let body = serde_json::json!({ "error": format!("use POST to {what}") }).to_string();
-        return Some(
-            spin_sdk::http::Response::builder()
-                .status(405)
-                .header("content-type", "application/json")
-                .header("allow", "POST")
-                .body(body)
-                .build(),
-        );
-    }
-    None
-}

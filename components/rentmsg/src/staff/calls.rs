@@ -22,7 +22,7 @@ use crate::records::contact_log::{self, Contact, Direction, NewContact};
 use crate::base::db::{self, Db};
 use crate::base::error::{Error, Result};
 use crate::records::notes;
-use crate::payments::promises::{self, NewPromise, Promise, PromiseSource};
+use crate::notices::promises::{self, NewPromise, Promise, PromiseSource};
 use crate::records::tenants;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

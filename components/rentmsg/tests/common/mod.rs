@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use rentmsg::api::{self, ApiContext, ApiRequest, ApiResponse};
+use rentmsg::api::{self, ApiContext};
+use rentmsg::base::http::{Request, Response};
 use rentmsg::base::db::{Db, NativeDb};
 use serde_json::Value as Json;
 
@@ -22,23 +23,23 @@ impl Env {
         Env { db: NativeDb::open_in_memory().unwrap(), now: Utc.with_ymd_and_hms(2024, 3, 10, 16, 0, 0).unwrap() }
     }
 
-    pub fn request(&self, req: ApiRequest) -> ApiResponse {
+    pub fn request(&self, req: Request) -> Response {
         let ctx = ApiContext { db: &self.db, staff_token: TOKEN, now: self.now };
         api::handle(&req, &ctx)
     }
 
-    pub fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> ApiResponse {
+    pub fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Response {
         let mut headers = vec![("Authorization".to_owned(), format!("Bearer {TOKEN}"))];
         if let Some(ct) = content_type {
             headers.push(("Content-Type".to_owned(), ct.to_owned()));
         }
-        self.request(ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec() })
+        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec() })
     }
 
     /// A request with exactly these headers (no token added).
-    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> ApiResponse {
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        self.request(ApiRequest { method: method.into(), path: path.into(), headers, body: body.to_vec() })
+        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec() })
     }
 
     /// The JSON body of a GET, asserting 200.
@@ -48,15 +49,15 @@ impl Env {
         r.body_json()
     }
 
-    pub fn get(&self, path: &str) -> ApiResponse {
+    pub fn get(&self, path: &str) -> Response {
         self.send("GET", path, None, b"")
     }
 
-    pub fn put_json(&self, path: &str, body: &Json) -> ApiResponse {
+    pub fn put_json(&self, path: &str, body: &Json) -> Response {
         self.send("PUT", path, Some("application/json"), body.to_string().as_bytes())
     }
 
-    pub fn import(&self, kind: &str, csv: &str) -> ApiResponse {
+    pub fn import(&self, kind: &str, csv: &str) -> Response {
         self.send("POST", &format!("/api/import/{kind}"), Some("text/csv"), csv.as_bytes())
     }
 

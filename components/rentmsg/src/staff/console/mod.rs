@@ -9,7 +9,7 @@
 //! this origin and `blob:` (the report chart, fetched with the token),
 //! requests only to this origin, no framing, no form posts.
 
-use crate::api::ApiResponse;
+use crate::base::http::Response;
 
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
@@ -21,8 +21,8 @@ const ICON_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
 connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-fn response(status: u16, content_type: &str, body: &str) -> ApiResponse {
-    ApiResponse {
+fn response(status: u16, content_type: &str, body: &str) -> Response {
+    Response {
         status,
         headers: vec![
             ("content-type".into(), content_type.into()),
@@ -48,7 +48,7 @@ pub fn is_console_path(path: &str) -> bool {
 /// Answer a request for the console: the page, its script or stylesheet;
 /// 404 for anything else under `/console/`, 405 for methods other than
 /// GET and HEAD (a HEAD answer carries the headers; the host drops the body).
-pub fn serve(method: &str, path: &str) -> ApiResponse {
+pub fn serve(method: &str, path: &str) -> Response {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     let asset = match path {
         "/console" | "/console/" | "/console/index.html" => Some(("text/html; charset=utf-8", INDEX_HTML)),

@@ -28,9 +28,6 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-/// Default promise horizon in days (setting `promise_horizon_days`).
-pub const DEFAULT_HORIZON_DAYS: i64 = 14;
-
 /// Where a promise was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
