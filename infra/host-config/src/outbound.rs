@@ -152,6 +152,18 @@ impl AllowedHosts {
     }
 }
 
+/// Spin's rule for one `allowed_outbound_hosts` entry whose templates are
+/// already expanded: `scheme://host[:port]` with nothing after the authority
+/// but an optional `/`. Spin itself checks expanded entries only when a
+/// component first makes a request, so the host calls this at load instead.
+pub fn check_rule(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is empty: give scheme://host[:port], e.g. \"https://api.example.com\"".into());
+    }
+    parse_rule(text).map(|_| ())
+}
+
 fn in_network(ip: IpAddr, base: IpAddr, prefix: u8) -> bool {
     match (ip, base) {
         (IpAddr::V4(ip), IpAddr::V4(base)) => {
@@ -249,11 +261,11 @@ fn split_host_port(s: &str) -> Result<(&str, Option<&str>), String> {
     };
     if let Some(p) = port {
         if p.contains('/') {
-            return Err(format!("{s:?} has a path but is not allowed to"));
+            return Err(format!("{s:?} must not include a path: give scheme://host[:port] only"));
         }
     }
     if host.contains('/') && host.split_once('/').is_some_and(|(a, _)| a.parse::<IpAddr>().is_err()) {
-        return Err(format!("{s:?} has a path but is not allowed to"));
+        return Err(format!("{s:?} must not include a path: give scheme://host[:port] only"));
     }
     Ok((host, port))
 }
