@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask up`   build every wasm component and the local host, then serve the app
 //!   on 127.0.0.1:3000 with the embedded defaults (SQLite files under `.spin/`);
-//! - `cargo xtask test` build every wasm component, then run every test in the workspace.
+//! - `cargo xtask test` install what the tests need when it is missing (`redis-server`,
+//!   `chromium`, the wasm target), build every wasm component, then run every test.
 //!
 //! Other tasks: `build-wasm` (components only), `bench` (all benchmarks).
 
@@ -97,14 +98,129 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     match installed {
         Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
-        Ok(_) => status({
-            let mut cmd = Command::new("rustup");
-            cmd.args(["target", "add", WASM_TARGET]);
-            cmd
-        }),
+        Ok(_) => {
+            eprintln!("xtask: adding the Rust target {WASM_TARGET} with rustup (the components build for it)");
+            status({
+                let mut cmd = Command::new("rustup");
+                cmd.args(["target", "add", WASM_TARGET]);
+                cmd
+            })
+        }
         // No rustup (a distribution toolchain): let cargo report a missing target itself.
         Err(_) => Ok(()),
     }
+}
+
+/// A Debian package the tests run, and why.
+struct TestPackage {
+    /// The package `apt-get` installs.
+    name: &'static str,
+    /// Which tests need it (printed when it is installed or missing).
+    why: &'static str,
+    /// Whether the tests would find it (the same places the tests look).
+    present: fn() -> bool,
+}
+
+const TEST_PACKAGES: &[TestPackage] = &[
+    TestPackage {
+        name: "redis-server",
+        why: "the Redis key-value tests start a real redis-server",
+        present: redis_server_present,
+    },
+    TestPackage {
+        name: "chromium",
+        why: "the payment page and console tests drive headless Chromium",
+        present: chromium_present,
+    },
+];
+
+/// `$REDIS_SERVER`, else `redis-server` on `PATH` (tests/src/redis.rs).
+fn redis_server_present() -> bool {
+    match std::env::var_os("REDIS_SERVER") {
+        Some(p) => Path::new(&p).exists() || on_path(&p.to_string_lossy()),
+        None => on_path("redis-server"),
+    }
+}
+
+/// `$CHROMIUM`, else Debian's paths (tests/src/browser.rs).
+fn chromium_present() -> bool {
+    match std::env::var_os("CHROMIUM") {
+        Some(p) => Path::new(&p).exists(),
+        None => ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().any(|p| Path::new(p).exists()),
+    }
+}
+
+fn on_path(command: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(command).is_file()))
+}
+
+/// Whether this process runs as root (`id -u` is 0).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// Whether `sudo` runs without asking for a password.
+fn passwordless_sudo() -> bool {
+    Command::new("sudo")
+        .args(["-n", "true"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success())
+}
+
+/// The tests fail (never skip) without redis-server and Chromium, and a
+/// failure after a long build wastes the build: install what is missing
+/// first, with apt-get as root or through passwordless sudo, or stop before
+/// building anything and say what to run.
+fn ensure_test_packages() -> anyhow::Result<()> {
+    let missing: Vec<&TestPackage> = TEST_PACKAGES.iter().filter(|p| !(p.present)()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
+    let names = names.join(" ");
+    for p in &missing {
+        eprintln!("xtask: {} is missing: {}", p.name, p.why);
+    }
+    let manual = format!(
+        "sudo apt-get update && sudo apt-get install -y --no-install-recommends {names}"
+    );
+    if !on_path("apt-get") {
+        bail!(
+            "no apt-get here to install {names}: install them with your package manager (on Debian: {manual}), \
+             or point REDIS_SERVER / CHROMIUM at the binaries, then run `cargo xtask test` again"
+        );
+    }
+    let sudo = if is_root() {
+        false
+    } else if passwordless_sudo() {
+        true
+    } else {
+        bail!("cannot install {names} without a password (not root, and `sudo -n true` fails); run\n\n    {manual}\n\nthen `cargo xtask test` again");
+    };
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(if sudo { "sudo" } else { "env" });
+        if sudo {
+            cmd.arg("env");
+        }
+        cmd.arg("DEBIAN_FRONTEND=noninteractive").arg("apt-get").args(args);
+        cmd
+    };
+    eprintln!("xtask: installing {names} with apt-get{}", if sudo { " (through sudo)" } else { "" });
+    status(apt(&["update"]))?;
+    let mut install = apt(&["install", "-y", "--no-install-recommends"]);
+    install.args(missing.iter().map(|p| p.name));
+    status(install)?;
+    let still: Vec<&str> = missing.iter().filter(|p| !(p.present)()).map(|p| p.name).collect();
+    if !still.is_empty() {
+        bail!("apt-get installed {names}, but the tests still cannot find {}", still.join(" "));
+    }
+    Ok(())
 }
 
 fn build_wasm(root: &Path) -> anyhow::Result<()> {
@@ -170,6 +286,7 @@ fn up(root: &Path, host_args: &[String]) -> anyhow::Result<()> {
 }
 
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    ensure_test_packages()?;
     build_wasm(root)?;
     let mut cmd = cargo(root);
     cmd.args(["test", "--profile", HOST_PROFILE, "--workspace"]);
