@@ -480,3 +480,243 @@ fn console_replies_match_the_documented_schemas() {
     expect("GET", "/api/reports/chart.svg", env.get("/api/reports/chart.svg?from=2024-03-11&to=2024-03-01"));
     assert!(problems.is_empty(), "replies that do not match {OPENAPI}:\n  {}", problems.join("\n  "));
 }
+
+fn document_text() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../staff-console/openapi.yaml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {OPENAPI}: {e}"))
+}
+
+/// What a typed OpenAPI 3.1 reader (the `oas3` crate) finds wrong with a
+/// document given as JSON: it must deserialize as an OpenAPI 3.1 `Spec`,
+/// and every parameter, request body, response and schema must resolve.
+fn openapi_3_1_problems(doc: &Json) -> Vec<String> {
+    let spec = match oas3::from_json(doc.to_string()) {
+        Ok(spec) => spec,
+        Err(e) => return vec![format!("not an OpenAPI 3.1 document: {e}")],
+    };
+    let mut problems = Vec::new();
+    if let Err(e) = spec.validate_version() {
+        problems.push(format!("openapi version: {e}"));
+    }
+    let schema_problem =
+        |schema: &oas3::spec::Schema, at: &str| schema.resolve(&spec).err().map(|e| format!("{at}: schema: {e}"));
+    for (path, method, op) in spec.operations() {
+        let at = format!("{method} {path}");
+        for p in &op.parameters {
+            match p.resolve(&spec) {
+                Ok(p) => problems.extend(p.schema.as_ref().and_then(|s| schema_problem(s, &format!("{at} parameter {}", p.name)))),
+                Err(e) => problems.push(format!("{at}: parameter: {e}")),
+            }
+        }
+        if let Some(body) = &op.request_body {
+            match body.resolve(&spec) {
+                Ok(b) => problems.extend(b.content.values().filter_map(|m| m.schema.as_ref().and_then(|s| schema_problem(s, &at)))),
+                Err(e) => problems.push(format!("{at}: request body: {e}")),
+            }
+        }
+        for (status, response) in op.responses.iter().flatten() {
+            match response.resolve(&spec) {
+                Ok(r) => problems.extend(
+                    r.content.values().filter_map(|m| m.schema.as_ref().and_then(|s| schema_problem(s, &format!("{at} {status}")))),
+                ),
+                Err(e) => problems.push(format!("{at} {status}: response: {e}")),
+            }
+        }
+    }
+    for (name, schema) in spec.components.iter().flat_map(|c| c.schemas.iter()) {
+        problems.extend(schema_problem(schema, &format!("components.schemas.{name}")));
+    }
+    problems
+}
+
+#[test]
+fn openapi_document_is_valid_openapi_3_1() {
+    let problems = openapi_3_1_problems(&document());
+    assert!(problems.is_empty(), "{OPENAPI}:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_openapi_3_1_check_itself_catches_broken_documents() {
+    let doc = document();
+    let mut old = doc.clone();
+    old["openapi"] = json!("3.0.3");
+    assert!(openapi_3_1_problems(&old).iter().any(|p| p.contains("version")), "3.0 accepted");
+    let mut no_info = doc.clone();
+    no_info.as_object_mut().map(|m| m.remove("info"));
+    assert!(!openapi_3_1_problems(&no_info).is_empty(), "a document without info accepted");
+    let mut dangling = doc;
+    dangling["paths"]["/api/me"]["get"]["parameters"] = json!([{"$ref": "#/components/parameters/Nope"}]);
+    assert!(openapi_3_1_problems(&dangling).iter().any(|p| p.contains("/api/me")), "a dangling $ref accepted");
+}
+
+/// A YAML node with what a YAML 1.1 reader needs to know: whether a scalar
+/// was written plain (unquoted), and where.
+#[derive(Debug)]
+enum Yaml {
+    Scalar { text: String, plain: bool, line: usize },
+    Seq(Vec<Yaml>),
+    Map(Vec<(Yaml, Yaml)>),
+    Alias,
+}
+
+fn yaml_tree(text: &str) -> Yaml {
+    use saphyr_parser::{Event, Parser, ScalarStyle};
+    let events: Vec<(Event, usize)> = Parser::new_from_str(text)
+        .map(|e| e.unwrap_or_else(|e| panic!("{OPENAPI} is not valid YAML: {e}")))
+        .map(|(e, span)| (e, span.start.line()))
+        .filter(|(e, _)| !matches!(e, Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing))
+        .collect();
+    fn node(events: &[(Event, usize)], i: &mut usize) -> Yaml {
+        let (event, line) = &events[*i];
+        *i += 1;
+        match event {
+            // An explicit tag (`!!str on`) says what it is: not plain.
+            Event::Scalar(text, style, _, tag) => {
+                Yaml::Scalar { text: text.to_string(), plain: *style == ScalarStyle::Plain && tag.is_none(), line: *line }
+            }
+            Event::SequenceStart(..) => {
+                let mut items = Vec::new();
+                while !matches!(events[*i].0, Event::SequenceEnd) {
+                    items.push(node(events, i));
+                }
+                *i += 1;
+                Yaml::Seq(items)
+            }
+            Event::MappingStart(..) => {
+                let mut pairs = Vec::new();
+                while !matches!(events[*i].0, Event::MappingEnd) {
+                    let key = node(events, i);
+                    pairs.push((key, node(events, i)));
+                }
+                *i += 1;
+                Yaml::Map(pairs)
+            }
+            Event::Alias(_) => Yaml::Alias,
+            other => panic!("unexpected YAML event {other:?}"),
+        }
+    }
+    assert!(!events.is_empty(), "{OPENAPI} is empty");
+    node(&events, &mut 0)
+}
+
+/// YAML 1.1's boolean spellings that YAML 1.2 reads as strings: a plain one
+/// means a string to the author and a boolean to a YAML 1.1 tool.
+const YAML11_ONLY_BOOLEANS: &[&str] =
+    &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+/// Booleans and nulls in both YAML versions.
+const YAML_BOOLEANS_AND_NULLS: &[&str] = &["true", "True", "TRUE", "false", "False", "FALSE", "~", "null", "Null", "NULL"];
+/// Keywords whose values (or list items) are names or text, never booleans
+/// or null: a plain boolean or null spelling there is a string gone wrong
+/// (`required` only as a list).
+const STRING_KEYWORDS: &[&str] = &[
+    "required", "type", "name", "in", "format", "operationId", "summary", "description", "title", "pattern", "tags",
+    "$ref", "style", "contentEncoding", "contentMediaType",
+];
+
+/// Plain scalars a YAML 1.1 reader takes for booleans or nulls where the
+/// document means a string: every property name (mapping key); in value
+/// position, YAML 1.1's extra boolean spellings (`on`, `yes`, `n`...)
+/// anywhere, and any boolean or null spelling as an `enum` / `const` value
+/// (unless the schema's `type` allows booleans or null) or under a keyword
+/// that takes names or text. Booleans as values of boolean keywords
+/// (`required: true`, `nullable: true`, `default: false`) read the same in
+/// both versions and pass.
+fn yaml_1_1_problems(node: &Yaml) -> Vec<String> {
+    fn is(spellings: &[&str], node: &Yaml) -> Option<(String, usize)> {
+        match node {
+            Yaml::Scalar { text, plain: true, line } if spellings.contains(&text.as_str()) => Some((text.clone(), *line)),
+            _ => None,
+        }
+    }
+    fn any(node: &Yaml) -> Option<(String, usize)> {
+        is(YAML11_ONLY_BOOLEANS, node).or_else(|| is(YAML_BOOLEANS_AND_NULLS, node))
+    }
+    /// Whether a schema's `type` lets `value` be the boolean or null it is.
+    fn type_allows(map: &[(Yaml, Yaml)], value: &str) -> bool {
+        let wanted = if ["~", "null", "Null", "NULL"].contains(&value) { "null" } else { "boolean" };
+        map.iter().any(|(k, v)| {
+            matches!(k, Yaml::Scalar { text, .. } if text == "type")
+                && match v {
+                    Yaml::Scalar { text, .. } => text == wanted,
+                    Yaml::Seq(items) => items.iter().any(|i| matches!(i, Yaml::Scalar { text, .. } if text == wanted)),
+                    _ => false,
+                }
+        })
+    }
+    fn walk(node: &Yaml, out: &mut Vec<String>) {
+        match node {
+            Yaml::Scalar { .. } => {
+                if let Some((text, line)) = is(YAML11_ONLY_BOOLEANS, node) {
+                    out.push(format!("line {line}: value {text} is a boolean to YAML 1.1: quote it ('{text}')"));
+                }
+            }
+            Yaml::Seq(items) => items.iter().for_each(|i| walk(i, out)),
+            Yaml::Map(pairs) => {
+                for (key, value) in pairs {
+                    if let Some((text, line)) = any(key) {
+                        out.push(format!("line {line}: key {text} is not a string to YAML 1.1: quote it ('{text}')"));
+                    }
+                    let Yaml::Scalar { text: keyword, .. } = key else { continue };
+                    let enum_like = keyword == "enum" || keyword == "const";
+                    if enum_like || STRING_KEYWORDS.contains(&keyword.as_str()) {
+                        let items: Vec<&Yaml> = match value {
+                            Yaml::Seq(items) => items.iter().collect(),
+                            // `required` is a list of names in a schema, a
+                            // boolean on a parameter or request body.
+                            _ if keyword == "required" => Vec::new(),
+                            one => vec![one],
+                        };
+                        for item in items {
+                            if let Some((text, line)) = is(YAML_BOOLEANS_AND_NULLS, item) {
+                                if !(enum_like && type_allows(pairs, &text)) {
+                                    out.push(format!("line {line}: {keyword} value {text} is not a string: quote it ('{text}')"));
+                                }
+                            }
+                        }
+                    }
+                    walk(value, out);
+                }
+            }
+            Yaml::Alias => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(node, &mut out);
+    out
+}
+
+#[test]
+fn openapi_document_reads_the_same_to_yaml_1_1_tools() {
+    let problems = yaml_1_1_problems(&yaml_tree(&document_text()));
+    assert!(problems.is_empty(), "{OPENAPI} (YAML 1.1 tools read these as booleans or null):\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_yaml_1_1_check_itself_flags_names_and_string_values_only() {
+    let flagged = |text: &str| yaml_1_1_problems(&yaml_tree(text));
+    for bad in [
+        "properties:\n  on: {type: boolean}\n",
+        "required: [on, reason]\n",
+        "example:\n  n: 1\n",
+        "schema: {type: string, enum: [yes, no]}\n",
+        "schema: {type: string, enum: [true, 'false']}\n",
+        "parameters:\n  - name: off\n",
+        "type: [string, null]\n",
+        "answer: Yes\n",
+        "~: 1\n",
+    ] {
+        assert!(!flagged(bad).is_empty(), "not flagged: {bad}");
+    }
+    for good in [
+        "properties:\n  'on': {type: boolean}\n",
+        "required: ['on', \"off\", reason]\n",
+        "parameters:\n  - {name: id, in: path, required: true}\n",
+        "schema: {type: boolean, enum: [true, false], default: false}\n",
+        "schema: {type: [string, 'null'], const: null}\n",
+        "schema: {type: [string, 'null'], nullable: true, deprecated: false, example: null}\n",
+        "answer: !!str on\n",
+        "description: on time, yes\n",
+    ] {
+        assert!(flagged(good).is_empty(), "flagged: {good}: {:?}", flagged(good));
+    }
+}
