@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::redis::RedisServer;
-use spin_host::kv_backend::{KvBackend, MemoryKv, OnBlockingPool, SqliteKv};
-use spin_host::kv_redis::RedisKv;
+use spin_host::key_value::backend::{KvBackend, MemoryKv, OnBlockingPool, SqliteKv};
+use spin_host::key_value::redis::RedisKv;
 
 /// Concurrent clients in the loaded phases.
 const CONCURRENCY: usize = 32;

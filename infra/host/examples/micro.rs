@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
             for _ in 0..n {
                 let req = http::Request::get("http://127.0.0.1:1/hello").header("host", "127.0.0.1:1").body(Full::new(Bytes::new()).map_err(|e: std::convert::Infallible| -> wasmtime_wasi_http::Error { match e {} }))?;
                 let route = app.router.route("/hello").unwrap();
-                let resp = spin_host::http_trigger::dispatch(&app, req, route, "http://127.0.0.1:1/hello", "127.0.0.1:5555").await?;
+                let resp = spin_host::triggers::http::dispatch(&app, req, route, "http://127.0.0.1:1/hello", "127.0.0.1:5555").await?;
                 let body = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.to_bytes();
                 assert_eq!(&body[..], b"hello");
             }

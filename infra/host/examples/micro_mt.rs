@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
                             .header("host", "127.0.0.1:1")
                             .body(Full::new(Bytes::new()).map_err(|e: std::convert::Infallible| -> wasmtime_wasi_http::Error { match e {} }))?;
                         let route = app.router.route("/hello").ok_or_else(|| anyhow::anyhow!("no route"))?;
-                        let resp = spin_host::http_trigger::dispatch(&app, req, route, "http://127.0.0.1:1/hello", "127.0.0.1:5555").await?;
+                        let resp = spin_host::triggers::http::dispatch(&app, req, route, "http://127.0.0.1:1/hello", "127.0.0.1:5555").await?;
                         let body = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.to_bytes();
                         anyhow::ensure!(&body[..] == b"hello", "unexpected body");
                     }

@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
                     .header("content-type", "application/x-www-form-urlencoded").header("X-Twilio-Signature", sig)
                     .body(Full::new(Bytes::from(body)).map_err(|e: std::convert::Infallible| -> wasmtime_wasi_http::Error { match e {} }))?;
                 let route = app.router.route("/webhooks/sms").unwrap();
-                let resp = spin_host::http_trigger::dispatch(&app, req, route, "http://127.0.0.1:1/webhooks/sms", "127.0.0.1:5555").await?;
+                let resp = spin_host::triggers::http::dispatch(&app, req, route, "http://127.0.0.1:1/webhooks/sms", "127.0.0.1:5555").await?;
                 let status = resp.status();
                 let _ = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.to_bytes();
                 anyhow::ensure!(status == 200, "status {status}");

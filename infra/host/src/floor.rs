@@ -5,6 +5,7 @@
 //! the host's own engine settings. Comparing the host with it separates
 //! what the host adds from what any fresh-instance-per-request server on
 //! wasmtime costs (`benches/http_overhead.rs`, `examples/micro_floor.rs`).
+//! Built only with the `bench-floor` feature; nothing else uses it.
 
 use std::path::Path;
 

@@ -1,31 +1,24 @@
 //! A small Spin-compatible host: runs a Spin app (spin.toml manifest version 2
 //! and its wasm components) with Spin's semantics for HTTP and cron triggers,
 //! key-value, SQLite, variables, outbound HTTP and component dependencies.
+//!
+//! Grouped as Spin groups its factors: [`app`] (the app, its loading and
+//! per-instance state), [`triggers`] (HTTP, cron, outbound HTTP),
+//! [`key_value`] and `sqlite` (the stores and the interfaces guests use).
+//! Dependencies go one way: triggers use the app, the app uses key-value
+//! and SQLite, key-value uses SQLite's library settings; none the other way.
 
 pub mod app;
-mod bindings;
 mod blocking;
-pub mod build_cmd;
-pub mod cron_trigger;
-mod dependencies;
-mod files;
+#[cfg(feature = "bench-floor")]
 pub mod floor;
-mod grants;
-pub mod output;
-pub mod http_trigger;
-mod key_value;
-pub mod kv_backend;
-pub mod kv_redis;
-mod outbound_http;
+pub mod key_value;
 mod sqlite;
-mod state;
-mod variables;
-mod wasi_keyvalue;
+pub mod triggers;
 
 use std::sync::Arc;
 
-pub use app::HostOptions;
-pub use outbound_http::Trigger;
+pub use app::{build_cmd, output, HostOptions, Trigger};
 
 /// A loaded app, ready to serve and to fire cron ticks.
 #[derive(Clone)]
@@ -34,9 +27,11 @@ pub struct Host {
 }
 
 impl Host {
-    /// Load and validate the app; fails if anything in it is wrong.
+    /// Load and validate the app and its triggers; fails if anything in it is wrong.
     pub async fn load(options: HostOptions) -> anyhow::Result<Host> {
-        Ok(Host { app: app::App::load(options).await? })
+        let app = app::App::load(options).await?;
+        triggers::cron::check(&app)?;
+        Ok(Host { app })
     }
 
     /// Serve the HTTP routes on `listener` until `shutdown` completes, then
@@ -46,7 +41,7 @@ impl Host {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        http_trigger::serve(self.app.clone(), listener, shutdown).await
+        triggers::http::serve(self.app.clone(), listener, shutdown).await
     }
 
     /// Components compiled so far (all at load) and instances made so far
@@ -81,12 +76,12 @@ impl Host {
 
     /// Start the cron schedules in the background.
     pub fn start_cron(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        cron_trigger::start(self.app.clone())
+        triggers::cron::start(self.app.clone())
     }
 
     /// Run one component's cron handler now.
     pub async fn fire_cron(&self, component: &str) -> anyhow::Result<()> {
-        cron_trigger::fire(&self.app, component).await
+        triggers::cron::fire(&self.app, component).await
     }
 
     /// `(route, component)` pairs of the HTTP trigger.

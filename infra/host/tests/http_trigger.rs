@@ -151,15 +151,23 @@ async fn a_component_that_never_answers_is_stopped_when_its_client_leaves() {
     // Several hung requests at once: the host keeps serving others meanwhile.
     let mut hung = Vec::new();
     for _ in 0..4 {
-        let request = app.client.get(app.url("/trap/hang")).timeout(Duration::from_millis(800)).send();
+        let request = app.client.get(app.url("/trap/hang")).send();
         hung.push(tokio::spawn(request));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = std::time::Instant::now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.host.live_instances() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.host.live_instances(), 4, "the hung requests did not start");
+    // Served while the hung guests still spin and their clients still wait.
     assert_eq!(app.get("/trap/fine").await, (200, "fine".to_string()));
-    assert!(started.elapsed() < Duration::from_secs(5), "served while guests spun: {:?}", started.elapsed());
+    assert!(hung.iter().all(|h| !h.is_finished()), "a hung request ended before the other was served");
+    // Their clients go away.
+    for h in &hung {
+        h.abort();
+    }
     for h in hung {
-        assert!(h.await.expect("task").is_err(), "a hung request cannot succeed");
+        assert!(h.await.is_err_and(|e| e.is_cancelled()), "a hung request cannot succeed");
     }
     // The abandoned guests stop: their instances are dropped.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -167,11 +175,9 @@ async fn a_component_that_never_answers_is_stopped_when_its_client_leaves() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(app.host.live_instances(), 0, "abandoned guests are still running");
-    let busy = std::time::Instant::now();
     for _ in 0..20 {
         assert_eq!(app.get("/trap/fine").await.0, 200);
     }
-    assert!(busy.elapsed() < Duration::from_secs(5), "20 requests took {:?}", busy.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

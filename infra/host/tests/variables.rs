@@ -86,8 +86,15 @@ fn environment_and_dotenv_provide_values_and_secrets_stay_out_of_logs() {
     // request fails to connect rather than being denied).
     assert_ne!(answer["results"][2], err("ErrorCode::HttpRequestDenied"), "{answer}");
     let _ = app.get("/trap/panic");
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(!app.log().contains(secret), "the host logged a secret:\n{}", app.log());
+    // The trap's log line is the last thing the host writes for these
+    // requests: wait until it is there, then look for the secret.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !app.log().contains("trapped") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = app.log();
+    assert!(log.contains("trapped"), "the trap was not logged within 10 s:\n{log}");
+    assert!(!log.contains(secret), "the host logged a secret:\n{log}");
 
     // --variable beats the environment.
     let cli = e2e::App::builder()

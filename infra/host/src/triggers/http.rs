@@ -30,8 +30,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
-use crate::app::App;
-use crate::outbound_http::Trigger;
+use crate::app::{App, Trigger};
 
 /// How long requests in flight may run after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -1,21 +1,17 @@
-//! Key-value capability (`fermyon:spin/key-value@2.0.0`).
+//! Spin's key-value interface (`fermyon:spin/key-value@2.0.0`) on a
+//! [`KeyValueView`].
 //!
-//! A component may open only the labels its manifest lists in
-//! `key_value_stores` (`access-denied` otherwise, checked before anything
-//! else so an ungranted label never reveals whether it exists). Every listed
-//! label is configured, or the app would not have loaded.
+//! Refusals follow Spin 3: `access-denied` for a label not granted,
+//! `no-such-store` for a dependency that does not inherit its importer's
+//! configuration.
 
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::bindings::key_value::{self, Error};
-use crate::grants::Isolation;
-use crate::kv_backend::{KvBackend, KvError, MAX_VALUE_BYTES};
-use crate::state::HostState;
-
-/// Open stores a single instance may hold at once (Spin's table capacity).
-pub const MAX_OPEN_STORES: usize = 256;
+use super::backend::{KvBackend, KvError, MAX_VALUE_BYTES};
+use super::bindings::fermyon::spin::key_value::{self, Error};
+use super::{open_refusal, KeyValueView, Refusal, MAX_OPEN_STORES};
 
 /// The guest's handle on an open store.
 pub struct StoreHandle {
@@ -25,61 +21,35 @@ pub struct StoreHandle {
     pub backend: Arc<dyn KvBackend>,
 }
 
-/// Why the code running now may not open `label`, if it may not.
-pub fn open_refusal(state: &HostState, label: &str) -> Option<Refusal> {
-    let grants = state.grants();
-    if grants.isolation == Isolation::Isolated {
-        return Some(Refusal::Isolated);
-    }
-    if !grants.key_value_stores.contains(label) {
-        return Some(Refusal::NotGranted);
-    }
-    if !state.app.key_value.contains(label) {
-        return Some(Refusal::Unknown);
-    }
-    None
-}
-
-/// Reasons an `open` fails before touching a backend.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Refusal {
-    /// A dependency without inherited configuration is running.
-    Isolated,
-    /// The label is not in the component's `key_value_stores`.
-    NotGranted,
-    /// No store is configured under the label.
-    Unknown,
-}
-
 fn kv_error(e: KvError) -> Error {
     Error::Other(e.0)
 }
 
-impl HostState {
+impl KeyValueView<'_> {
     fn store_handle(&self, store: &Resource<StoreHandle>) -> wasmtime::Result<(String, Arc<dyn KvBackend>)> {
         let handle = self.table.get(store)?;
         Ok((handle.label.clone(), handle.backend.clone()))
     }
 }
 
-impl key_value::Host for HostState {}
+impl key_value::Host for KeyValueView<'_> {}
 
-impl key_value::HostStore for HostState {
+impl key_value::HostStore for KeyValueView<'_> {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
-        match open_refusal(self, &label) {
+        match open_refusal(self.granted, self.stores, &label) {
             // Spin 3's deny-all adapter answers `no-such-store` to a dependency
             // that does not inherit its importer's configuration.
             Some(Refusal::Isolated) | Some(Refusal::Unknown) => return Ok(Err(Error::NoSuchStore)),
             Some(Refusal::NotGranted) => return Ok(Err(Error::AccessDenied)),
             None => {}
         }
-        let Some(backend) = self.app.key_value.get(&label) else {
+        let Some(backend) = self.stores.get(&label) else {
             return Ok(Err(Error::NoSuchStore));
         };
-        if self.open_stores >= MAX_OPEN_STORES {
+        if self.instance.open_stores >= MAX_OPEN_STORES {
             return Ok(Err(Error::StoreTableFull));
         }
-        self.open_stores += 1;
+        self.instance.open_stores += 1;
         Ok(Ok(self.table.push(StoreHandle { label, backend })?))
     }
 
@@ -113,7 +83,7 @@ impl key_value::HostStore for HostState {
 
     async fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
+        self.instance.open_stores = self.instance.open_stores.saturating_sub(1);
         Ok(())
     }
 }

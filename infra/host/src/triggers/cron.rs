@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use wasmtime::component::{ComponentType, Lift, Lower};
 
-use crate::app::App;
+use crate::app::{App, Trigger};
 
 /// The function a cron component exports.
 pub const HANDLER_EXPORT: &str = "handle-cron-event";
@@ -41,11 +41,29 @@ pub fn parse_schedule(expression: &str) -> anyhow::Result<cron::Schedule> {
     cron::Schedule::from_str(expression).map_err(|e| anyhow::anyhow!("cron_expression {expression:?}: {e}"))
 }
 
+/// Check the app's cron triggers at load: each schedule parses and each
+/// cron component exports the handler.
+pub fn check(app: &App) -> anyhow::Result<()> {
+    for t in &app.manifest.cron_triggers {
+        let component = app.component(&t.component)?;
+        if component.pre.component().get_export_index(None, HANDLER_EXPORT).is_none() {
+            anyhow::bail!(
+                "component {:?} has a cron trigger but does not export `{HANDLER_EXPORT}` (world fermyon:spin-cron/spin-cron@2.0.0)",
+                t.component
+            );
+        }
+    }
+    for t in &app.manifest.cron_triggers {
+        parse_schedule(&t.cron_expression).with_context(|| format!("cron trigger for component {:?}", t.component))?;
+    }
+    Ok(())
+}
+
 /// Run `component`'s cron handler once, now.
 pub async fn fire(app: &App, component_id: &str) -> anyhow::Result<()> {
     let component = app.component(component_id)?;
     let timestamp = chrono::Utc::now().timestamp().max(0) as u64;
-    let mut store = app.new_store(&component, crate::outbound_http::Trigger::Cron).await?;
+    let mut store = app.new_store(&component, Trigger::Cron).await?;
     let instance = component.pre.instantiate_async(&mut store).await?;
     let handler = instance
         .get_typed_func::<(Metadata,), (Result<(), CronError>,)>(&mut store, HANDLER_EXPORT)

@@ -5,7 +5,7 @@
 //! written through one is read through the other. A backend is one more
 //! `impl KvBackend` and one more arm in [`KeyValueStores::open`]: Spin's
 //! SQLite file ([`SqliteKv`]), process memory ([`MemoryKv`]) and Redis
-//! ([`crate::kv_redis::RedisKv`]).
+//! ([`super::redis::RedisKv`]).
 //!
 //! The SQLite backend uses Spin's own layout (table `spin_key_value(store,
 //! key, value)`), so a `.spin/sqlite_key_value.db` written by the Spin CLI
@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use spin_host_config::runtime_config::KeyValueStoreConfig;
 
-use crate::kv_redis::RedisKv;
+use super::redis::RedisKv;
 
 /// Largest value Spin accepts in a key-value store.
 pub const MAX_VALUE_BYTES: usize = 128 * 1024 * 1024;

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::kv_backend::{KvBackend, KvError};
+use super::backend::{KvBackend, KvError};
 
 /// How long to wait for a connection before failing the call.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -19,8 +19,8 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::Engine;
 
-use crate::grants::Grants;
-use crate::state::HostState;
+use super::grants::Grants;
+use super::state::HostState;
 
 /// A dependency ready to instantiate next to its importer.
 pub struct LoadedDependency {

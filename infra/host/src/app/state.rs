@@ -1,4 +1,5 @@
-//! The per-instance state (`T` of `Store<T>`): one per HTTP request or cron tick.
+//! The per-instance state (`T` of `Store<T>`): one per HTTP request or cron
+//! tick, and the views each capability gets of it.
 
 use std::sync::Arc;
 
@@ -6,12 +7,30 @@ use wasmtime::component::{Instance, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::app::AppShared;
-use crate::grants::{Grants, Isolation};
-use crate::outbound_http::OutboundHooks;
+use super::grants::{Grants, Isolation};
+use super::AppShared;
+use crate::key_value::{self, KeyValueView};
+use crate::sqlite::{self, SqliteView};
 
-/// Source of [`HostState::store_id`].
-static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// What started the instance (decides whether in-app requests can be served).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An HTTP request.
+    Http,
+    /// A cron tick.
+    Cron,
+}
+
+/// What the outbound HTTP policy of one instance decides with. The policy
+/// itself (`WasiHttpHooks`) is in `triggers::outbound_http`.
+pub struct OutboundHooks {
+    /// Grants of the code running now (changes while a dependency runs).
+    pub grants: Arc<Grants>,
+    /// The app (for requests to itself).
+    pub app: Arc<AppShared>,
+    /// What started the instance.
+    pub trigger: Trigger,
+}
 
 /// Store data for one instantiation of a component (and its dependencies).
 pub struct HostState {
@@ -32,21 +51,18 @@ pub struct HostState {
     grants: Vec<Arc<Grants>>,
     /// Instances of this component's dependencies, by dependency index.
     pub dependency_instances: Vec<Option<Instance>>,
-    /// Key-value stores and buckets the guest holds open (Spin caps this per instance).
-    pub open_stores: usize,
-    /// Distinguishes this store from every other of the process (never 0).
-    pub store_id: u64,
-    /// SQLite write turns this store's sessions hold (each blocks every
-    /// other writer of its database until it ends).
-    pub write_turns: Arc<std::sync::atomic::AtomicUsize>,
+    /// Key-value state (open stores).
+    key_value: key_value::Instance,
+    /// SQLite state (write turns held).
+    pub sqlite: sqlite::Instance,
     /// Epoch ticks the guest ran on without yielding because it held a write turn.
     pub ticks_holding_turn: u32,
 }
 
 impl HostState {
     /// State for one run of the component with `grants`.
-    pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, trigger: crate::outbound_http::Trigger) -> Self {
-        let hooks = OutboundHooks::new(grants.clone(), app.clone(), trigger);
+    pub fn new(app: Arc<AppShared>, grants: Arc<Grants>, wasi: WasiCtx, trigger: Trigger) -> Self {
+        let hooks = OutboundHooks { grants: grants.clone(), app: app.clone(), trigger };
         app.stats.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HostState {
             wasi,
@@ -57,9 +73,8 @@ impl HostState {
             app,
             grants: vec![grants],
             dependency_instances: Vec::new(),
-            open_stores: 0,
-            store_id: NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            write_turns: Arc::default(),
+            key_value: key_value::Instance::default(),
+            sqlite: sqlite::Instance::default(),
             ticks_holding_turn: 0,
         }
     }
@@ -72,7 +87,7 @@ impl HostState {
 
     /// Enter a dependency call: its grants apply until `pop_grants`.
     pub fn push_grants(&mut self, grants: Arc<Grants>) {
-        self.hooks.set_grants(grants.clone());
+        self.hooks.grants = grants.clone();
         self.grants.push(grants);
     }
 
@@ -81,8 +96,29 @@ impl HostState {
         if self.grants.len() > 1 {
             self.grants.pop();
         }
-        let current = self.grants().clone();
-        self.hooks.set_grants(current);
+        self.hooks.grants = self.grants().clone();
+    }
+
+    /// The key-value interfaces' view of this instance.
+    pub fn key_value(&mut self) -> KeyValueView<'_> {
+        let grants = &self.grants[self.grants.len() - 1];
+        KeyValueView {
+            table: &mut self.table,
+            stores: &self.app.key_value,
+            granted: (grants.isolation == Isolation::Component).then_some(&grants.key_value_stores),
+            instance: &mut self.key_value,
+        }
+    }
+
+    /// The SQLite interface's view of this instance.
+    pub fn sqlite(&mut self) -> SqliteView<'_> {
+        let grants = &self.grants[self.grants.len() - 1];
+        SqliteView {
+            table: &mut self.table,
+            databases: &self.app.sqlite,
+            granted: (grants.isolation == Isolation::Component).then_some(&grants.sqlite_databases),
+            instance: &self.sqlite,
+        }
     }
 }
 

@@ -1,10 +1,19 @@
-//! Loading an app: manifest, runtime config, variables, stores, and one
-//! pre-instantiated wasm component per manifest component.
+//! The app and its loading: manifest, runtime config, variables, stores,
+//! and one pre-instantiated wasm component per manifest component; the
+//! engine they run on; the per-instance state ([`state`]), what each
+//! component may use ([`grants`]), its dependencies ([`dependencies`]),
+//! files ([`files`]) and variables ([`variables`]); guest output
+//! ([`output`]) and build commands ([`build_cmd`]).
 //!
-//! Everything that can be wrong with the app is checked here, at load, so the
-//! app either starts whole or not at all: unknown store labels, missing
-//! required variables, imports this host does not provide, dependencies that
-//! do not match, cron components that do not export the cron handler.
+//! What can be wrong with the app is checked at load, so the app either
+//! starts whole or not at all: unknown store labels, missing required
+//! variables, imports this host does not provide, dependencies that do not
+//! match (the triggers' own checks are in [`crate::Host::load`]).
+//!
+//! This module must not touch the triggers: they drive the app (requests,
+//! ticks, requests a component sends to the app), the app never calls them.
+//! Capabilities (`key_value`, `sqlite`) see an instance only through the
+//! views [`HostState`] gives them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,19 +27,27 @@ use spin_host_config::outbound::AllowedHosts;
 use spin_host_config::routes::Router;
 use spin_host_config::runtime_config::RuntimeConfig;
 use spin_host_config::variables::{parse_dotenv, VariableResolver};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::dependencies::{self, LoadedDependency};
-use crate::files;
-use crate::grants::{Grants, Isolation};
-use crate::output::{GuestOutput, Stream};
-use crate::kv_backend::KeyValueStores;
-use crate::outbound_http::Trigger;
+pub mod build_cmd;
+mod dependencies;
+mod files;
+mod grants;
+mod linker;
+pub mod output;
+mod state;
+mod variables;
+
+use self::dependencies::LoadedDependency;
+use self::grants::{Grants, Isolation};
+use self::output::{GuestOutput, Stream};
+pub use self::linker::SELF_AUTHORITY;
+pub use self::state::{HostState, OutboundHooks, Trigger};
+use crate::key_value::KeyValueStores;
 use crate::sqlite::SqliteDatabases;
-use crate::state::HostState;
 
 /// How to load an app.
 #[derive(Debug, Clone, Default)]
@@ -76,6 +93,11 @@ impl AppShared {
     /// The app these stores belong to, once loading finished.
     pub fn app(&self) -> Option<Arc<App>> {
         self.app.get().and_then(Weak::upgrade)
+    }
+
+    /// Where the HTTP trigger listens, once it does.
+    pub fn origin(&self) -> Option<SocketAddr> {
+        self.origin.get().copied()
     }
 
     /// Record the HTTP trigger's address (first call wins).
@@ -194,7 +216,7 @@ impl App {
         });
 
         let engine = new_engine()?;
-        let base_linker = base_linker(&engine)?;
+        let base_linker = linker::base_linker(&engine)?;
 
         let routes: Vec<(String, String)> = manifest
             .http_triggers
@@ -232,8 +254,6 @@ impl App {
 
         let http_components: std::collections::BTreeSet<&str> =
             manifest.http_triggers.iter().map(|t| t.component.as_str()).collect();
-        let cron_components: std::collections::BTreeSet<&str> =
-            manifest.cron_triggers.iter().map(|t| t.component.as_str()).collect();
 
         let mut components = HashMap::new();
         for decl in &manifest.components {
@@ -267,26 +287,12 @@ impl App {
             } else {
                 None
             };
-            if cron_components.contains(decl.id.as_str())
-                && component.get_export_index(None, crate::cron_trigger::HANDLER_EXPORT).is_none()
-            {
-                bail!(
-                    "component {:?} has a cron trigger but does not export `{}` (world fermyon:spin-cron/spin-cron@2.0.0)",
-                    decl.id,
-                    crate::cron_trigger::HANDLER_EXPORT
-                );
-            }
             let files_root = files::stage(&decl, &state_dir)
                 .with_context(|| format!("component {:?}: files", decl.id))?;
             components.insert(
                 decl.id.clone(),
                 Arc::new(LoadedComponent { id: decl.id.clone(), decl, grants, pre, proxy, dependencies: deps, files_root }),
             );
-        }
-
-        for t in &manifest.cron_triggers {
-            crate::cron_trigger::parse_schedule(&t.cron_expression)
-                .with_context(|| format!("cron trigger for component {:?}", t.component))?;
         }
 
         let app = Arc::new(App { manifest, engine, shared, components, router, state_dir });
@@ -327,7 +333,7 @@ impl App {
             // queues the guest behind every runnable request; it is also
             // due at once after a long wait for the turn, as the epoch
             // moved on meanwhile).
-            if state.write_turns.load(Ordering::Acquire) > 0 && state.ticks_holding_turn < MAX_TICKS_HOLDING_TURN {
+            if state.sqlite.holds_write_turn() && state.ticks_holding_turn < MAX_TICKS_HOLDING_TURN {
                 state.ticks_holding_turn += 1;
                 return Ok(wasmtime::UpdateDeadline::Continue(1));
             }
@@ -380,9 +386,9 @@ const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 const POOLED_INSTANCES: u32 = 1000;
 
 /// The engine apps run on: pooling allocator, epoch interruption, compile
-/// cache. Public so that benchmarks can run a reference server on the same
-/// engine settings.
-pub fn new_engine() -> anyhow::Result<Engine> {
+/// cache. Also the floor server's (`bench-floor`), so that it runs on the
+/// same engine settings.
+pub(crate) fn new_engine() -> anyhow::Result<Engine> {
     let mut config = base_config();
     // Instantiation from a pool of ready memories and stacks is what makes a
     // fresh instance per request cheap (Spin does the same).
@@ -463,16 +469,6 @@ fn cache_dir() -> PathBuf {
     base.join("spin-host")
 }
 
-/// The imports every component gets: WASI 0.2, wasi-http, fermyon:spin and wasi:keyvalue.
-fn base_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::outbound_http::add_relative_url_support(&mut linker)?;
-    crate::bindings::SpinImports::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    Ok(linker)
-}
-
 async fn compile_all(engine: &Engine, sources: &[PathBuf]) -> anyhow::Result<HashMap<PathBuf, Component>> {
     let mut tasks = Vec::new();
     for source in sources {
@@ -493,59 +489,4 @@ async fn compile_all(engine: &Engine, sources: &[PathBuf]) -> anyhow::Result<Has
         out.insert(source, component);
     }
     Ok(out)
-}
-
-impl AppShared {
-    /// A request a component sent to the app itself (`target: None`, routed
-    /// by path) or to one of its components (service chaining): run it inside
-    /// the app without touching the network.
-    pub async fn send_to_app(
-        &self,
-        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
-        target: Option<String>,
-    ) -> wasmtime_wasi_http::Result<(
-        http::Response<wasmtime_wasi_http::WasiBody>,
-        Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    )> {
-        use wasmtime_wasi_http::Error;
-        let (Some(app), Some(origin)) = (self.app(), self.origin.get()) else {
-            return Err(Error::HttpRequestUriInvalid);
-        };
-        let path = request.uri().path().to_string();
-        let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        let full_url = format!("http://{origin}{path_and_query}");
-        *request.uri_mut() = http::Uri::try_from(full_url.as_str()).map_err(|_| Error::HttpRequestUriInvalid)?;
-        if let Ok(host) = http::HeaderValue::try_from(origin.to_string()) {
-            request.headers_mut().insert(http::header::HOST, host);
-        }
-        let route = match &target {
-            Some(component) => spin_host_config::routes::RouteMatch::synthetic(component, &path),
-            None => match app.router.route(&path) {
-                Some(route) => route,
-                None => return Ok((empty_response(http::StatusCode::NOT_FOUND), no_io())),
-            },
-        };
-        // Spin's chained requests come from 0.0.0.0:0; self requests from the loopback.
-        let client = if target.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" };
-        match crate::http_trigger::dispatch(&app, request, route, &full_url, client).await {
-            Ok(resp) => Ok((resp, no_io())),
-            Err(e) => {
-                tracing::error!("request to {path} inside the app failed: {e:#}");
-                Ok((empty_response(http::StatusCode::INTERNAL_SERVER_ERROR), no_io()))
-            }
-        }
-    }
-}
-
-/// A bodiless answer to an in-app request.
-fn empty_response(status: http::StatusCode) -> http::Response<wasmtime_wasi_http::WasiBody> {
-    use http_body_util::BodyExt as _;
-    let mut resp = http::Response::new(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync());
-    *resp.status_mut() = status;
-    resp
-}
-
-/// The connection task of an in-app request: there is none.
-fn no_io() -> Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> {
-    Box::new(async { Ok(()) })
 }

@@ -4,9 +4,22 @@
 
 use spin_host_config::variables::VariableError;
 
-use crate::bindings::variables::{self, Error};
-use crate::grants::Isolation;
-use crate::state::HostState;
+use self::bindings::fermyon::spin::variables::{self, Error};
+use super::grants::Isolation;
+use super::state::HostState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "local:host/variables-imports",
+        imports: { default: async | trappable },
+    });
+}
+
+/// Add `fermyon:spin/variables` to `linker`.
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+    bindings::VariablesImports::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)
+}
 
 impl variables::Host for HostState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {

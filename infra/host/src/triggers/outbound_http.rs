@@ -12,52 +12,14 @@
 //!
 //! Both in-app kinds need the HTTP trigger: from a cron tick there is no
 //! origin to send to, and Spin answers with an error, so this host does too.
-
-use std::sync::Arc;
+//!
+//! The policy is the `WasiHttpHooks` of the instance's [`OutboundHooks`];
+//! the app's linker gives a relative URL the authority [`SELF_AUTHORITY`].
 
 use http_body_util::BodyExt;
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
-use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::app::AppShared;
-use crate::grants::{Grants, Isolation};
-use crate::state::HostState;
-
-/// The authority Spin gives a relative URL: requests to it go to the app itself.
-pub const SELF_AUTHORITY: &str = "self.alt";
-
-/// What started the instance (decides whether in-app requests can be served).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// An HTTP request.
-    Http,
-    /// A cron tick.
-    Cron,
-}
-
-/// The wasi-http hooks of one instance.
-pub struct OutboundHooks {
-    /// Grants of the code running now (changes while a dependency runs).
-    grants: Arc<Grants>,
-    /// The app (for requests to itself).
-    app: Arc<AppShared>,
-    /// What started the instance.
-    trigger: Trigger,
-}
-
-impl OutboundHooks {
-    /// Hooks enforcing `grants`.
-    pub fn new(grants: Arc<Grants>, app: Arc<AppShared>, trigger: Trigger) -> Self {
-        OutboundHooks { grants, app, trigger }
-    }
-
-    /// Switch to the grants of the code now running.
-    pub fn set_grants(&mut self, grants: Arc<Grants>) {
-        self.grants = grants;
-    }
-}
+use crate::app::{AppShared, OutboundHooks, Trigger, SELF_AUTHORITY};
 
 type SendResult = wasmtime_wasi_http::Result<(
     http::Response<WasiBody>,
@@ -87,7 +49,7 @@ impl WasiHttpHooks for OutboundHooks {
         let scheme = uri.scheme_str().unwrap_or("https").to_string();
         let host = uri.host().unwrap_or_default().to_ascii_lowercase();
         let component = self.grants.component_id.clone();
-        let isolation = self.grants.isolation;
+        let isolated = self.grants.is_isolated();
         // Spin SDKs give a relative URL the authority `:80` or `:443`: no host.
         let destination = if host == SELF_AUTHORITY || host.is_empty() {
             Destination::App
@@ -103,7 +65,7 @@ impl WasiHttpHooks for OutboundHooks {
         let trigger = self.trigger;
         let app = self.app.clone();
         Box::new(async move {
-            if isolation == Isolation::Isolated {
+            if isolated {
                 // Spin's deny-all adapter stands in for the outgoing handler.
                 return refuse(request, Error::InternalError(Some("\"wasi:http/outgoing-handler\" is not permitted".into()))).await;
             }
@@ -124,12 +86,12 @@ impl WasiHttpHooks for OutboundHooks {
                     };
                     refuse(request, error).await
                 }
-                Destination::App => app.send_to_app(request, None).await,
+                Destination::App => send_to_app(&app, request, None).await,
                 Destination::Component(target) => {
                     if !app.has_component(&target) {
                         return refuse(request, Error::HttpRequestDenied).await;
                     }
-                    app.send_to_app(request, Some(target)).await
+                    send_to_app(&app, request, Some(target)).await
                 }
                 Destination::Network => {
                     // Some servers refuse a Host header the client did not need
@@ -157,33 +119,55 @@ async fn refuse(request: http::Request<WasiBody>, error: Error) -> SendResult {
     Err(error)
 }
 
-/// Replace wasi-http's `outgoing-handler.handle` with one that accepts a
-/// relative URL, as Spin does: wasmtime rejects a request without an
-/// authority, so give it Spin's self authority first.
-pub fn add_relative_url_support(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
-    linker.allow_shadowing(true);
-    let mut instance = linker.instance(OUTGOING_HANDLER)?;
-    instance.func_wrap(
-        "handle",
-        |mut store: wasmtime::StoreContextMut<'_, HostState>,
-         (request, options): (Resource<HostOutgoingRequest>, Option<Resource<RequestOptions>>)|
-         -> wasmtime::Result<(Result<Resource<HostFutureIncomingResponse>, ErrorCode>,)> {
-            let state = store.data_mut();
-            let outgoing = state.table.get_mut(&request)?;
-            if outgoing.authority.as_deref().is_none_or(str::is_empty) {
-                outgoing.authority = Some(SELF_AUTHORITY.to_string());
-            }
-            let mut view = state.http();
-            match wasmtime_wasi_http::p2::bindings::http::outgoing_handler::Host::handle(&mut view, request, options) {
-                Ok(future) => Ok((Ok(future),)),
-                Err(e) => Ok((Err(e.downcast()?),)),
-            }
+/// A request a component sent to the app itself (`target: None`, routed
+/// by path) or to one of its components (service chaining): run it inside
+/// the app without touching the network.
+async fn send_to_app(
+    shared: &AppShared,
+    mut request: http::Request<wasmtime_wasi_http::WasiBody>,
+    target: Option<String>,
+) -> wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+)> {
+    use wasmtime_wasi_http::Error;
+    let (Some(app), Some(origin)) = (shared.app(), shared.origin()) else {
+        return Err(Error::HttpRequestUriInvalid);
+    };
+    let path = request.uri().path().to_string();
+    let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let full_url = format!("http://{origin}{path_and_query}");
+    *request.uri_mut() = http::Uri::try_from(full_url.as_str()).map_err(|_| Error::HttpRequestUriInvalid)?;
+    if let Ok(host) = http::HeaderValue::try_from(origin.to_string()) {
+        request.headers_mut().insert(http::header::HOST, host);
+    }
+    let route = match &target {
+        Some(component) => spin_host_config::routes::RouteMatch::synthetic(component, &path),
+        None => match app.router.route(&path) {
+            Some(route) => route,
+            None => return Ok((empty_response(http::StatusCode::NOT_FOUND), no_io())),
         },
-    )?;
-    linker.allow_shadowing(false);
-    Ok(())
+    };
+    // Spin's chained requests come from 0.0.0.0:0; self requests from the loopback.
+    let client = if target.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" };
+    match super::http::dispatch(&app, request, route, &full_url, client).await {
+        Ok(resp) => Ok((resp, no_io())),
+        Err(e) => {
+            tracing::error!("request to {path} inside the app failed: {e:#}");
+            Ok((empty_response(http::StatusCode::INTERNAL_SERVER_ERROR), no_io()))
+        }
+    }
 }
 
-/// The outgoing-handler interface as wasmtime-wasi-http 48 defines it (guests
-/// importing any other 0.2.x version link to it by semver).
-const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+/// A bodiless answer to an in-app request.
+fn empty_response(status: http::StatusCode) -> http::Response<wasmtime_wasi_http::WasiBody> {
+    use http_body_util::BodyExt as _;
+    let mut resp = http::Response::new(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync());
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The connection task of an in-app request: there is none.
+fn no_io() -> Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> {
+    Box::new(async { Ok(()) })
+}

@@ -4,7 +4,7 @@
 //! Same stores, same grants as `fermyon:spin/key-value`: `store.open(id)`
 //! takes a store label from the component's `key_value_stores`. `increment`
 //! and compare-and-swap are atomic across instances and across processes
-//! sharing a SQLite key-value file or a Redis (see [`crate::kv_backend`]).
+//! sharing a SQLite key-value file or a Redis (see [`super::backend`]).
 //! Counters are stored as Spin stores them: 8 little-endian bytes in the
 //! SQLite file, decimal text on Redis (`INCRBY`).
 //!
@@ -18,12 +18,11 @@ use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::bindings::wasi::keyvalue::atomics::{self, CasError};
-use crate::bindings::wasi::keyvalue::batch;
-use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
-use crate::key_value::{open_refusal, Refusal};
-use crate::kv_backend::{KvBackend, KvError, MAX_VALUE_BYTES};
-use crate::state::HostState;
+use super::backend::{KvBackend, KvError, MAX_VALUE_BYTES};
+use super::bindings::wasi::keyvalue::atomics::{self, CasError};
+use super::bindings::wasi::keyvalue::batch;
+use super::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
+use super::{open_refusal, KeyValueView, Refusal, MAX_OPEN_STORES};
 
 /// The guest's handle on an open bucket (a store label).
 pub struct BucketHandle {
@@ -49,33 +48,33 @@ fn other(e: KvError) -> Error {
     Error::Other(e.0)
 }
 
-impl HostState {
+impl KeyValueView<'_> {
     fn bucket(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<(String, Arc<dyn KvBackend>)> {
         let b = self.table.get(bucket)?;
         Ok((b.label.clone(), b.backend.clone()))
     }
 }
 
-impl store::Host for HostState {
+impl store::Host for KeyValueView<'_> {
     async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<BucketHandle>, Error>> {
-        match open_refusal(self, &identifier) {
+        match open_refusal(self.granted, self.stores, &identifier) {
             // Spin's deny adapter answers `access-denied` to an isolated dependency.
             Some(Refusal::Isolated) | Some(Refusal::NotGranted) => return Ok(Err(Error::AccessDenied)),
             Some(Refusal::Unknown) => return Ok(Err(Error::NoSuchStore)),
             None => {}
         }
-        let Some(backend) = self.app.key_value.get(&identifier) else {
+        let Some(backend) = self.stores.get(&identifier) else {
             return Ok(Err(Error::NoSuchStore));
         };
-        if self.open_stores >= crate::key_value::MAX_OPEN_STORES {
+        if self.instance.open_stores >= MAX_OPEN_STORES {
             return Ok(Err(Error::Other("store table full".into())));
         }
-        self.open_stores += 1;
+        self.instance.open_stores += 1;
         Ok(Ok(self.table.push(BucketHandle { label: identifier, backend })?))
     }
 }
 
-impl store::HostBucket for HostState {
+impl store::HostBucket for KeyValueView<'_> {
     async fn get(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
         Ok(backend.get(&label, &key).await.map_err(other))
@@ -114,12 +113,12 @@ impl store::HostBucket for HostState {
 
     async fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
+        self.instance.open_stores = self.instance.open_stores.saturating_sub(1);
         Ok(())
     }
 }
 
-impl batch::Host for HostState {
+impl batch::Host for KeyValueView<'_> {
     async fn get_many(
         &mut self,
         bucket: Resource<BucketHandle>,
@@ -148,7 +147,7 @@ impl batch::Host for HostState {
     }
 }
 
-impl atomics::Host for HostState {
+impl atomics::Host for KeyValueView<'_> {
     async fn increment(&mut self, bucket: Resource<BucketHandle>, key: String, delta: i64) -> wasmtime::Result<Result<i64, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
         Ok(backend.increment(&label, &key, delta).await.map_err(other))
@@ -178,7 +177,7 @@ impl atomics::Host for HostState {
     }
 }
 
-impl atomics::HostCas for HostState {
+impl atomics::HostCas for KeyValueView<'_> {
     async fn new(&mut self, bucket: Resource<BucketHandle>, key: String) -> wasmtime::Result<Result<Resource<CasHandle>, Error>> {
         let (label, backend) = self.bucket(&bucket)?;
         Ok(Ok(self.table.push(CasHandle { label, backend, key, expected: None })?))

@@ -36,6 +36,11 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether the code runs with no configuration (a dependency that does not inherit).
+    pub fn is_isolated(&self) -> bool {
+        self.isolation == Isolation::Isolated
+    }
+
     /// The grants of a dependency of the component granted `importer`.
     pub fn for_dependency(importer: &Grants, key: &str, inherit: bool) -> Grants {
         let component_id = format!("{} (dependency {key})", importer.component_id);
