@@ -241,7 +241,7 @@ pub fn record_in_tx(tx: &dyn Db, p: &NewPromise<'_>, now: DateTime<Utc>) -> Resu
         if a > balance {
             return Err(Error::Invalid(format!(
                 "the promised amount must not be more than the balance ({})",
-                crate::notices::templates::format_money(balance)
+                crate::base::money::format_money(balance)
             )));
         }
     }
@@ -269,8 +269,8 @@ pub fn record_in_tx(tx: &dyn Db, p: &NewPromise<'_>, now: DateTime<Utc>) -> Resu
     )?;
     let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
     let amount_text = match p.amount_cents {
-        Some(a) => crate::notices::templates::format_money(a),
-        None => format!("the balance of {}", crate::notices::templates::format_money(balance)),
+        Some(a) => crate::base::money::format_money(a),
+        None => format!("the balance of {}", crate::base::money::format_money(balance)),
     };
     let body = format!("Promise to pay {amount_text} by {date}");
     // The pause: the hook the scan (OVERDUE_SQL) and the sender read. A
@@ -428,9 +428,9 @@ pub fn evaluate_in_tx(tx: &dyn Db, tenant: Option<&str>, now: DateTime<Utc>) -> 
                 "promise",
                 &format!(
                     "Promise to pay {} by {} was not kept ({} paid since); automatic notices resume.",
-                    crate::notices::templates::format_money(p.required_cents),
+                    crate::base::money::format_money(p.required_cents),
                     p.promised_date,
-                    crate::notices::templates::format_money(p.paid_since_cents)
+                    crate::base::money::format_money(p.paid_since_cents)
                 ),
                 "system",
                 now,

@@ -43,21 +43,6 @@ pub fn opt_out_line(channel: Channel, unsubscribe_url: Option<&str>) -> String {
     }
 }
 
-/// Money as tenants read it: `$1,234.56`, `-$5.00`.
-pub fn format_money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}${grouped}.{:02}", abs % 100)
-}
-
 /// What a template can print.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RenderContext {
@@ -98,7 +83,7 @@ impl RenderContext {
             unit: "1A".into(),
             facility: "Maple Court Storage".into(),
             balance_cents: 123_456,
-            balance: format_money(123_456),
+            balance: crate::base::money::format_money(123_456),
             days_past_due: 12,
             due_date: "2024-03-01".into(),
             stage: 3,
@@ -427,15 +412,6 @@ mod tests {
             let m = measure_sms(&text);
             assert_eq!((m.encoding, m.units, m.segments), (enc, units, segs), "{text:?}");
         }
-    }
-
-    #[test]
-    fn money() {
-        assert_eq!(format_money(0), "$0.00");
-        assert_eq!(format_money(5), "$0.05");
-        assert_eq!(format_money(123_456), "$1,234.56");
-        assert_eq!(format_money(100_000_000), "$1,000,000.00");
-        assert_eq!(format_money(-500), "-$5.00");
     }
 
     #[test]

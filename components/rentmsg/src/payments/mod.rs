@@ -32,7 +32,7 @@ use crate::notices::links::{self, LinkTarget, Purpose};
 use crate::notices::promises::{self, PromiseSource};
 use crate::sending::providers::{HttpClient, TransportError};
 use crate::records::tenants::TenantStatus;
-use crate::notices::templates::format_money;
+use crate::base::money::format_money;
 use crate::base::time;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};

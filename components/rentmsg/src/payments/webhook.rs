@@ -164,7 +164,7 @@ fn settle(
         None => (Channel::Text, None),
     };
     let address = address.unwrap_or_else(|| "payment link".to_owned());
-    let body = format!("Online payment of {} received", crate::notices::templates::format_money(amount));
+    let body = format!("Online payment of {} received", crate::base::money::format_money(amount));
     let detail = serde_json::json!({ "checkout_session": session_id, "notice_id": notice_id, "amount_cents": amount });
     contact_log::record(
         tx,

@@ -430,7 +430,7 @@ fn process(
         unit: tenant.unit.clone().unwrap_or_default(),
         facility: tenant.facility.clone(),
         balance_cents,
-        balance: templates::format_money(balance_cents),
+        balance: crate::base::money::format_money(balance_cents),
         days_past_due,
         due_date: tenant.oldest.map(time::date_string).unwrap_or_default(),
         stage: row.stage.unwrap_or(0),
