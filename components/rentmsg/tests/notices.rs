@@ -722,3 +722,72 @@ fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
     let r = scan::run(&db, &DbChecker { db: &db }, now()).unwrap();
     assert_eq!(r.overdue_tenants, 6, "A moved out: {r:?}");
 }
+
+/// A compliance service that cannot read its facts.
+struct DownChecker;
+
+impl rentmsg::compliance::ComplianceCheck for DownChecker {
+    fn check(&self, _: &rentmsg::compliance::CheckRequest) -> Result<rentmsg::compliance::Decision, rentmsg::compliance::CheckError> {
+        Err(rentmsg::compliance::CheckError::Unavailable("compliance store offline".into()))
+    }
+}
+
+/// A budget store that cannot be reached.
+struct DownCounter;
+
+impl rentmsg::sending::pacing::Counter for DownCounter {
+    fn increment(&self, _: &str, _: i64) -> Result<i64, String> {
+        Err("key-value store offline".into())
+    }
+    fn delete(&self, _: &str) -> Result<(), String> {
+        Err("key-value store offline".into())
+    }
+}
+
+fn pass_with(db: &dyn Db, checker: &dyn rentmsg::compliance::ComplianceCheck, counter: &dyn rentmsg::sending::pacing::Counter, cfg: &rentmsg::sending::send::SendConfig) -> Result<rentmsg::sending::send::SendReport, rentmsg::base::error::Error> {
+    let provider = FakeProvider::accepting();
+    let clock = FakeClock::at(now());
+    let log = |_: &serde_json::Value| {};
+    let env = rentmsg::sending::send::SendEnv {
+        db,
+        checker,
+        http: &provider,
+        counter,
+        clock: &clock,
+        config: cfg,
+        owner: "test-owner",
+        deadline: rentmsg::sending::send::default_deadline(now()),
+        log: &log,
+    };
+    rentmsg::sending::send::run_pass(&env)
+}
+
+#[test]
+fn a_failing_dependency_is_reported_as_itself_not_as_the_database() {
+    use rentmsg::base::error::Error;
+    let db = scanned();
+    let e = pass_with(&db, &DownChecker, &MemCounter::default(), &config(600)).unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "compliance: {e:?}");
+    let e = pass_with(&db, &DbChecker { db: &db }, &DownCounter, &config(600)).unwrap_err();
+    assert!(matches!(e, Error::BudgetUnavailable(_)), "budget: {e:?}");
+    assert_eq!(e.http_status(), 503);
+    let mut unsigned = config(600);
+    unsigned.link_key = String::new();
+    let e = pass_with(&db, &DbChecker { db: &db }, &MemCounter::default(), &unsigned).unwrap_err();
+    assert!(matches!(e, Error::LinkSigning(_)), "link signing: {e:?}");
+    assert_eq!(e.http_status(), 500, "our fault, not the caller's");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE state IN ('sending', 'sent')"), 0, "nothing went out");
+    // The scan and a staff-queued message say the same.
+    let fresh = portfolio();
+    let e = scan::run(&fresh, &DownChecker, now()).unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "scan: {e:?}");
+    let e = rentmsg::notices::outbox::queue_supplemental(
+        &fresh,
+        &DownChecker,
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", actor: "staff:alice" },
+        now(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "supplemental: {e:?}");
+    assert_eq!(rentmsg::api::ApiError::from(e).status, 503, "the staff API answers 503, not 500");
+}

@@ -637,7 +637,7 @@ pub fn queue_supplemental(
     let decision = checker.check(&request).map_err(|e| match e {
         crate::compliance::CheckError::UnknownTenant(m) => Error::NotFound(m),
         crate::compliance::CheckError::Invalid(m) => Error::Invalid(m),
-        crate::compliance::CheckError::Unavailable(m) => Error::Db(crate::base::db::DbError::Unavailable(m)),
+        crate::compliance::CheckError::Unavailable(m) => Error::ComplianceUnavailable(m),
     })?;
     let (state, not_before) = match decision.verdict {
         crate::compliance::Verdict::Allow => ("queued", now),

@@ -281,7 +281,7 @@ fn decide(
         }
         // Without the facts nothing may be decided: the row stays pending
         // and the next scan asks again.
-        Err(CheckError::Unavailable(m)) => return Err(Error::Db(crate::base::db::DbError::Unavailable(m))),
+        Err(CheckError::Unavailable(m)) => return Err(Error::ComplianceUnavailable(m)),
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
     let summary = summarize(&decision.reasons);

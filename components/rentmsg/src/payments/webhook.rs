@@ -160,7 +160,7 @@ fn settle(
         None => crate::base::db::Rows::default(),
     };
     let (channel, address) = match notice.first() {
-        Some(r) => (r.str("channel")?.parse::<Channel>().unwrap_or(Channel::Text), r.opt_string("address")?),
+        Some(r) => (r.str("channel")?.parse::<Channel>().map_err(Error::Corrupt)?, r.opt_string("address")?),
         None => (Channel::Text, None),
     };
     let address = address.unwrap_or_else(|| "payment link".to_owned());

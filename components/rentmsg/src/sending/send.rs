@@ -37,7 +37,7 @@
 use crate::base::channel::Channel;
 use crate::compliance::{CheckError, CheckRequest, ComplianceCheck, Verdict};
 use crate::records::contact_log::{self, Direction, NewContact};
-use crate::base::db::{self, Db, DbError};
+use crate::base::db::{self, Db};
 use crate::base::error::{Error, Result};
 use crate::notices::links::{self, Purpose};
 use crate::notices::outbox::{self, DecisionUpdate, Leased};
@@ -337,7 +337,7 @@ fn process(
         Ok(s) => s,
         Err(e) => {
             outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Db(DbError::Unavailable(format!("send budget store: {e}"))));
+            return Err(Error::BudgetUnavailable(e));
         }
     };
     match slot {
@@ -376,7 +376,7 @@ fn process(
         }
         Err(CheckError::Unavailable(m)) => {
             outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Db(DbError::Unavailable(format!("compliance: {m}"))));
+            return Err(Error::ComplianceUnavailable(m));
         }
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
@@ -412,7 +412,7 @@ fn process(
     // 5. Render.
     let link_id = match &row.link_id {
         Some(id) => id.clone(),
-        None => links::new_link_id().map_err(|e| Error::Db(DbError::Unavailable(format!("random source: {e}"))))?,
+        None => links::new_link_id().map_err(|e| Error::RandomUnavailable(e.to_string()))?,
     };
     let expires = links::expiry_from(now, expiry_days);
     let sign = |p: Purpose| links::sign(&env.config.link_key, p, &link_id, expires);
@@ -420,7 +420,7 @@ fn process(
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Invalid(format!("cannot sign links: {e}")));
+            return Err(Error::LinkSigning(e));
         }
     };
     let unsubscribe_url = links::url(&env.config.public_base_url, Purpose::Unsubscribe, &unsub_token);
