@@ -723,6 +723,44 @@ fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
     assert_eq!(r.overdue_tenants, 6, "A moved out: {r:?}");
 }
 
+/// Makes every audit write fail, as a full disk or a broken audit table would.
+fn break_the_audit_log(db: &dyn Db) {
+    db.execute("CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END", &[]).unwrap();
+}
+
+#[test]
+fn a_template_change_whose_audit_row_fails_changes_nothing() {
+    let db = portfolio();
+    let text = rentmsg::base::channel::Channel::Text;
+    let body = "{{ facility }}: please pay {{ balance }} at {{ payment_link }} {{ opt_out }}";
+    // The template itself is fine: with a working audit log it is stored.
+    let scratch = portfolio();
+    rentmsg::notices::templates::put(&scratch, 1, text, None, body, "staff:alice", now()).unwrap();
+    let before = rentmsg::notices::templates::get(&db, 1, text).unwrap();
+    break_the_audit_log(&db);
+    let r = rentmsg::notices::templates::put(&db, 1, text, None, body, "staff:alice", now());
+    assert!(r.is_err(), "the audit row failed, so the change must fail");
+    assert_eq!(rentmsg::notices::templates::get(&db, 1, text).unwrap(), before, "the template is unchanged");
+    let r = rentmsg::notices::templates::put(&db, 7, text, None, body, "staff:alice", now());
+    assert!(r.is_err());
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_templates WHERE stage = 7"), 0, "no new template either");
+}
+
+#[test]
+fn a_supplemental_message_whose_audit_row_fails_is_not_queued() {
+    let db = portfolio();
+    let checker = DbChecker { db: &db };
+    break_the_audit_log(&db);
+    let r = rentmsg::notices::outbox::queue_supplemental(
+        &db,
+        &checker,
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "The office is closed Monday.", actor: "staff:alice" },
+        now(),
+    );
+    assert!(r.is_err(), "the audit row failed, so queueing must fail");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE kind = 'supplemental'"), 0, "a staff retry must not queue a second message");
+}
+
 /// A compliance service that cannot read its facts.
 struct DownChecker;
 

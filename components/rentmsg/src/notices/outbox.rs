@@ -646,34 +646,38 @@ pub fn queue_supplemental(
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
     let stamp = time::timestamp(now);
-    let rows = db.execute(
-        "INSERT INTO outbox (kind, tenant_id, channel, address, state, not_before, decision, reasons, decided_at,
-                             custom_subject, custom_body, created_by, created_at, updated_at)
-         VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        &[
-            msg.tenant_id.into(),
-            msg.channel.as_str().into(),
-            decision.address.as_deref().into(),
-            state.into(),
-            time::timestamp(not_before).into(),
-            decision.verdict.as_str().into(),
-            reasons.to_string().into(),
-            stamp.as_str().into(),
-            msg.subject.into(),
-            msg.body.into(),
-            msg.actor.into(),
-            stamp.as_str().into(),
-            stamp.as_str().into(),
-        ],
-    )?;
-    let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
-    crate::records::audit::record(
-        db,
-        msg.actor,
-        "outbox.supplemental",
-        &crate::records::audit::tenant_target(msg.tenant_id),
-        &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "decision": decision.verdict.as_str() }),
-        now,
-    )?;
-    get(db, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))
+    // The message and its audit row together: an error answered to staff
+    // must mean nothing was queued, or their retry sends it twice.
+    db::transaction(db, |tx| -> Result<OutboxRow> {
+        let rows = tx.execute(
+            "INSERT INTO outbox (kind, tenant_id, channel, address, state, not_before, decision, reasons, decided_at,
+                                 custom_subject, custom_body, created_by, created_at, updated_at)
+             VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            &[
+                msg.tenant_id.into(),
+                msg.channel.as_str().into(),
+                decision.address.as_deref().into(),
+                state.into(),
+                time::timestamp(not_before).into(),
+                decision.verdict.as_str().into(),
+                reasons.to_string().into(),
+                stamp.as_str().into(),
+                msg.subject.into(),
+                msg.body.into(),
+                msg.actor.into(),
+                stamp.as_str().into(),
+                stamp.as_str().into(),
+            ],
+        )?;
+        let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
+        crate::records::audit::record(
+            tx,
+            msg.actor,
+            "outbox.supplemental",
+            &crate::records::audit::tenant_target(msg.tenant_id),
+            &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "decision": decision.verdict.as_str() }),
+            now,
+        )?;
+        get(tx, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))
+    })
 }

@@ -18,7 +18,7 @@
 
 use crate::records::audit;
 use crate::base::channel::Channel;
-use crate::base::db::{Db, Row};
+use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};
 use crate::base::time;
 use chrono::{DateTime, Utc};
@@ -358,21 +358,25 @@ pub fn put(
     }
     let sample = check(channel, subject, body).map_err(|e| Error::Invalid(e.to_string()))?;
     let at = time::timestamp(now);
-    db.execute(
-        "INSERT INTO notice_templates (stage, channel, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (stage, channel) DO UPDATE SET subject = excluded.subject, body = excluded.body,
-             updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        &[stage.into(), channel.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
-    )?;
-    audit::record(
-        db,
-        actor,
-        "notice_template.set",
-        "",
-        &serde_json::json!({ "stage": stage, "channel": channel, "subject": subject, "body": body }),
-        now,
-    )?;
-    let template = get(db, stage, channel)?.ok_or_else(|| Error::Corrupt("template vanished".into()))?;
+    // With its audit row or not at all: a change answered as failed must not
+    // have happened.
+    let template = db::transaction(db, |tx| -> Result<Template> {
+        tx.execute(
+            "INSERT INTO notice_templates (stage, channel, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (stage, channel) DO UPDATE SET subject = excluded.subject, body = excluded.body,
+                 updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            &[stage.into(), channel.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
+        )?;
+        audit::record(
+            tx,
+            actor,
+            "notice_template.set",
+            "",
+            &serde_json::json!({ "stage": stage, "channel": channel, "subject": subject, "body": body }),
+            now,
+        )?;
+        get(tx, stage, channel)?.ok_or_else(|| Error::Corrupt("template vanished".into()))
+    })?;
     Ok((template, sample))
 }
 
