@@ -761,6 +761,33 @@ fn a_supplemental_message_whose_audit_row_fails_is_not_queued() {
     assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE kind = 'supplemental'"), 0, "a staff retry must not queue a second message");
 }
 
+/// Every code `records::number_states` calls invalid for texting.
+const INVALID_NUMBER_CODES: [&str; 9] = ["21211", "21217", "21401", "21407", "21612", "21614", "30003", "30005", "30006"];
+
+#[test]
+fn an_invalid_number_refusal_at_send_marks_the_number_like_a_status_callback() {
+    for code in INVALID_NUMBER_CODES {
+        let db = scanned();
+        let provider = FakeProvider::accepting();
+        let answer = format!(r#"{{"code":{code},"message":"The 'To' number is not a valid phone number.","status":400}}"#);
+        provider.set(move |r| {
+            if r.url.ends_with("/email") {
+                Ok(HttpResponse { status: 0, headers: vec![], body: vec![] })
+            } else {
+                Ok(HttpResponse { status: 400, headers: vec![], body: answer.clone().into_bytes() })
+            }
+        });
+        let r = pass(&db, &provider, &MemCounter::default(), &FakeClock::at(now()), &config(600)).unwrap();
+        assert_eq!(r.sent, 2, "{code}: the emails go: {r:?}");
+        assert_eq!(state_of(&db, "A", "text"), "failed", "{code}");
+        let marked = rentmsg::records::number_states::number_state(&db, "+12125550101").unwrap();
+        assert_eq!(marked.map(|s| s.error_code), Some(code.to_owned()), "{code}: the number is marked invalid for texting");
+        let audit = rentmsg::records::audit::list(&db, Some("address:+12125550101"), 10).unwrap();
+        assert!(audit.iter().any(|a| a.action == "sms_number.invalid" && a.detail["error_code"] == code), "{code}: {audit:?}");
+        assert!(!exclusions::customer_opted_out(&db, "+12125550101").unwrap(), "{code}: not a STOP");
+    }
+}
+
 /// A compliance service that cannot read its facts.
 struct DownChecker;
 

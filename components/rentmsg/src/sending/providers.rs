@@ -5,7 +5,10 @@
 //!
 //! How answers are read:
 //! - 2xx with the provider's message id: accepted.
-//! - Twilio error 21610 (the recipient opted out at the carrier): a STOP.
+//! - a Twilio error code that is about the number
+//!   ([`crate::records::number_states::verdict`], the one table of them):
+//!   opted out at the carrier is a STOP, invalid for texting marks the
+//!   number, as the same code in a status callback does.
 //! - 401 / 403: our credentials are wrong; nothing was sent, nothing is
 //!   marked failed, the pass stops (fix the configuration).
 //! - 429 and 5xx: the provider did not take it; retry later with backoff
@@ -18,6 +21,7 @@
 //! its activity), Twilio only through the outbox's intent record (see
 //! `outbox` for what guarantees at-most-once).
 
+use crate::records::number_states::{verdict, CarrierVerdict};
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
@@ -217,6 +221,14 @@ pub enum Outcome {
         /// Provider message.
         reason: String,
     },
+    /// Refused because the number cannot receive texts (Twilio 21211,
+    /// 21614...): the message fails and the number is marked.
+    InvalidNumber {
+        /// Provider error code.
+        code: String,
+        /// Provider message.
+        reason: String,
+    },
     /// Not taken, try again later (429, 5xx).
     Retry {
         /// What happened.
@@ -260,10 +272,14 @@ pub fn parse_twilio(resp: &HttpResponse) -> Outcome {
         },
         401 | 403 => Outcome::AuthFailed { reason: format!("HTTP {}: {message}", resp.status) },
         429 => Outcome::Retry { reason: format!("HTTP 429: {message}"), after_seconds: retry_after(resp) },
-        400..=499 if code.as_deref() == Some("21610") => {
-            Outcome::OptedOut { code: "21610".into(), reason: message }
-        }
-        400..=499 => Outcome::Rejected { code, reason: message },
+        400..=499 => match code {
+            Some(code) => match verdict(&code) {
+                Some(CarrierVerdict::OptedOut) => Outcome::OptedOut { code, reason: message },
+                Some(CarrierVerdict::InvalidForTexting) => Outcome::InvalidNumber { code, reason: message },
+                None => Outcome::Rejected { code: Some(code), reason: message },
+            },
+            None => Outcome::Rejected { code: None, reason: message },
+        },
         _ => Outcome::Retry { reason: format!("HTTP {}: {message}", resp.status), after_seconds: retry_after(resp) },
     }
 }
@@ -332,7 +348,7 @@ mod tests {
             ),
             (
                 resp(400, r#"{"code":21211,"message":"The 'To' number is not a valid phone number.","status":400}"#),
-                Outcome::Rejected { code: Some("21211".into()), reason: "The 'To' number is not a valid phone number.".into() },
+                Outcome::InvalidNumber { code: "21211".into(), reason: "The 'To' number is not a valid phone number.".into() },
             ),
             (resp(401, r#"{"code":20003,"message":"Authenticate"}"#), Outcome::AuthFailed { reason: "HTTP 401: Authenticate".into() }),
             (resp(503, "down"), Outcome::Retry { reason: "HTTP 503: HTTP 503".into(), after_seconds: None }),

@@ -535,6 +535,17 @@ fn process(
                 Ok(())
             })?;
         }
+        Outcome::InvalidNumber { code, reason } => {
+            // As a status callback with the same code would: the number is
+            // marked (audited) with the failure, in one transaction.
+            report.failed += 1;
+            let why = format!("the provider refused it: the number cannot receive texts (error {code}): {reason}");
+            db::transaction(env.db, |tx| -> Result<()> {
+                finish(tx, row, attempt, log_id, "failed", &why, None, None, now)?;
+                crate::records::number_states::mark_invalid_in_tx(tx, &address, &code, None, now)?;
+                Ok(())
+            })?;
+        }
         Outcome::Rejected { code, reason } => {
             report.failed += 1;
             let why = match code {
