@@ -325,7 +325,17 @@ fn a_send_pass_sends_each_allowed_notice_once_and_logs_it() {
     let target = links::resolve(&db, LINK_KEY, Purpose::Pay, token, now()).unwrap().unwrap();
     assert_eq!(target.tenant_id, "A");
     assert!(links::resolve(&db, LINK_KEY, Purpose::Unsubscribe, token, now()).unwrap().is_err(), "purposes do not swap");
-    assert!(!link.contains("A") || token.len() == 44, "no tenant id in the URL");
+    // The link is the base URL and the token, nothing else; the token is
+    // version, the row's random link id, expiry and MAC: no tenant id.
+    assert_eq!(link, format!("https://rent.example/pay/{token}"));
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).unwrap();
+    assert_eq!(bytes.len(), 1 + links::LINK_ID_BYTES + 4 + 16, "version, link id, expiry, tag");
+    let link_id: String = bytes[1..1 + links::LINK_ID_BYTES].iter().map(|b| format!("{b:02x}")).collect();
+    let stored = db.execute("SELECT link_id FROM outbox WHERE tenant_id = 'A' AND channel = 'text'", &[]).unwrap();
+    assert_eq!(stored.first().unwrap().string("link_id").unwrap(), link_id, "the only id in the token is the row's random link id");
+    for personal in ["2125550101", "555-0101", "ann@example.com", "ann%40example.com", "1200", "120000", "1,200"] {
+        assert!(!link.contains(personal), "{personal} in {link}");
+    }
 
     // The email: unsubscribe headers, metadata.
     let email = provider.accepted.borrow().iter().find(|r| r.url.ends_with("/email") && String::from_utf8_lossy(&r.body).contains("ann@")).cloned().unwrap();
