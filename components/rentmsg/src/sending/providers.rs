@@ -44,6 +44,25 @@ impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// The headers as they go on the wire: names lower-cased, framing
+    /// headers the caller set dropped, and `content-length` for the body.
+    /// The body is always known in full, and without the length the
+    /// request would go out chunked, which the providers' own client
+    /// libraries never send.
+    pub fn wire_headers(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(|(k, _)| k != "content-length" && k != "transfer-encoding")
+            .collect();
+        let bodiless = self.body.is_empty() && matches!(self.method.as_str(), "GET" | "HEAD");
+        if !bodiless {
+            out.push(("content-length".into(), self.body.len().to_string()));
+        }
+        out
+    }
 }
 
 /// An HTTP answer.
@@ -319,6 +338,23 @@ mod tests {
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse { status, headers: vec![], body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn wire_headers_carry_the_body_length_not_chunking() {
+        let r = twilio_request(&sms(), "+12125550101", "Hello");
+        let wire = r.wire_headers();
+        assert_eq!(wire.iter().filter(|(k, _)| k == "content-length").collect::<Vec<_>>(), [&("content-length".to_owned(), r.body.len().to_string())]);
+        assert!(wire.iter().all(|(k, _)| k == &k.to_ascii_lowercase()));
+        assert!(wire.iter().any(|(k, v)| k == "content-type" && v == "application/x-www-form-urlencoded"));
+        let mut stale = r.clone();
+        stale.headers.push(("Content-Length".into(), "1".into()));
+        stale.headers.push(("Transfer-Encoding".into(), "chunked".into()));
+        assert_eq!(stale.wire_headers(), wire, "a caller's framing headers are replaced");
+        let get = HttpRequest { method: "GET".into(), url: "https://x.example/".into(), headers: vec![], body: vec![] };
+        assert!(get.wire_headers().is_empty());
+        let empty_post = HttpRequest { method: "POST".into(), ..get };
+        assert_eq!(empty_post.wire_headers(), [("content-length".to_owned(), "0".to_owned())]);
     }
 
     #[test]
