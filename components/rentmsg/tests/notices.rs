@@ -597,7 +597,7 @@ fn send_time_checks_cancel_defer_and_block() {
     // D's email opted out by the customer after the scan: blocked at send time.
     exclusions::set_customer_opt_out(&db, "di@example.com", now(), None).unwrap();
     // A is paused (a promise to pay).
-    rentmsg::notices::outbox::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
+    rentmsg::notices::pauses::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
     // After hours: H's deferred text is not due yet; at 19:30 NY the window is closed.
     let clock = FakeClock::at(now());
     let r = pass(&db, &provider, &counter, &clock, &cfg).unwrap();

@@ -544,53 +544,6 @@ pub fn cancel_queued_for_tenant(db: &dyn Db, tenant_id: &str, reason: &str, now:
     Ok(rows.len())
 }
 
-/// Pause a tenant's automatic notices until `until` (a promise to pay): the
-/// scan queues none and the sender cancels waiting ones. Replaces an earlier
-/// pause. One transaction with the cancellation; audited.
-pub fn pause_tenant(
-    db: &dyn Db,
-    tenant_id: &str,
-    until: DateTime<Utc>,
-    reason: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    if reason.trim().is_empty() {
-        return Err(Error::Invalid("a pause needs a reason".into()));
-    }
-    db::transaction(db, |tx| {
-        crate::records::tenants::require(tx, tenant_id)?;
-        tx.execute(
-            "INSERT INTO notice_pauses (tenant_id, paused_until, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (tenant_id) DO UPDATE SET paused_until = excluded.paused_until, reason = excluded.reason,
-                 set_by = excluded.set_by, set_at = excluded.set_at",
-            &[tenant_id.into(), time::timestamp(until).into(), reason.into(), actor.into(), time::timestamp(now).into()],
-        )?;
-        let n = cancel_queued_for_tenant(tx, tenant_id, &format!("notices paused until {}: {reason}", time::timestamp(until)), now)?;
-        crate::records::audit::record(
-            tx,
-            actor,
-            "notices.pause",
-            &crate::records::audit::tenant_target(tenant_id),
-            &serde_json::json!({ "until": time::timestamp(until), "reason": reason, "cancelled": n }),
-            now,
-        )?;
-        Ok(n)
-    })
-}
-
-/// Lift a tenant's pause; audited. Returns false when there was none.
-pub fn clear_pause(db: &dyn Db, tenant_id: &str, actor: &str, now: DateTime<Utc>) -> Result<bool> {
-    db::transaction(db, |tx| {
-        let gone = tx.execute("DELETE FROM notice_pauses WHERE tenant_id = ? RETURNING tenant_id", &[tenant_id.into()])?;
-        if gone.is_empty() {
-            return Ok(false);
-        }
-        crate::records::audit::record(tx, actor, "notices.unpause", &crate::records::audit::tenant_target(tenant_id), &serde_json::json!({}), now)?;
-        Ok(true)
-    })
-}
-
 /// A staff-written one-off message to queue.
 #[derive(Debug, Clone)]
 pub struct Supplemental<'a> {
