@@ -676,7 +676,7 @@ fn supplemental_messages_use_the_same_path() {
         now(),
     )
     .unwrap();
-    assert_eq!(row.state, "queued");
+    assert_eq!(row.state, rentmsg::notices::outbox::OutboxState::Queued);
     let blocked = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
@@ -684,7 +684,7 @@ fn supplemental_messages_use_the_same_path() {
         now(),
     )
     .unwrap();
-    assert_eq!(blocked.state, "blocked");
+    assert_eq!(blocked.state, rentmsg::notices::outbox::OutboxState::Blocked);
     assert!(rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,

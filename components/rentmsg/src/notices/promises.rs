@@ -150,7 +150,7 @@ pub struct NewPromise<'a> {
 }
 
 /// The horizon in days (setting `promise_horizon_days`).
-pub fn horizon_days(db: &dyn Db) -> Result<i64> {
+fn horizon_days(db: &dyn Db) -> Result<i64> {
     Ok(crate::records::settings::get(db)?.promise_horizon_days)
 }
 

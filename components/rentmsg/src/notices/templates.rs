@@ -179,7 +179,7 @@ fn segments(sizes: impl Iterator<Item = usize>, total: usize, single: usize, per
 }
 
 /// Measure a text as the carrier will send it.
-pub fn measure_sms(text: &str) -> Measure {
+fn measure_sms(text: &str) -> Measure {
     let characters = text.chars().count();
     let gsm: Option<Vec<usize>> = text.chars().map(gsm_septets).collect();
     match gsm {

@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 /// Who writes the ledger entries (`ledger_entries.source`) and audit rows.
-pub const SOURCE: &str = "payments";
+const SOURCE: &str = "payments";
 
 /// What an event did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +44,7 @@ pub struct Outcome {
 }
 
 /// The event types that settle.
-pub const SETTLING: [&str; 2] = ["checkout.session.completed", "checkout.session.async_payment_succeeded"];
+const SETTLING: [&str; 2] = ["checkout.session.completed", "checkout.session.async_payment_succeeded"];
 
 /// Process one verified event body. `Err(Invalid)` for a body that is not
 /// an event (the caller answers 400).
