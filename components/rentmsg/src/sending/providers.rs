@@ -1,6 +1,6 @@
 //! SMS (Twilio-compatible) and email (Postmark-compatible) requests and
-//! answers, as pure functions over plain HTTP values (wire formats in
-//! `shared/reference/providers.md`). The transport is the [`HttpClient`]
+//! answers, as pure functions over plain HTTP values (Twilio's Messages
+//! API and Postmark's email API, as their tests below pin them). The transport is the [`HttpClient`]
 //! trait: wasi-http in the component, a fake in native tests.
 //!
 //! How answers are read:
