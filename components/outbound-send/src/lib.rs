@@ -143,7 +143,11 @@ fn send_route(req: &Request) -> Response {
     report_line("http", started, outcome.as_ref());
     match outcome {
         Ok(report) => json(200, &serde_json::to_value(&report).unwrap_or_default()),
-        Err(e) => json(503, &serde_json::json!({ "error": format!("the send pass could not complete: {e}") })),
+        Err(e) => {
+            // A dependency down answers 503 (try again); our own fault (e.g. links that cannot be signed) 500.
+            let status = e.downcast_ref::<rentmsg::base::error::Error>().map_or(503, rentmsg::base::error::Error::http_status);
+            json(status, &serde_json::json!({ "error": format!("the send pass could not complete: {e}") }))
+        }
     }
 }
 

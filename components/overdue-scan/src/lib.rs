@@ -61,6 +61,9 @@ fn handle(req: Request) -> Response {
     log("http", started, outcome.as_ref());
     match outcome {
         Ok(report) => json(200, &serde_json::to_value(&report).unwrap_or_default()),
-        Err(_) => json(503, &serde_json::json!({ "error": "the scan could not complete; nothing is lost, run it again" })),
+        Err(e) => {
+            let status = e.downcast_ref::<rentmsg::base::error::Error>().map_or(503, rentmsg::base::error::Error::http_status);
+            json(status, &serde_json::json!({ "error": "the scan could not complete; nothing is lost, run it again" }))
+        }
     }
 }

@@ -75,16 +75,19 @@ fn handle(req: Request) -> Response {
         }
         Err(e) => {
             log_line(serde_json::json!({ "event": "failed", "webhook": webhook, "error": e.to_string() }));
+            // 503 when a dependency is down (try again), 500 for our own fault (e.g. corrupt data); any
+            // caller mistake was already answered by `payments::handle`, so never a 4xx here.
+            let status = e.http_status().max(500);
             // Nothing was stored; the provider retries a webhook, a person retries the page.
             if webhook {
                 Response::builder()
-                    .status(503)
+                    .status(status)
                     .header("content-type", "application/json")
                     .body(serde_json::json!({ "error": "temporarily unavailable, retry later" }).to_string())
                     .build()
             } else {
                 Response::builder()
-                    .status(503)
+                    .status(status)
                     .header("content-type", "text/plain; charset=utf-8")
                     .header("cache-control", "no-store")
                     .header("referrer-policy", "no-referrer")

@@ -325,7 +325,17 @@ fn a_send_pass_sends_each_allowed_notice_once_and_logs_it() {
     let target = links::resolve(&db, LINK_KEY, Purpose::Pay, token, now()).unwrap().unwrap();
     assert_eq!(target.tenant_id, "A");
     assert!(links::resolve(&db, LINK_KEY, Purpose::Unsubscribe, token, now()).unwrap().is_err(), "purposes do not swap");
-    assert!(!link.contains("A") || token.len() == 44, "no tenant id in the URL");
+    // The link is the base URL and the token, nothing else; the token is
+    // version, the row's random link id, expiry and MAC: no tenant id.
+    assert_eq!(link, format!("https://rent.example/pay/{token}"));
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).unwrap();
+    assert_eq!(bytes.len(), 1 + links::LINK_ID_BYTES + 4 + 16, "version, link id, expiry, tag");
+    let link_id: String = bytes[1..1 + links::LINK_ID_BYTES].iter().map(|b| format!("{b:02x}")).collect();
+    let stored = db.execute("SELECT link_id FROM outbox WHERE tenant_id = 'A' AND channel = 'text'", &[]).unwrap();
+    assert_eq!(stored.first().unwrap().string("link_id").unwrap(), link_id, "the only id in the token is the row's random link id");
+    for personal in ["2125550101", "555-0101", "ann@example.com", "ann%40example.com", "1200", "120000", "1,200"] {
+        assert!(!link.contains(personal), "{personal} in {link}");
+    }
 
     // The email: unsubscribe headers, metadata.
     let email = provider.accepted.borrow().iter().find(|r| r.url.ends_with("/email") && String::from_utf8_lossy(&r.body).contains("ann@")).cloned().unwrap();
@@ -587,7 +597,7 @@ fn send_time_checks_cancel_defer_and_block() {
     // D's email opted out by the customer after the scan: blocked at send time.
     exclusions::set_customer_opt_out(&db, "di@example.com", now(), None).unwrap();
     // A is paused (a promise to pay).
-    rentmsg::notices::outbox::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
+    rentmsg::notices::pauses::pause_tenant(&db, "A", now() + Duration::days(7), "promised to pay Friday", "staff", now()).unwrap();
     // After hours: H's deferred text is not due yet; at 19:30 NY the window is closed.
     let clock = FakeClock::at(now());
     let r = pass(&db, &provider, &counter, &clock, &cfg).unwrap();
@@ -666,7 +676,7 @@ fn supplemental_messages_use_the_same_path() {
         now(),
     )
     .unwrap();
-    assert_eq!(row.state, "queued");
+    assert_eq!(row.state, rentmsg::notices::outbox::OutboxState::Queued);
     let blocked = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
@@ -674,7 +684,7 @@ fn supplemental_messages_use_the_same_path() {
         now(),
     )
     .unwrap();
-    assert_eq!(blocked.state, "blocked");
+    assert_eq!(blocked.state, rentmsg::notices::outbox::OutboxState::Blocked);
     assert!(rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
@@ -721,4 +731,138 @@ fn the_overdue_query_reads_the_overdue_index_not_the_portfolio() {
     assert_eq!(row(&db), ("moved_out".into(), Some("America/Denver".into()), Some("America/Chicago".into())));
     let r = scan::run(&db, &DbChecker { db: &db }, now()).unwrap();
     assert_eq!(r.overdue_tenants, 6, "A moved out: {r:?}");
+}
+
+/// Makes every audit write fail, as a full disk or a broken audit table would.
+fn break_the_audit_log(db: &dyn Db) {
+    db.execute("CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END", &[]).unwrap();
+}
+
+#[test]
+fn a_template_change_whose_audit_row_fails_changes_nothing() {
+    let db = portfolio();
+    let text = rentmsg::base::channel::Channel::Text;
+    let body = "{{ facility }}: please pay {{ balance }} at {{ payment_link }} {{ opt_out }}";
+    // The template itself is fine: with a working audit log it is stored.
+    let scratch = portfolio();
+    rentmsg::notices::templates::put(&scratch, 1, text, None, body, "staff:alice", now()).unwrap();
+    let before = rentmsg::notices::templates::get(&db, 1, text).unwrap();
+    break_the_audit_log(&db);
+    let r = rentmsg::notices::templates::put(&db, 1, text, None, body, "staff:alice", now());
+    assert!(r.is_err(), "the audit row failed, so the change must fail");
+    assert_eq!(rentmsg::notices::templates::get(&db, 1, text).unwrap(), before, "the template is unchanged");
+    let r = rentmsg::notices::templates::put(&db, 7, text, None, body, "staff:alice", now());
+    assert!(r.is_err());
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_templates WHERE stage = 7"), 0, "no new template either");
+}
+
+#[test]
+fn a_supplemental_message_whose_audit_row_fails_is_not_queued() {
+    let db = portfolio();
+    let checker = DbChecker { db: &db };
+    break_the_audit_log(&db);
+    let r = rentmsg::notices::outbox::queue_supplemental(
+        &db,
+        &checker,
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "The office is closed Monday.", actor: "staff:alice" },
+        now(),
+    );
+    assert!(r.is_err(), "the audit row failed, so queueing must fail");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE kind = 'supplemental'"), 0, "a staff retry must not queue a second message");
+}
+
+/// Every code `records::number_states` calls invalid for texting.
+const INVALID_NUMBER_CODES: [&str; 9] = ["21211", "21217", "21401", "21407", "21612", "21614", "30003", "30005", "30006"];
+
+#[test]
+fn an_invalid_number_refusal_at_send_marks_the_number_like_a_status_callback() {
+    for code in INVALID_NUMBER_CODES {
+        let db = scanned();
+        let provider = FakeProvider::accepting();
+        let answer = format!(r#"{{"code":{code},"message":"The 'To' number is not a valid phone number.","status":400}}"#);
+        provider.set(move |r| {
+            if r.url.ends_with("/email") {
+                Ok(HttpResponse { status: 0, headers: vec![], body: vec![] })
+            } else {
+                Ok(HttpResponse { status: 400, headers: vec![], body: answer.clone().into_bytes() })
+            }
+        });
+        let r = pass(&db, &provider, &MemCounter::default(), &FakeClock::at(now()), &config(600)).unwrap();
+        assert_eq!(r.sent, 2, "{code}: the emails go: {r:?}");
+        assert_eq!(state_of(&db, "A", "text"), "failed", "{code}");
+        let marked = rentmsg::records::number_states::number_state(&db, "+12125550101").unwrap();
+        assert_eq!(marked.map(|s| s.error_code), Some(code.to_owned()), "{code}: the number is marked invalid for texting");
+        let audit = rentmsg::records::audit::list(&db, Some("address:+12125550101"), 10).unwrap();
+        assert!(audit.iter().any(|a| a.action == "sms_number.invalid" && a.detail["error_code"] == code), "{code}: {audit:?}");
+        assert!(!exclusions::customer_opted_out(&db, "+12125550101").unwrap(), "{code}: not a STOP");
+    }
+}
+
+/// A compliance service that cannot read its facts.
+struct DownChecker;
+
+impl rentmsg::compliance::ComplianceCheck for DownChecker {
+    fn check(&self, _: &rentmsg::compliance::CheckRequest) -> Result<rentmsg::compliance::Decision, rentmsg::compliance::CheckError> {
+        Err(rentmsg::compliance::CheckError::Unavailable("compliance store offline".into()))
+    }
+}
+
+/// A budget store that cannot be reached.
+struct DownCounter;
+
+impl rentmsg::sending::pacing::Counter for DownCounter {
+    fn increment(&self, _: &str, _: i64) -> Result<i64, String> {
+        Err("key-value store offline".into())
+    }
+    fn delete(&self, _: &str) -> Result<(), String> {
+        Err("key-value store offline".into())
+    }
+}
+
+fn pass_with(db: &dyn Db, checker: &dyn rentmsg::compliance::ComplianceCheck, counter: &dyn rentmsg::sending::pacing::Counter, cfg: &rentmsg::sending::send::SendConfig) -> Result<rentmsg::sending::send::SendReport, rentmsg::base::error::Error> {
+    let provider = FakeProvider::accepting();
+    let clock = FakeClock::at(now());
+    let log = |_: &serde_json::Value| {};
+    let env = rentmsg::sending::send::SendEnv {
+        db,
+        checker,
+        http: &provider,
+        counter,
+        clock: &clock,
+        config: cfg,
+        owner: "test-owner",
+        deadline: rentmsg::sending::send::default_deadline(now()),
+        log: &log,
+    };
+    rentmsg::sending::send::run_pass(&env)
+}
+
+#[test]
+fn a_failing_dependency_is_reported_as_itself_not_as_the_database() {
+    use rentmsg::base::error::Error;
+    let db = scanned();
+    let e = pass_with(&db, &DownChecker, &MemCounter::default(), &config(600)).unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "compliance: {e:?}");
+    let e = pass_with(&db, &DbChecker { db: &db }, &DownCounter, &config(600)).unwrap_err();
+    assert!(matches!(e, Error::BudgetUnavailable(_)), "budget: {e:?}");
+    assert_eq!(e.http_status(), 503);
+    let mut unsigned = config(600);
+    unsigned.link_key = String::new();
+    let e = pass_with(&db, &DbChecker { db: &db }, &MemCounter::default(), &unsigned).unwrap_err();
+    assert!(matches!(e, Error::LinkSigning(_)), "link signing: {e:?}");
+    assert_eq!(e.http_status(), 500, "our fault, not the caller's");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM outbox WHERE state IN ('sending', 'sent')"), 0, "nothing went out");
+    // The scan and a staff-queued message say the same.
+    let fresh = portfolio();
+    let e = scan::run(&fresh, &DownChecker, now()).unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "scan: {e:?}");
+    let e = rentmsg::notices::outbox::queue_supplemental(
+        &fresh,
+        &DownChecker,
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", actor: "staff:alice" },
+        now(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ComplianceUnavailable(_)), "supplemental: {e:?}");
+    assert_eq!(rentmsg::api::ApiError::from(e).status, 503, "the staff API answers 503, not 500");
 }

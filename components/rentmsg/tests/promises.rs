@@ -219,7 +219,7 @@ fn a_new_promise_replaces_the_active_one_and_a_staff_pause_survives_a_broken_pro
     let until = db.execute("SELECT paused_until FROM notice_pauses WHERE tenant_id = 'A'", &[]).unwrap();
     assert_eq!(until.first().unwrap().str("paused_until").unwrap(), "2024-06-13T04:00:00.000Z");
     // Staff pause the tenant for longer by hand: a broken promise leaves that pause alone.
-    rentmsg::notices::outbox::pause_tenant(&db, "A", now() + Duration::days(30), "hardship plan", "staff:amy", now()).unwrap();
+    rentmsg::notices::pauses::pause_tenant(&db, "A", now() + Duration::days(30), "hardship plan", "staff:amy", now()).unwrap();
     let e = promises::evaluate(&db, Utc.with_ymd_and_hms(2024, 6, 14, 14, 0, 0).unwrap()).unwrap();
     assert_eq!(e.broken, 1);
     assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_pauses WHERE tenant_id = 'A'"), 1);
@@ -234,4 +234,18 @@ fn end_of_day_follows_the_zone() {
     let scl: chrono_tz::Tz = "America/Santiago".parse().unwrap();
     let t = promises::end_of_day(d("2024-09-07"), scl);
     assert!(t > Utc.with_ymd_and_hms(2024, 9, 8, 3, 0, 0).unwrap() && t <= Utc.with_ymd_and_hms(2024, 9, 8, 5, 0, 0).unwrap(), "{t}");
+}
+
+#[test]
+fn a_promise_does_not_shorten_a_longer_staff_pause_and_its_breaking_leaves_it() {
+    let db = portfolio();
+    rentmsg::notices::pauses::pause_tenant(&db, "A", now() + Duration::days(30), "hardship plan", "staff:amy", now()).unwrap();
+    let p = promises::record(&db, "A", None, d("2024-06-07"), PromiseSource::Link, "tenant", now()).unwrap();
+    let row = db.execute("SELECT paused_until, reason, promise_id FROM notice_pauses WHERE tenant_id = 'A'", &[]).unwrap();
+    let row = row.first().unwrap();
+    assert_eq!((row.str("reason").unwrap(), row.opt_i64("promise_id").unwrap()), ("hardship plan", None), "the staff pause stays");
+    let e = promises::evaluate(&db, Utc.with_ymd_and_hms(2024, 6, 10, 14, 0, 0).unwrap()).unwrap();
+    assert_eq!(e.broken, 1);
+    assert_eq!(promises::get(&db, p.id).unwrap().unwrap().status, PromiseStatus::Broken);
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM notice_pauses WHERE tenant_id = 'A' AND promise_id IS NULL"), 1);
 }

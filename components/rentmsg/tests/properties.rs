@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use common::{Env, PROPERTIES};
 use proptest::prelude::*;
 use rentmsg::records::ledger::{summarize, Entry, EntryKind};
-use rentmsg::base::money::{format_cents, parse_cents};
+use rentmsg::base::money::{format_money, parse_cents};
 
 /// How a generated tenant row is spoiled (None = a good row).
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +133,7 @@ proptest! {
 
     #[test]
     fn cents_survive_formatting(cents in -99_999_999_999_999i64..=99_999_999_999_999) {
-        prop_assert_eq!(parse_cents(&format_cents(cents)), Ok(cents));
+        prop_assert_eq!(parse_cents(&format_money(cents).replacen('$', "", 1)), Ok(cents));
     }
 
     #[test]

@@ -96,6 +96,9 @@ impl From<Error> for ApiError {
             Error::Db(DbError::Unavailable(d)) => {
                 ApiError { status: 503, message: "the database is unavailable".into(), diagnostic: Some(d) }
             }
+            e @ (Error::ComplianceUnavailable(_) | Error::BudgetUnavailable(_) | Error::RandomUnavailable(_)) => {
+                ApiError { status: 503, message: "a service this needs is unavailable; try again".into(), diagnostic: Some(e.to_string()) }
+            }
             other => ApiError { status: 500, message: "internal error".into(), diagnostic: Some(other.to_string()) },
         }
     }

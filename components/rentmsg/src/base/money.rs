@@ -102,12 +102,21 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     Ok(if negative { -cents } else { cents })
 }
 
-/// Format cents as a plain decimal in major units: `123456` → `1234.56`,
-/// `-5` → `-0.05`.
-pub fn format_cents(cents: i64) -> String {
+/// Format cents as tenants and staff read money: `$1,234.56`, `-$5.00`.
+/// The only money formatter: without the `$` the text parses back with
+/// [`parse_cents`] (US digit grouping is accepted there).
+pub fn format_money(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    let whole = (abs / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}${grouped}.{:02}", abs % 100)
 }
 
 #[cfg(test)]
@@ -163,9 +172,13 @@ mod tests {
     #[test]
     fn format_round_trips() {
         for cents in [0, 1, 5, 99, 100, 123_456, -5, -123_456, 99_999_999_999_999] {
-            assert_eq!(parse_cents(&format_cents(cents)), Ok(cents), "{cents}");
+            assert_eq!(parse_cents(&format_money(cents).replacen('$', "", 1)), Ok(cents), "{cents}");
         }
-        assert_eq!(format_cents(-5), "-0.05");
-        assert_eq!(format_cents(123_456), "1234.56");
+        assert_eq!(format_money(0), "$0.00");
+        assert_eq!(format_money(5), "$0.05");
+        assert_eq!(format_money(-5), "-$0.05");
+        assert_eq!(format_money(123_456), "$1,234.56");
+        assert_eq!(format_money(100_000_000), "$1,000,000.00");
+        assert_eq!(format_money(-500), "-$5.00");
     }
 }

@@ -551,7 +551,7 @@ fn number_effect(
                 Ok(Some(if changed { "opted_out" } else { "already_opted_out" }))
             }
             Some(CarrierVerdict::InvalidForTexting) => {
-                let changed = carrier::mark_invalid_in_tx(tx, address, error_code, cb.message_sid, now)?;
+                let changed = carrier::mark_invalid_in_tx(tx, address, error_code, Some(cb.message_sid), now)?;
                 Ok(Some(if changed { "marked_invalid" } else { "already_invalid" }))
             }
             None => Ok(None),

@@ -32,8 +32,71 @@ use crate::base::channel::Channel;
 use crate::base::db::{self, Db, Row, Value};
 use crate::base::error::{Error, Result};
 use crate::base::time;
+use crate::compliance::Verdict;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+/// Where a row is in its life (see the module docs); stored as its
+/// snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Inserted by the scan, compliance not asked yet.
+    Pending,
+    /// Allowed; the sender takes it once `not_before` has passed.
+    Queued,
+    /// Not before `not_before` (compliance or the send window said so).
+    Deferred,
+    /// Compliance refused it; final.
+    Blocked,
+    /// No longer wanted (settled, new cycle, later stage, paused); final.
+    Cancelled,
+    /// The send intent is committed and the provider is being called.
+    Sending,
+    /// The provider took it.
+    Sent,
+    /// The provider refused it for good, or it could not be rendered.
+    Failed,
+    /// The provider may or may not have it: never sent again automatically.
+    Unknown,
+}
+
+impl OutboxState {
+    /// Every state, in life order.
+    pub const ALL: [OutboxState; 9] = [
+        OutboxState::Pending,
+        OutboxState::Queued,
+        OutboxState::Deferred,
+        OutboxState::Blocked,
+        OutboxState::Cancelled,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Failed,
+        OutboxState::Unknown,
+    ];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Queued => "queued",
+            OutboxState::Deferred => "deferred",
+            OutboxState::Blocked => "blocked",
+            OutboxState::Cancelled => "cancelled",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+            OutboxState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::str::FromStr for OutboxState {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        OutboxState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| format!("unknown outbox state `{s}`"))
+    }
+}
 
 /// Columns the API shows.
 const COLUMNS: &str = "id, kind, tenant_id, channel, cycle, stage, days_past_due, address, state, state_reason, not_before,
@@ -59,8 +122,8 @@ pub struct OutboxRow {
     pub days_past_due: Option<i64>,
     /// Where it goes (E.164 / email), when known.
     pub address: Option<String>,
-    /// State.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: OutboxState,
     /// Why it is in that state.
     pub state_reason: Option<String>,
     /// Not sent before this time.
@@ -113,7 +176,7 @@ fn row_from(r: Row<'_>) -> Result<OutboxRow> {
         stage: r.opt_i64("stage")?,
         days_past_due: r.opt_i64("days_past_due")?,
         address: r.opt_string("address")?,
-        state: r.string("state")?,
+        state: r.str("state")?.parse().map_err(Error::Corrupt)?,
         state_reason: r.opt_string("state_reason")?,
         not_before: r.string("not_before")?,
         decision: r.opt_string("decision")?,
@@ -155,7 +218,15 @@ pub struct ListFilter<'a> {
 }
 
 /// The states a row can be in.
-pub const STATES: &[&str] = &["pending", "queued", "deferred", "blocked", "cancelled", "sending", "sent", "failed", "unknown"];
+pub const STATES: &[&str] = &{
+    let mut names = [""; OutboxState::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = OutboxState::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// Rows, newest first.
 pub fn list(db: &dyn Db, f: &ListFilter<'_>) -> Result<Vec<OutboxRow>> {
@@ -322,40 +393,18 @@ pub fn pending(db: &dyn Db, limit: i64) -> Result<Vec<Inserted>> {
 /// A compliance outcome to store on a row.
 #[derive(Debug, Clone)]
 pub struct DecisionUpdate<'a> {
-    /// `queued`, `deferred`, `blocked` (or `cancelled`).
-    pub state: &'a str,
+    /// `queued`, `deferred`, `blocked` (or `cancelled`, `failed`).
+    pub state: OutboxState,
     /// Why, in words.
     pub state_reason: Option<&'a str>,
-    /// `allow` / `block` / `defer` (None: compliance was not asked).
-    pub decision: Option<&'a str>,
+    /// Compliance's verdict (None: compliance was not asked).
+    pub decision: Option<Verdict>,
     /// The rules, JSON.
     pub reasons: Option<&'a serde_json::Value>,
     /// Not before.
     pub not_before: DateTime<Utc>,
     /// The address decided about.
     pub address: Option<&'a str>,
-}
-
-/// Store the scan's decision on a pending row (no-op if it left `pending`).
-pub fn decide_pending(db: &dyn Db, id: i64, d: &DecisionUpdate<'_>, now: DateTime<Utc>) -> Result<bool> {
-    let stamp = time::timestamp(now);
-    let rows = db.execute(
-        "UPDATE outbox SET state = ?, state_reason = ?, decision = ?, reasons = ?, decided_at = ?, not_before = ?,
-                address = coalesce(?, address), updated_at = ?
-         WHERE id = ? AND state = 'pending' RETURNING id",
-        &[
-            d.state.into(),
-            d.state_reason.into(),
-            d.decision.into(),
-            d.reasons.map(|r| r.to_string()).into(),
-            d.decision.map(|_| stamp.clone()).into(),
-            time::timestamp(d.not_before).into(),
-            d.address.into(),
-            stamp.as_str().into(),
-            id.into(),
-        ],
-    )?;
-    Ok(!rows.is_empty())
 }
 
 /// Store many decisions on pending rows in one transaction (multi-row
@@ -372,9 +421,9 @@ pub fn decide_pending_many(db: &dyn Db, decisions: &[(i64, DecisionUpdate<'_>)],
             for (id, d) in slice {
                 params.extend([
                     Value::Integer(*id),
-                    d.state.into(),
+                    d.state.as_str().into(),
                     d.state_reason.into(),
-                    d.decision.into(),
+                    d.decision.map(Verdict::as_str).into(),
                     d.reasons.map(|r| r.to_string()).into(),
                     time::timestamp(d.not_before).into(),
                     d.address.into(),
@@ -493,11 +542,11 @@ pub fn settle_leased(db: &dyn Db, id: i64, owner: &str, d: &DecisionUpdate<'_>, 
                 lease_owner = NULL, leased_until = NULL, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'deferred') RETURNING id",
         &[
-            d.state.into(),
+            d.state.as_str().into(),
             d.state_reason.into(),
-            d.decision.into(),
+            d.decision.map(Verdict::as_str).into(),
             d.reasons.map(|r| r.to_string()).into(),
-            d.decision.into(),
+            d.decision.map(Verdict::as_str).into(),
             stamp.as_str().into(),
             time::timestamp(d.not_before).into(),
             stamp.as_str().into(),
@@ -542,53 +591,6 @@ pub fn cancel_queued_for_tenant(db: &dyn Db, tenant_id: &str, reason: &str, now:
         &[reason.into(), time::timestamp(now).into(), tenant_id.into()],
     )?;
     Ok(rows.len())
-}
-
-/// Pause a tenant's automatic notices until `until` (a promise to pay): the
-/// scan queues none and the sender cancels waiting ones. Replaces an earlier
-/// pause. One transaction with the cancellation; audited.
-pub fn pause_tenant(
-    db: &dyn Db,
-    tenant_id: &str,
-    until: DateTime<Utc>,
-    reason: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    if reason.trim().is_empty() {
-        return Err(Error::Invalid("a pause needs a reason".into()));
-    }
-    db::transaction(db, |tx| {
-        crate::records::tenants::require(tx, tenant_id)?;
-        tx.execute(
-            "INSERT INTO notice_pauses (tenant_id, paused_until, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (tenant_id) DO UPDATE SET paused_until = excluded.paused_until, reason = excluded.reason,
-                 set_by = excluded.set_by, set_at = excluded.set_at",
-            &[tenant_id.into(), time::timestamp(until).into(), reason.into(), actor.into(), time::timestamp(now).into()],
-        )?;
-        let n = cancel_queued_for_tenant(tx, tenant_id, &format!("notices paused until {}: {reason}", time::timestamp(until)), now)?;
-        crate::records::audit::record(
-            tx,
-            actor,
-            "notices.pause",
-            &crate::records::audit::tenant_target(tenant_id),
-            &serde_json::json!({ "until": time::timestamp(until), "reason": reason, "cancelled": n }),
-            now,
-        )?;
-        Ok(n)
-    })
-}
-
-/// Lift a tenant's pause; audited. Returns false when there was none.
-pub fn clear_pause(db: &dyn Db, tenant_id: &str, actor: &str, now: DateTime<Utc>) -> Result<bool> {
-    db::transaction(db, |tx| {
-        let gone = tx.execute("DELETE FROM notice_pauses WHERE tenant_id = ? RETURNING tenant_id", &[tenant_id.into()])?;
-        if gone.is_empty() {
-            return Ok(false);
-        }
-        crate::records::audit::record(tx, actor, "notices.unpause", &crate::records::audit::tenant_target(tenant_id), &serde_json::json!({}), now)?;
-        Ok(true)
-    })
 }
 
 /// A staff-written one-off message to queue.
@@ -637,43 +639,47 @@ pub fn queue_supplemental(
     let decision = checker.check(&request).map_err(|e| match e {
         crate::compliance::CheckError::UnknownTenant(m) => Error::NotFound(m),
         crate::compliance::CheckError::Invalid(m) => Error::Invalid(m),
-        crate::compliance::CheckError::Unavailable(m) => Error::Db(crate::base::db::DbError::Unavailable(m)),
+        crate::compliance::CheckError::Unavailable(m) => Error::ComplianceUnavailable(m),
     })?;
     let (state, not_before) = match decision.verdict {
-        crate::compliance::Verdict::Allow => ("queued", now),
-        crate::compliance::Verdict::Defer => ("deferred", decision.defer_until.unwrap_or(now)),
-        crate::compliance::Verdict::Block => ("blocked", now),
+        Verdict::Allow => (OutboxState::Queued, now),
+        Verdict::Defer => (OutboxState::Deferred, decision.defer_until.unwrap_or(now)),
+        Verdict::Block => (OutboxState::Blocked, now),
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
     let stamp = time::timestamp(now);
-    let rows = db.execute(
-        "INSERT INTO outbox (kind, tenant_id, channel, address, state, not_before, decision, reasons, decided_at,
-                             custom_subject, custom_body, created_by, created_at, updated_at)
-         VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        &[
-            msg.tenant_id.into(),
-            msg.channel.as_str().into(),
-            decision.address.as_deref().into(),
-            state.into(),
-            time::timestamp(not_before).into(),
-            decision.verdict.as_str().into(),
-            reasons.to_string().into(),
-            stamp.as_str().into(),
-            msg.subject.into(),
-            msg.body.into(),
-            msg.actor.into(),
-            stamp.as_str().into(),
-            stamp.as_str().into(),
-        ],
-    )?;
-    let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
-    crate::records::audit::record(
-        db,
-        msg.actor,
-        "outbox.supplemental",
-        &crate::records::audit::tenant_target(msg.tenant_id),
-        &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "decision": decision.verdict.as_str() }),
-        now,
-    )?;
-    get(db, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))
+    // The message and its audit row together: an error answered to staff
+    // must mean nothing was queued, or their retry sends it twice.
+    db::transaction(db, |tx| -> Result<OutboxRow> {
+        let rows = tx.execute(
+            "INSERT INTO outbox (kind, tenant_id, channel, address, state, not_before, decision, reasons, decided_at,
+                                 custom_subject, custom_body, created_by, created_at, updated_at)
+             VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            &[
+                msg.tenant_id.into(),
+                msg.channel.as_str().into(),
+                decision.address.as_deref().into(),
+                state.as_str().into(),
+                time::timestamp(not_before).into(),
+                decision.verdict.as_str().into(),
+                reasons.to_string().into(),
+                stamp.as_str().into(),
+                msg.subject.into(),
+                msg.body.into(),
+                msg.actor.into(),
+                stamp.as_str().into(),
+                stamp.as_str().into(),
+            ],
+        )?;
+        let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
+        crate::records::audit::record(
+            tx,
+            msg.actor,
+            "outbox.supplemental",
+            &crate::records::audit::tenant_target(msg.tenant_id),
+            &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "decision": decision.verdict.as_str() }),
+            now,
+        )?;
+        get(tx, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))
+    })
 }

@@ -24,6 +24,7 @@ use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};
 use crate::records::tenants::{self, TenantStatus};
 use crate::base::time;
+use crate::notices::pauses::{self, Pause, PauseKind};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -149,7 +150,7 @@ pub struct NewPromise<'a> {
 }
 
 /// The horizon in days (setting `promise_horizon_days`).
-pub fn horizon_days(db: &dyn Db) -> Result<i64> {
+fn horizon_days(db: &dyn Db) -> Result<i64> {
     Ok(crate::records::settings::get(db)?.promise_horizon_days)
 }
 
@@ -241,7 +242,7 @@ pub fn record_in_tx(tx: &dyn Db, p: &NewPromise<'_>, now: DateTime<Utc>) -> Resu
         if a > balance {
             return Err(Error::Invalid(format!(
                 "the promised amount must not be more than the balance ({})",
-                crate::notices::templates::format_money(balance)
+                crate::base::money::format_money(balance)
             )));
         }
     }
@@ -269,25 +270,13 @@ pub fn record_in_tx(tx: &dyn Db, p: &NewPromise<'_>, now: DateTime<Utc>) -> Resu
     )?;
     let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
     let amount_text = match p.amount_cents {
-        Some(a) => crate::notices::templates::format_money(a),
-        None => format!("the balance of {}", crate::notices::templates::format_money(balance)),
+        Some(a) => crate::base::money::format_money(a),
+        None => format!("the balance of {}", crate::base::money::format_money(balance)),
     };
     let body = format!("Promise to pay {amount_text} by {date}");
-    // The pause: the hook the scan (OVERDUE_SQL) and the sender read. A
-    // longer pause staff set by hand is kept.
-    tx.execute(
-        "INSERT INTO notice_pauses (tenant_id, paused_until, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (tenant_id) DO UPDATE SET paused_until = excluded.paused_until, reason = excluded.reason,
-             set_by = excluded.set_by, set_at = excluded.set_at
-         WHERE notice_pauses.reason LIKE 'promise #%' OR notice_pauses.paused_until <= excluded.paused_until",
-        &[
-            p.tenant_id.into(),
-            time::timestamp(due_at).into(),
-            format!("promise #{id}: {body}").into(),
-            p.actor.into(),
-            stamp.as_str().into(),
-        ],
-    )?;
+    // The pause the scan and the sender read; a longer staff pause is kept.
+    let reason = format!("promise #{id}: {body}");
+    pauses::set_in_tx(tx, &Pause { tenant_id: p.tenant_id, until: due_at, kind: PauseKind::Promise(id), reason: &reason, actor: p.actor }, now)?;
     let cancelled = crate::notices::outbox::cancel_queued_for_tenant(tx, p.tenant_id, &format!("promise to pay by {date}"), now)?;
     let fallback;
     let (channel, address) = match p.contact {
@@ -418,19 +407,16 @@ pub fn evaluate_in_tx(tx: &dyn Db, tenant: Option<&str>, now: DateTime<Utc>) -> 
         if status == PromiseStatus::Broken {
             out.broken += 1;
             // Lift this promise's pause (not a later one set by staff).
-            tx.execute(
-                "DELETE FROM notice_pauses WHERE tenant_id = ? AND reason LIKE ?",
-                &[p.tenant_id.as_str().into(), format!("promise #{}:%", p.id).into()],
-            )?;
+            pauses::lift_promise_in_tx(tx, &p.tenant_id, p.id)?;
             crate::records::notes::add(
                 tx,
                 &p.tenant_id,
                 "promise",
                 &format!(
                     "Promise to pay {} by {} was not kept ({} paid since); automatic notices resume.",
-                    crate::notices::templates::format_money(p.required_cents),
+                    crate::base::money::format_money(p.required_cents),
                     p.promised_date,
-                    crate::notices::templates::format_money(p.paid_since_cents)
+                    crate::base::money::format_money(p.paid_since_cents)
                 ),
                 "system",
                 now,

@@ -21,11 +21,10 @@
 //! `deferred` until then, block → `blocked` with the rules). A row left
 //! undecided by an interrupted scan is decided by the next.
 
-use crate::base::channel::Channel;
 use crate::compliance::{CheckError, CheckRequest, ComplianceCheck, Verdict};
 use crate::base::db::Db;
 use crate::base::error::{Error, Result};
-use crate::notices::outbox::{self, Candidate, DecisionUpdate, Inserted};
+use crate::notices::outbox::{self, Candidate, DecisionUpdate, Inserted, OutboxState};
 use crate::notices::schedule::{self, Schedule};
 use crate::base::time;
 use chrono::{DateTime, Duration, Utc};
@@ -35,7 +34,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 /// Who the scan's rows are created by.
-pub const ACTOR: &str = "scan";
+const ACTOR: &str = "scan";
 /// Most leftover pending rows decided per scan.
 const PENDING_BATCH: i64 = 100_000;
 
@@ -228,9 +227,9 @@ const DECIDE_BATCH: usize = 500;
 /// A decision waiting to be written.
 struct Decided {
     id: i64,
-    state: &'static str,
+    state: OutboxState,
     state_reason: Option<String>,
-    decision: Option<&'static str>,
+    decision: Option<Verdict>,
     reasons: Option<serde_json::Value>,
     not_before: DateTime<Utc>,
     address: Option<String>,
@@ -259,7 +258,7 @@ fn decide(
             report.cancelled += 1;
             return Ok(Decided {
                 id: row.id,
-                state: "cancelled",
+                state: OutboxState::Cancelled,
                 state_reason: Some(m),
                 decision: None,
                 reasons: None,
@@ -271,41 +270,41 @@ fn decide(
             report.blocked += 1;
             return Ok(Decided {
                 id: row.id,
-                state: "blocked",
+                state: OutboxState::Blocked,
                 reasons: Some(serde_json::json!([{ "rule": "request.invalid", "detail": m }])),
                 state_reason: Some(m),
-                decision: Some("block"),
+                decision: Some(Verdict::Block),
                 not_before: row.not_before,
                 address: None,
             });
         }
         // Without the facts nothing may be decided: the row stays pending
         // and the next scan asks again.
-        Err(CheckError::Unavailable(m)) => return Err(Error::Db(crate::base::db::DbError::Unavailable(m))),
+        Err(CheckError::Unavailable(m)) => return Err(Error::ComplianceUnavailable(m)),
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
     let summary = summarize(&decision.reasons);
     let (state, not_before, reason) = match decision.verdict {
         Verdict::Allow => {
             report.allowed += 1;
-            ("queued", row.not_before, None)
+            (OutboxState::Queued, row.not_before, None)
         }
         Verdict::Defer => {
             report.deferred += 1;
             let until = decision.defer_until.unwrap_or(row.not_before).max(row.not_before);
             let at = facility_zone.and_then(|z| schedule.next_send_time(until, z)).unwrap_or(until);
-            ("deferred", at, Some(summary))
+            (OutboxState::Deferred, at, Some(summary))
         }
         Verdict::Block => {
             report.blocked += 1;
-            ("blocked", row.not_before, Some(summary))
+            (OutboxState::Blocked, row.not_before, Some(summary))
         }
     };
     Ok(Decided {
         id: row.id,
         state,
         state_reason: reason,
-        decision: Some(decision.verdict.as_str()),
+        decision: Some(decision.verdict),
         reasons: Some(reasons),
         not_before,
         address: decision.address,
@@ -316,6 +315,3 @@ fn decide(
 pub fn summarize(reasons: &[crate::compliance::Reason]) -> String {
     reasons.iter().map(|r| format!("{}: {}", r.rule, r.detail)).collect::<Vec<_>>().join("; ")
 }
-
-/// The channels notices use.
-pub const NOTICE_CHANNELS: [Channel; 2] = [Channel::Text, Channel::Email];

@@ -1,4 +1,4 @@
-//! Supplemental messages (seed 000): a one-off text or email staff write to
+//! Supplemental messages: a one-off text or email staff write to
 //! an overdue tenant, from an approved template (a notice template) or free
 //! text limited to account matters. It is queued in the outbox as kind
 //! `supplemental` ([`outbox::queue_supplemental`]): compliance decides it
@@ -8,7 +8,7 @@
 //! "Limited to account matters": staff name the purpose from a fixed list
 //! ([`PURPOSES`]), the tenant must owe an overdue balance, and free text
 //! may not carry web links of its own (the personal payment link is
-//! `{{ payment_link }}`) — the product is not for marketing (seed 000).
+//! `{{ payment_link }}`) — these are collection messages, never marketing.
 
 use crate::base::channel::Channel;
 use crate::compliance::ComplianceCheck;

@@ -18,7 +18,7 @@
 
 use crate::records::audit;
 use crate::base::channel::Channel;
-use crate::base::db::{Db, Row};
+use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};
 use crate::base::time;
 use chrono::{DateTime, Utc};
@@ -41,21 +41,6 @@ pub fn opt_out_line(channel: Channel, unsubscribe_url: Option<&str>) -> String {
         ),
         _ => SMS_OPT_OUT.to_owned(),
     }
-}
-
-/// Money as tenants read it: `$1,234.56`, `-$5.00`.
-pub fn format_money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}${grouped}.{:02}", abs % 100)
 }
 
 /// What a template can print.
@@ -98,7 +83,7 @@ impl RenderContext {
             unit: "1A".into(),
             facility: "Maple Court Storage".into(),
             balance_cents: 123_456,
-            balance: format_money(123_456),
+            balance: crate::base::money::format_money(123_456),
             days_past_due: 12,
             due_date: "2024-03-01".into(),
             stage: 3,
@@ -194,7 +179,7 @@ fn segments(sizes: impl Iterator<Item = usize>, total: usize, single: usize, per
 }
 
 /// Measure a text as the carrier will send it.
-pub fn measure_sms(text: &str) -> Measure {
+fn measure_sms(text: &str) -> Measure {
     let characters = text.chars().count();
     let gsm: Option<Vec<usize>> = text.chars().map(gsm_septets).collect();
     match gsm {
@@ -373,21 +358,25 @@ pub fn put(
     }
     let sample = check(channel, subject, body).map_err(|e| Error::Invalid(e.to_string()))?;
     let at = time::timestamp(now);
-    db.execute(
-        "INSERT INTO notice_templates (stage, channel, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (stage, channel) DO UPDATE SET subject = excluded.subject, body = excluded.body,
-             updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        &[stage.into(), channel.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
-    )?;
-    audit::record(
-        db,
-        actor,
-        "notice_template.set",
-        "",
-        &serde_json::json!({ "stage": stage, "channel": channel, "subject": subject, "body": body }),
-        now,
-    )?;
-    let template = get(db, stage, channel)?.ok_or_else(|| Error::Corrupt("template vanished".into()))?;
+    // With its audit row or not at all: a change answered as failed must not
+    // have happened.
+    let template = db::transaction(db, |tx| -> Result<Template> {
+        tx.execute(
+            "INSERT INTO notice_templates (stage, channel, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (stage, channel) DO UPDATE SET subject = excluded.subject, body = excluded.body,
+                 updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            &[stage.into(), channel.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
+        )?;
+        audit::record(
+            tx,
+            actor,
+            "notice_template.set",
+            "",
+            &serde_json::json!({ "stage": stage, "channel": channel, "subject": subject, "body": body }),
+            now,
+        )?;
+        get(tx, stage, channel)?.ok_or_else(|| Error::Corrupt("template vanished".into()))
+    })?;
     Ok((template, sample))
 }
 
@@ -427,15 +416,6 @@ mod tests {
             let m = measure_sms(&text);
             assert_eq!((m.encoding, m.units, m.segments), (enc, units, segs), "{text:?}");
         }
-    }
-
-    #[test]
-    fn money() {
-        assert_eq!(format_money(0), "$0.00");
-        assert_eq!(format_money(5), "$0.05");
-        assert_eq!(format_money(123_456), "$1,234.56");
-        assert_eq!(format_money(100_000_000), "$1,000,000.00");
-        assert_eq!(format_money(-500), "-$5.00");
     }
 
     #[test]

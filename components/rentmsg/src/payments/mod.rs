@@ -1,4 +1,4 @@
-//! Payment links (issue 7), independent of the HTTP stack: the
+//! Payment links, independent of the HTTP stack: the
 //! `payment-link` component turns each request into a [`PayRequest`], calls
 //! [`handle`] and writes the [`PayResponse`].
 //!
@@ -32,7 +32,7 @@ use crate::notices::links::{self, LinkTarget, Purpose};
 use crate::notices::promises::{self, PromiseSource};
 use crate::sending::providers::{HttpClient, TransportError};
 use crate::records::tenants::TenantStatus;
-use crate::notices::templates::format_money;
+use crate::base::money::format_money;
 use crate::base::time;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
@@ -46,11 +46,11 @@ pub struct PayConfig {
     pub public_base_url: String,
     /// `link_key`: verifies the tokens.
     pub link_key: String,
-    /// `payments_api_base`.
+    /// `payments_api_base`: where checkout sessions are created.
     pub api_base: String,
-    /// `payments_secret_key`.
+    /// `payments_secret_key`: authenticates checkout requests; empty means online payment is off (503).
     pub secret_key: String,
-    /// `payments_webhook_secret`.
+    /// `payments_webhook_secret`: verifies the provider's webhook signatures.
     pub webhook_secret: String,
     /// Currency of the balances (`usd`).
     pub currency: String,
@@ -67,7 +67,7 @@ pub struct PayRequest {
     pub query: String,
     /// Headers (names in any case).
     pub headers: Vec<(String, String)>,
-    /// The body.
+    /// The raw body (forms and webhook events are size-checked before reading).
     pub body: Vec<u8>,
     /// The client's address (`spin-client-addr`), if known.
     pub client_addr: Option<String>,
@@ -80,14 +80,14 @@ impl PayRequest {
     }
 }
 
-/// The answer.
+/// The answer to write back, with a log line's worth of what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayResponse {
     /// HTTP status.
     pub status: u16,
     /// Headers to send.
     pub headers: Vec<(String, String)>,
-    /// Body.
+    /// HTML or JSON, as the content-type header says.
     pub body: String,
     /// What happened, for the structured log line (no personal data).
     pub event: serde_json::Value,
@@ -108,7 +108,7 @@ pub struct PayEnv<'a> {
     pub http: &'a dyn HttpClient,
     /// Settings.
     pub config: &'a PayConfig,
-    /// Now.
+    /// The time every check of this request uses (link expiry, promise dates).
     pub now: DateTime<Utc>,
 }
 

@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 /// Who writes the ledger entries (`ledger_entries.source`) and audit rows.
-pub const SOURCE: &str = "payments";
+const SOURCE: &str = "payments";
 
 /// What an event did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +44,7 @@ pub struct Outcome {
 }
 
 /// The event types that settle.
-pub const SETTLING: [&str; 2] = ["checkout.session.completed", "checkout.session.async_payment_succeeded"];
+const SETTLING: [&str; 2] = ["checkout.session.completed", "checkout.session.async_payment_succeeded"];
 
 /// Process one verified event body. `Err(Invalid)` for a body that is not
 /// an event (the caller answers 400).
@@ -160,11 +160,11 @@ fn settle(
         None => crate::base::db::Rows::default(),
     };
     let (channel, address) = match notice.first() {
-        Some(r) => (r.str("channel")?.parse::<Channel>().unwrap_or(Channel::Text), r.opt_string("address")?),
+        Some(r) => (r.str("channel")?.parse::<Channel>().map_err(Error::Corrupt)?, r.opt_string("address")?),
         None => (Channel::Text, None),
     };
     let address = address.unwrap_or_else(|| "payment link".to_owned());
-    let body = format!("Online payment of {} received", crate::notices::templates::format_money(amount));
+    let body = format!("Online payment of {} received", crate::base::money::format_money(amount));
     let detail = serde_json::json!({ "checkout_session": session_id, "notice_id": notice_id, "amount_cents": amount });
     contact_log::record(
         tx,

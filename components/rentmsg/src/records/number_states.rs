@@ -101,19 +101,14 @@ pub fn number_state(db: &dyn Db, address: &str) -> Result<Option<NumberState>> {
         .transpose()
 }
 
-/// Is texting this number blocked by a carrier verdict? (For the send path
-/// and the compliance rules.)
-pub fn texting_blocked(db: &dyn Db, address: &str) -> Result<bool> {
-    Ok(number_state(db, address)?.is_some())
-}
-
 /// Mark a number invalid for texting; false if it already was. Audited.
-/// Call inside a transaction.
+/// Call inside a transaction. `message_sid` is the message whose status
+/// reported the code; None when the provider refused the send outright.
 pub fn mark_invalid_in_tx(
     tx: &dyn Db,
     address: &str,
     error_code: &str,
-    message_sid: &str,
+    message_sid: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let inserted = tx.execute(

@@ -49,7 +49,7 @@ impl Clock for SystemClock {
 }
 
 /// The counter key of a minute.
-pub fn bucket_key(unix_minute: i64) -> String {
+fn bucket_key(unix_minute: i64) -> String {
     format!("send-budget:{unix_minute}")
 }
 

@@ -1,11 +1,14 @@
 //! SMS (Twilio-compatible) and email (Postmark-compatible) requests and
-//! answers, as pure functions over plain HTTP values (wire formats in
-//! `shared/reference/providers.md`). The transport is the [`HttpClient`]
+//! answers, as pure functions over plain HTTP values (Twilio's Messages
+//! API and Postmark's email API, as their tests below pin them). The transport is the [`HttpClient`]
 //! trait: wasi-http in the component, a fake in native tests.
 //!
 //! How answers are read:
 //! - 2xx with the provider's message id: accepted.
-//! - Twilio error 21610 (the recipient opted out at the carrier): a STOP.
+//! - a Twilio error code that is about the number
+//!   ([`crate::records::number_states::verdict`], the one table of them):
+//!   opted out at the carrier is a STOP, invalid for texting marks the
+//!   number, as the same code in a status callback does.
 //! - 401 / 403: our credentials are wrong; nothing was sent, nothing is
 //!   marked failed, the pass stops (fix the configuration).
 //! - 429 and 5xx: the provider did not take it; retry later with backoff
@@ -18,6 +21,7 @@
 //! its activity), Twilio only through the outbox's intent record (see
 //! `outbox` for what guarantees at-most-once).
 
+use crate::records::number_states::{verdict, CarrierVerdict};
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
@@ -39,6 +43,25 @@ impl HttpRequest {
     /// First value of a header (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The headers as they go on the wire: names lower-cased, framing
+    /// headers the caller set dropped, and `content-length` for the body.
+    /// The body is always known in full, and without the length the
+    /// request would go out chunked, which the providers' own client
+    /// libraries never send.
+    pub fn wire_headers(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(|(k, _)| k != "content-length" && k != "transfer-encoding")
+            .collect();
+        let bodiless = self.body.is_empty() && matches!(self.method.as_str(), "GET" | "HEAD");
+        if !bodiless {
+            out.push(("content-length".into(), self.body.len().to_string()));
+        }
+        out
     }
 }
 
@@ -217,6 +240,14 @@ pub enum Outcome {
         /// Provider message.
         reason: String,
     },
+    /// Refused because the number cannot receive texts (Twilio 21211,
+    /// 21614...): the message fails and the number is marked.
+    InvalidNumber {
+        /// Provider error code.
+        code: String,
+        /// Provider message.
+        reason: String,
+    },
     /// Not taken, try again later (429, 5xx).
     Retry {
         /// What happened.
@@ -260,10 +291,14 @@ pub fn parse_twilio(resp: &HttpResponse) -> Outcome {
         },
         401 | 403 => Outcome::AuthFailed { reason: format!("HTTP {}: {message}", resp.status) },
         429 => Outcome::Retry { reason: format!("HTTP 429: {message}"), after_seconds: retry_after(resp) },
-        400..=499 if code.as_deref() == Some("21610") => {
-            Outcome::OptedOut { code: "21610".into(), reason: message }
-        }
-        400..=499 => Outcome::Rejected { code, reason: message },
+        400..=499 => match code {
+            Some(code) => match verdict(&code) {
+                Some(CarrierVerdict::OptedOut) => Outcome::OptedOut { code, reason: message },
+                Some(CarrierVerdict::InvalidForTexting) => Outcome::InvalidNumber { code, reason: message },
+                None => Outcome::Rejected { code: Some(code), reason: message },
+            },
+            None => Outcome::Rejected { code: None, reason: message },
+        },
         _ => Outcome::Retry { reason: format!("HTTP {}: {message}", resp.status), after_seconds: retry_after(resp) },
     }
 }
@@ -306,6 +341,23 @@ mod tests {
     }
 
     #[test]
+    fn wire_headers_carry_the_body_length_not_chunking() {
+        let r = twilio_request(&sms(), "+12125550101", "Hello");
+        let wire = r.wire_headers();
+        assert_eq!(wire.iter().filter(|(k, _)| k == "content-length").collect::<Vec<_>>(), [&("content-length".to_owned(), r.body.len().to_string())]);
+        assert!(wire.iter().all(|(k, _)| k == &k.to_ascii_lowercase()));
+        assert!(wire.iter().any(|(k, v)| k == "content-type" && v == "application/x-www-form-urlencoded"));
+        let mut stale = r.clone();
+        stale.headers.push(("Content-Length".into(), "1".into()));
+        stale.headers.push(("Transfer-Encoding".into(), "chunked".into()));
+        assert_eq!(stale.wire_headers(), wire, "a caller's framing headers are replaced");
+        let get = HttpRequest { method: "GET".into(), url: "https://x.example/".into(), headers: vec![], body: vec![] };
+        assert!(get.wire_headers().is_empty());
+        let empty_post = HttpRequest { method: "POST".into(), ..get };
+        assert_eq!(empty_post.wire_headers(), [("content-length".to_owned(), "0".to_owned())]);
+    }
+
+    #[test]
     fn twilio_request_wire_format() {
         let r = twilio_request(&sms(), "+14155552671", "Hi & bye: 100% ✓");
         assert_eq!(r.method, "POST");
@@ -332,7 +384,7 @@ mod tests {
             ),
             (
                 resp(400, r#"{"code":21211,"message":"The 'To' number is not a valid phone number.","status":400}"#),
-                Outcome::Rejected { code: Some("21211".into()), reason: "The 'To' number is not a valid phone number.".into() },
+                Outcome::InvalidNumber { code: "21211".into(), reason: "The 'To' number is not a valid phone number.".into() },
             ),
             (resp(401, r#"{"code":20003,"message":"Authenticate"}"#), Outcome::AuthFailed { reason: "HTTP 401: Authenticate".into() }),
             (resp(503, "down"), Outcome::Retry { reason: "HTTP 503: HTTP 503".into(), after_seconds: None }),

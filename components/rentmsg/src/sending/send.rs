@@ -16,16 +16,19 @@
 //!    signed for the row's random link id).
 //! 6. **Intent**: one transaction moves the row to `sending` (attempt + 1)
 //!    and writes the contact-log row (status `sending`). Only then:
-//! 7. **Provider call**, then one transaction records the answer on the
-//!    row and the contact log: `sent` with the provider id; a refusal
-//!    `failed` with the provider's reason (21610 also records the STOP);
-//!    429 / 5xx / not delivered back to `queued` with backoff; no answer at
-//!    all `unknown` (it may have been sent, so it is not sent again).
+//! 7. **Provider call** (the request is built before the intent, so nothing
+//!    stands between the two).
+//! 8. **Outcome**: one transaction records the answer on the row and the
+//!    contact log: `sent` with the provider id; a refusal `failed` with the
+//!    provider's reason (an opt-out code also records the STOP, an
+//!    invalid-number code marks the number); 429 / 5xx / not delivered back
+//!    to `queued` with backoff; no answer at all `unknown` (it may have been
+//!    sent, so it is not sent again).
 //!
 //! At most once: the provider is only called after the intent is committed,
 //! and a row whose intent is committed is never handed to a provider again
 //! except after an answer that says it was not taken (429, 5xx, a request
-//! that never left). A crash between the call and step 7 leaves the row in
+//! that never left). A crash between the call and step 8 leaves the row in
 //! `sending`; when its lease expires the next pass marks it `unknown`
 //! ([`crate::notices::outbox::reconcile_stale`]). Twilio has no idempotency key and
 //! looking a message up by recipient and date is unreliable, so an unknown
@@ -37,12 +40,12 @@
 use crate::base::channel::Channel;
 use crate::compliance::{CheckError, CheckRequest, ComplianceCheck, Verdict};
 use crate::records::contact_log::{self, Direction, NewContact};
-use crate::base::db::{self, Db, DbError};
+use crate::base::db::{self, Db};
 use crate::base::error::{Error, Result};
 use crate::notices::links::{self, Purpose};
-use crate::notices::outbox::{self, DecisionUpdate, Leased};
+use crate::notices::outbox::{self, DecisionUpdate, Leased, OutboxState};
 use crate::sending::pacing::{Clock, Counter, Pacer, Slot};
-use crate::sending::providers::{self, EmailConfig, HttpClient, Outcome, SmsConfig, TransportError};
+use crate::sending::providers::{self, EmailConfig, HttpClient, HttpRequest, Outcome, SmsConfig, TransportError};
 use crate::notices::schedule::{self, Schedule};
 use crate::notices::templates::{self, RenderContext, Rendered};
 use crate::base::time;
@@ -199,6 +202,35 @@ enum Step {
     Stop(StopReason),
 }
 
+/// A step either hands its result to the next one or has finished the
+/// row's turn (settled it, released it, or ended the pass).
+enum Flow<T> {
+    Go(T),
+    Done(Step),
+}
+
+/// Unwrap a [`Flow`]: the value, or return the finished row's [`Step`].
+macro_rules! go {
+    ($flow:expr) => {
+        match $flow {
+            Flow::Go(v) => v,
+            Flow::Done(step) => return Ok(step),
+        }
+    };
+}
+
+/// What one pass carries from row to row.
+struct Pass<'p> {
+    pacer: Pacer<'p>,
+    schedule: Schedule,
+    expiry_days: i64,
+    /// Templates read so far, by stage and channel (None: there is none).
+    templates: HashMap<(i64, Channel), Option<templates::Template>>,
+    /// Channels still taking messages this pass.
+    channels: Vec<Channel>,
+    report: SendReport,
+}
+
 /// Run one pass. Returns what it did; an `Err` means the database (or
 /// compliance data) failed mid-way: rows already handled are recorded, a row
 /// in flight is left for the lease and reconciliation rules.
@@ -213,8 +245,6 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
     }
     let pacer = Pacer::new(env.counter, env.config.rate_per_minute);
     pacer.cleanup(start);
-    let schedule = schedule::load(env.db)?;
-    let expiry_days = links::expiry_days(env.db)?;
     let mut channels: Vec<Channel> = Vec::new();
     match &env.config.sms {
         Some(_) => channels.push(Channel::Text),
@@ -224,25 +254,31 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
         Some(_) => channels.push(Channel::Email),
         None => report.channels_unavailable.push("email: email provider not configured".into()),
     }
-    let mut templates: HashMap<(i64, Channel), Option<templates::Template>> = HashMap::new();
+    let mut pass = Pass {
+        pacer,
+        schedule: schedule::load(env.db)?,
+        expiry_days: links::expiry_days(env.db)?,
+        templates: HashMap::new(),
+        channels,
+        report,
+    };
     loop {
         let now = env.clock.now();
         if now >= env.deadline {
-            report.stopped = StopReason::Deadline;
+            pass.report.stopped = StopReason::Deadline;
             break;
         }
         let until = now + Duration::seconds(LEASE_SECONDS);
-        let Some(row) = outbox::lease_next(env.db, env.owner, until, &channels, now)? else {
-            report.stopped = StopReason::Idle;
+        let Some(row) = outbox::lease_next(env.db, env.owner, until, &pass.channels, now)? else {
+            pass.report.stopped = StopReason::Idle;
             break;
         };
-        let step = process(env, &pacer, &schedule, expiry_days, &mut templates, &mut channels, &row, &mut report)?;
-        if let Step::Stop(reason) = step {
-            report.stopped = reason;
+        if let Step::Stop(reason) = process(env, &mut pass, &row)? {
+            pass.report.stopped = reason;
             break;
         }
     }
-    Ok(report)
+    Ok(pass.report)
 }
 
 fn settle(env: &SendEnv<'_>, row: &Leased, d: DecisionUpdate<'_>) -> Result<()> {
@@ -254,173 +290,192 @@ fn settle(env: &SendEnv<'_>, row: &Leased, d: DecisionUpdate<'_>) -> Result<()> 
         .map(|a| a.iter().filter_map(|x| x["rule"].as_str()).collect())
         .unwrap_or_default();
     (env.log)(&serde_json::json!({
-        "event": d.state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "rules": rules,
+        "event": d.state.as_str(), "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(), "rules": rules,
     }));
     Ok(())
 }
 
-fn cancel(env: &SendEnv<'_>, row: &Leased, reason: &str, report: &mut SendReport) -> Result<Step> {
-    report.cancelled += 1;
-    let now = env.clock.now();
+/// Settle the row without sending: `state` for `reason`, not before `at`,
+/// with compliance's verdict and rules when it was asked.
+#[allow(clippy::too_many_arguments)]
+fn settle_as<T>(
+    env: &SendEnv<'_>,
+    row: &Leased,
+    state: OutboxState,
+    reason: &str,
+    decision: Option<(Verdict, &serde_json::Value)>,
+    at: DateTime<Utc>,
+) -> Result<Flow<T>> {
     settle(
         env,
         row,
-        DecisionUpdate { state: "cancelled", state_reason: Some(reason), decision: None, reasons: None, not_before: now, address: None },
+        DecisionUpdate {
+            state,
+            state_reason: Some(reason),
+            decision: decision.map(|(v, _)| v),
+            reasons: decision.map(|(_, r)| r),
+            not_before: at,
+            address: None,
+        },
     )?;
+    Ok(Flow::Done(Step::Next))
+}
+
+fn cancel<T>(env: &SendEnv<'_>, row: &Leased, reason: &str, report: &mut SendReport) -> Result<Flow<T>> {
+    report.cancelled += 1;
+    settle_as(env, row, OutboxState::Cancelled, reason, None, env.clock.now())
+}
+
+/// Give the row back untouched and end its turn with `step`.
+fn release<T>(env: &SendEnv<'_>, row: &Leased, step: Step) -> Result<Flow<T>> {
+    outbox::release(env.db, row.id, env.owner, env.clock.now())?;
+    Ok(Flow::Done(step))
+}
+
+/// One leased row, start to finish: the steps of the module docs, in order.
+fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Result<Step> {
+    let Some(tenant) = tenant_now(env.db, &row.tenant_id, env.clock.now())? else {
+        go!(cancel::<()>(env, row, "the tenant no longer exists", &mut pass.report)?);
+        return Ok(Step::Next);
+    };
+    let days_past_due = go!(still_wanted(env, pass, row, &tenant)?);
+    go!(take_budget_slot(env, pass, row)?);
+    let address = go!(recheck_compliance(env, pass, row, &tenant)?);
+    let message = go!(render(env, pass, row, &tenant, days_past_due)?);
+    let request = go!(provider_request(env, pass, row, &address, &message)?);
+    let Some((attempt, log_id)) = record_intent(env, row, &address, &message.link_id, &message.rendered, env.clock.now())? else {
+        // The lease was lost (expired and taken): the other holder sends it.
+        return Ok(Step::Next);
+    };
+    let answer = call_provider(env, row, &request);
+    record_outcome(env, pass, &Sent { row, attempt, log_id, address: &address, rendered: &message.rendered }, answer)?;
     Ok(Step::Next)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn process(
-    env: &SendEnv<'_>,
-    pacer: &Pacer<'_>,
-    schedule: &Schedule,
-    expiry_days: i64,
-    templates_cache: &mut HashMap<(i64, Channel), Option<templates::Template>>,
-    channels: &mut Vec<Channel>,
-    row: &Leased,
-    report: &mut SendReport,
-) -> Result<Step> {
-    let now = env.clock.now();
-    // 2. Cheap checks.
-    let Some(tenant) = tenant_now(env.db, &row.tenant_id, now)? else {
-        return cancel(env, row, "the tenant no longer exists", report);
-    };
-    let is_notice = row.kind == "notice";
-    let mut days_past_due = 0;
-    if is_notice {
-        if tenant.status != "active" {
-            return cancel(env, row, &format!("the tenant's status is {}", tenant.status), report);
-        }
-        if let Some(until) = &tenant.paused_until {
-            return cancel(env, row, &format!("notices are paused until {until}"), report);
-        }
-        let balance = tenant.balance_cents.unwrap_or(0);
-        if balance <= 0 {
-            return cancel(env, row, "balance settled", report);
-        }
-        if balance < schedule.spec.min_balance_cents {
-            return cancel(env, row, "the balance is below the schedule's minimum", report);
-        }
-        let Some(oldest) = tenant.oldest else { return cancel(env, row, "nothing is past due", report) };
-        let standing = schedule.standing(oldest, tenant.last_payment, time::local_date(now, tenant.zone));
-        if row.cycle.as_deref() != Some(standing.cycle.as_str()) {
-            return cancel(env, row, "the billing cycle changed (a payment covered the charge it was about)", report);
-        }
-        match schedule.due_stage(standing.days_past_due) {
-            Some(s) if Some(s.stage) == row.stage => {}
-            Some(s) => return cancel(env, row, &format!("stage {} is due now; the next scan queues it", s.stage), report),
-            None => return cancel(env, row, "no stage is due", report),
-        }
-        days_past_due = standing.days_past_due;
-        if !schedule.allows(now, tenant.facility_zone) {
-            report.deferred += 1;
-            let at = schedule.next_send_time(now, tenant.facility_zone).unwrap_or(now + Duration::days(1));
-            settle(
-                env,
-                row,
-                DecisionUpdate {
-                    state: "deferred",
-                    state_reason: Some("outside the schedule's send window (facility's local time)"),
-                    decision: None,
-                    reasons: None,
-                    not_before: at,
-                    address: None,
-                },
-            )?;
-            return Ok(Step::Next);
-        }
+/// Step 2, the cheap checks (no budget spent): is this notice still wanted
+/// now? Goes on with the days past due (0 for a supplemental message).
+fn still_wanted(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantNow) -> Result<Flow<i64>> {
+    if row.kind != "notice" {
+        return Ok(Flow::Go(0));
     }
+    let now = env.clock.now();
+    let report = &mut pass.report;
+    let schedule = &pass.schedule;
+    if tenant.status != "active" {
+        return cancel(env, row, &format!("the tenant's status is {}", tenant.status), report);
+    }
+    if let Some(until) = &tenant.paused_until {
+        return cancel(env, row, &format!("notices are paused until {until}"), report);
+    }
+    let balance = tenant.balance_cents.unwrap_or(0);
+    if balance <= 0 {
+        return cancel(env, row, "balance settled", report);
+    }
+    if balance < schedule.spec.min_balance_cents {
+        return cancel(env, row, "the balance is below the schedule's minimum", report);
+    }
+    let Some(oldest) = tenant.oldest else { return cancel(env, row, "nothing is past due", report) };
+    let standing = schedule.standing(oldest, tenant.last_payment, time::local_date(now, tenant.zone));
+    if row.cycle.as_deref() != Some(standing.cycle.as_str()) {
+        return cancel(env, row, "the billing cycle changed (a payment covered the charge it was about)", report);
+    }
+    match schedule.due_stage(standing.days_past_due) {
+        Some(s) if Some(s.stage) == row.stage => {}
+        Some(s) => return cancel(env, row, &format!("stage {} is due now; the next scan queues it", s.stage), report),
+        None => return cancel(env, row, "no stage is due", report),
+    }
+    if !schedule.allows(now, tenant.facility_zone) {
+        report.deferred += 1;
+        let at = schedule.next_send_time(now, tenant.facility_zone).unwrap_or(now + Duration::days(1));
+        return settle_as(env, row, OutboxState::Deferred, "outside the schedule's send window (facility's local time)", None, at);
+    }
+    Ok(Flow::Go(standing.days_past_due))
+}
 
-    // 3. Pace.
-    let slot = match pacer.claim(now) {
+/// Step 3, pace: claim a slot of the shared budget and wait for it. A spent
+/// minute, or a slot past the deadline, gives the row back and ends the pass.
+fn take_budget_slot(env: &SendEnv<'_>, pass: &Pass<'_>, row: &Leased) -> Result<Flow<()>> {
+    let slot = match pass.pacer.claim(env.clock.now()) {
         Ok(s) => s,
         Err(e) => {
-            outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Db(DbError::Unavailable(format!("send budget store: {e}"))));
+            release::<()>(env, row, Step::Next)?;
+            return Err(Error::BudgetUnavailable(e));
         }
     };
     match slot {
-        Slot::Exhausted(_) => {
-            outbox::release(env.db, row.id, env.owner, now)?;
-            return Ok(Step::Stop(StopReason::Budget));
+        Slot::Exhausted(_) => release(env, row, Step::Stop(StopReason::Budget)),
+        Slot::At(at) if at >= env.deadline => release(env, row, Step::Stop(StopReason::Deadline)),
+        Slot::At(at) => {
+            env.clock.sleep_until(at);
+            Ok(Flow::Go(()))
         }
-        Slot::At(at) if at >= env.deadline => {
-            outbox::release(env.db, row.id, env.owner, now)?;
-            return Ok(Step::Stop(StopReason::Deadline));
-        }
-        Slot::At(at) => env.clock.sleep_until(at),
     }
+}
 
-    // 4. Compliance, right before sending.
+/// Step 4, compliance right before sending: block and defer are recorded
+/// on the row with their rules. Goes on with the address to send to.
+fn recheck_compliance(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantNow) -> Result<Flow<String>> {
     let now = env.clock.now();
-    let request = CheckRequest {
-        tenant_id: row.tenant_id.clone(),
-        channel: row.channel,
-        address: row.address.clone(),
-        at: now,
-        manual: false,
-    };
+    let request = CheckRequest { tenant_id: row.tenant_id.clone(), channel: row.channel, address: row.address.clone(), at: now, manual: false };
     let decision = match env.checker.check(&request) {
         Ok(d) => d,
-        Err(CheckError::UnknownTenant(m)) => return cancel(env, row, &m, report),
+        Err(CheckError::UnknownTenant(m)) => return cancel(env, row, &m, &mut pass.report),
         Err(CheckError::Invalid(m)) => {
-            report.blocked += 1;
+            pass.report.blocked += 1;
             let reasons = serde_json::json!([{ "rule": "request.invalid", "detail": m }]);
-            settle(
-                env,
-                row,
-                DecisionUpdate { state: "blocked", state_reason: Some(&m), decision: Some("block"), reasons: Some(&reasons), not_before: now, address: None },
-            )?;
-            return Ok(Step::Next);
+            return settle_as(env, row, OutboxState::Blocked, &m, Some((Verdict::Block, &reasons)), now);
         }
         Err(CheckError::Unavailable(m)) => {
-            outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Db(DbError::Unavailable(format!("compliance: {m}"))));
+            release::<()>(env, row, Step::Next)?;
+            return Err(Error::ComplianceUnavailable(m));
         }
     };
     let reasons = serde_json::to_value(&decision.reasons).unwrap_or_default();
+    let summary = || crate::notices::scan::summarize(&decision.reasons);
     match decision.verdict {
         Verdict::Allow => {}
         Verdict::Block => {
-            report.blocked += 1;
-            let summary = crate::notices::scan::summarize(&decision.reasons);
-            settle(
-                env,
-                row,
-                DecisionUpdate { state: "blocked", state_reason: Some(&summary), decision: Some("block"), reasons: Some(&reasons), not_before: now, address: None },
-            )?;
-            return Ok(Step::Next);
+            pass.report.blocked += 1;
+            return settle_as(env, row, OutboxState::Blocked, &summary(), Some((Verdict::Block, &reasons)), now);
         }
         Verdict::Defer => {
-            report.deferred += 1;
+            pass.report.deferred += 1;
             let until = decision.defer_until.unwrap_or(now + Duration::hours(1));
-            let at = if is_notice { schedule.next_send_time(until, tenant.facility_zone).unwrap_or(until) } else { until };
-            let summary = crate::notices::scan::summarize(&decision.reasons);
-            settle(
-                env,
-                row,
-                DecisionUpdate { state: "deferred", state_reason: Some(&summary), decision: Some("defer"), reasons: Some(&reasons), not_before: at, address: None },
-            )?;
-            return Ok(Step::Next);
+            // A notice also waits for the schedule's window.
+            let at = if row.kind == "notice" { pass.schedule.next_send_time(until, tenant.facility_zone).unwrap_or(until) } else { until };
+            return settle_as(env, row, OutboxState::Deferred, &summary(), Some((Verdict::Defer, &reasons)), at);
         }
     }
-    let Some(address) = decision.address.clone().or_else(|| row.address.clone()) else {
-        return cancel(env, row, "no address to send to", report);
-    };
+    match decision.address.clone().or_else(|| row.address.clone()) {
+        Some(address) => Ok(Flow::Go(address)),
+        None => cancel(env, row, "no address to send to", &mut pass.report),
+    }
+}
 
-    // 5. Render.
+/// A rendered message and the links in it.
+struct Message {
+    /// The row's random link id the links are signed for.
+    link_id: String,
+    rendered: Rendered,
+    unsubscribe_url: String,
+}
+
+/// Step 5, render: sign the payment and unsubscribe links for the row's
+/// link id and fill its template. A template that cannot be rendered fails
+/// the row.
+fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantNow, days_past_due: i64) -> Result<Flow<Message>> {
+    let now = env.clock.now();
     let link_id = match &row.link_id {
         Some(id) => id.clone(),
-        None => links::new_link_id().map_err(|e| Error::Db(DbError::Unavailable(format!("random source: {e}"))))?,
+        None => links::new_link_id().map_err(|e| Error::RandomUnavailable(e.to_string()))?,
     };
-    let expires = links::expiry_from(now, expiry_days);
+    let expires = links::expiry_from(now, pass.expiry_days);
     let sign = |p: Purpose| links::sign(&env.config.link_key, p, &link_id, expires);
     let (pay_token, unsub_token) = match (sign(Purpose::Pay), sign(Purpose::Unsubscribe)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            outbox::release(env.db, row.id, env.owner, now)?;
-            return Err(Error::Invalid(format!("cannot sign links: {e}")));
+            release::<()>(env, row, Step::Next)?;
+            return Err(Error::LinkSigning(e));
         }
     };
     let unsubscribe_url = links::url(&env.config.public_base_url, Purpose::Unsubscribe, &unsub_token);
@@ -430,7 +485,7 @@ fn process(
         unit: tenant.unit.clone().unwrap_or_default(),
         facility: tenant.facility.clone(),
         balance_cents,
-        balance: templates::format_money(balance_cents),
+        balance: crate::base::money::format_money(balance_cents),
         days_past_due,
         due_date: tenant.oldest.map(time::date_string).unwrap_or_default(),
         stage: row.stage.unwrap_or(0),
@@ -438,12 +493,12 @@ fn process(
         unsubscribe_url: if row.channel == Channel::Email { unsubscribe_url.clone() } else { String::new() },
         opt_out: templates::opt_out_line(row.channel, Some(&unsubscribe_url)),
     };
-    let source = if is_notice {
+    let source = if row.kind == "notice" {
         let key = (row.stage.unwrap_or(0), row.channel);
-        if let std::collections::hash_map::Entry::Vacant(e) = templates_cache.entry(key) {
+        if let std::collections::hash_map::Entry::Vacant(e) = pass.templates.entry(key) {
             e.insert(templates::get(env.db, key.0, key.1)?);
         }
-        templates_cache.get(&key).cloned().flatten().map(|t| (t.subject, t.body))
+        pass.templates.get(&key).cloned().flatten().map(|t| (t.subject, t.body))
     } else {
         row.custom_body.clone().map(|b| (row.custom_subject.clone(), b))
     };
@@ -451,87 +506,113 @@ fn process(
         None => Err(format!("no {} template for stage {}", row.channel.as_str(), row.stage.unwrap_or(0))),
         Some((subject, body)) => templates::render(row.channel, subject.as_deref(), &body, &ctx).map_err(|e| e.to_string()),
     };
-    let rendered = match rendered {
-        Ok(r) => r,
+    match rendered {
+        Ok(rendered) => Ok(Flow::Go(Message { link_id, rendered, unsubscribe_url })),
         Err(reason) => {
-            report.failed += 1;
-            settle(
-                env,
-                row,
-                DecisionUpdate { state: "failed", state_reason: Some(&reason), decision: None, reasons: None, not_before: now, address: None },
-            )?;
-            return Ok(Step::Next);
+            pass.report.failed += 1;
+            settle_as(env, row, OutboxState::Failed, &reason, None, now)
         }
-    };
+    }
+}
 
-    // 6. Intent.
-    let Some((attempt, log_id)) = record_intent(env, row, &address, &link_id, &rendered, now)? else {
-        // The lease was lost (expired and taken): the other holder sends it.
-        return Ok(Step::Next);
+/// The provider request for the row's channel. Built before the intent is
+/// recorded, so that nothing can stop the call once it is. A channel
+/// without a provider is never leased; should one be, the row goes back and
+/// the channel rests for the pass.
+fn provider_request(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, address: &str, m: &Message) -> Result<Flow<HttpRequest>> {
+    let request = match (row.channel, &env.config.sms, &env.config.email) {
+        (Channel::Text, Some(cfg), _) => Some(providers::twilio_request(cfg, address, &m.rendered.body)),
+        (Channel::Email, _, Some(cfg)) => Some(providers::postmark_request(
+            cfg,
+            &providers::Email {
+                to: address,
+                subject: m.rendered.subject.as_deref().unwrap_or_default(),
+                text_body: &m.rendered.body,
+                unsubscribe_url: &m.unsubscribe_url,
+                notice_ref: &format!("outbox-{}", row.id),
+            },
+        )),
+        _ => None,
     };
-
-    // 7. Provider.
-    let request = match row.channel {
-        Channel::Text => match &env.config.sms {
-            Some(cfg) => providers::twilio_request(cfg, &address, &rendered.body),
-            None => return Err(Error::Invalid("SMS provider not configured".into())),
-        },
-        _ => match &env.config.email {
-            Some(cfg) => providers::postmark_request(
-                cfg,
-                &providers::Email {
-                    to: &address,
-                    subject: rendered.subject.as_deref().unwrap_or_default(),
-                    text_body: &rendered.body,
-                    unsubscribe_url: &unsubscribe_url,
-                    notice_ref: &format!("outbox-{}", row.id),
-                },
-            ),
-            None => return Err(Error::Invalid("email provider not configured".into())),
-        },
-    };
-    let outcome = match env.http.send(&request) {
-        Ok(resp) => {
-            if row.channel == Channel::Text {
-                providers::parse_twilio(&resp)
-            } else {
-                providers::parse_postmark(&resp)
-            }
+    match request {
+        Some(r) => Ok(Flow::Go(r)),
+        None => {
+            pass.channels.retain(|c| *c != row.channel);
+            release(env, row, Step::Next)
         }
-        Err(TransportError::NotSent(m)) => Outcome::Retry { reason: format!("not delivered to the provider: {m}"), after_seconds: None },
-        Err(TransportError::NoAnswer(m)) => {
-            let now = env.clock.now();
+    }
+}
+
+/// Step 7, the provider call: its answer, or the text of why none came
+/// (it may have been sent).
+fn call_provider(env: &SendEnv<'_>, row: &Leased, request: &HttpRequest) -> std::result::Result<Outcome, String> {
+    match env.http.send(request) {
+        Ok(resp) if row.channel == Channel::Text => Ok(providers::parse_twilio(&resp)),
+        Ok(resp) => Ok(providers::parse_postmark(&resp)),
+        Err(TransportError::NotSent(m)) => Ok(Outcome::Retry { reason: format!("not delivered to the provider: {m}"), after_seconds: None }),
+        Err(TransportError::NoAnswer(m)) => Err(m),
+    }
+}
+
+/// A row whose send intent is committed.
+struct Sent<'a> {
+    row: &'a Leased,
+    attempt: i64,
+    log_id: i64,
+    address: &'a str,
+    rendered: &'a Rendered,
+}
+
+/// Step 8, record the answer on the row and its contact-log row, in one
+/// transaction with what it implies about the recipient (a STOP, an invalid
+/// number).
+fn record_outcome(env: &SendEnv<'_>, pass: &mut Pass<'_>, s: &Sent<'_>, answer: std::result::Result<Outcome, String>) -> Result<()> {
+    let now = env.clock.now();
+    let (row, attempt, log_id) = (s.row, s.attempt, s.log_id);
+    let report = &mut pass.report;
+    let outcome = match answer {
+        Ok(o) => o,
+        Err(m) => {
             report.unknown += 1;
             let reason = format!("no answer from the provider ({m}); it may have been sent, so it is not sent again");
-            record_result(env, row, attempt, log_id, "unknown", &reason, None, None, now)?;
-            return Ok(Step::Next);
+            return record_result(env, row, attempt, log_id, OutboxState::Unknown, &reason, None, None, now);
         }
     };
-    let now = env.clock.now();
     match outcome {
         Outcome::Accepted { provider_id, status } => {
             report.sent += 1;
-            if let Some(m) = rendered.measure {
+            if let Some(m) = s.rendered.measure {
                 report.segments += m.segments;
                 if m.segments > 1 {
                     report.multi_segment_texts += 1;
                 }
             }
             let pid = (!provider_id.is_empty()).then_some(provider_id.as_str());
-            record_result(env, row, attempt, log_id, "sent", &status, pid, Some(&status), now)?;
+            record_result(env, row, attempt, log_id, OutboxState::Sent, &status, pid, Some(&status), now)?;
         }
         Outcome::OptedOut { code, reason } => {
             report.opted_out += 1;
             let why = format!("the carrier reports the recipient opted out (error {code}): {reason}");
             db::transaction(env.db, |tx| -> Result<()> {
-                finish(tx, row, attempt, log_id, "failed", &why, None, None, now)?;
+                finish(tx, row, attempt, log_id, OutboxState::Failed, &why, None, None, now)?;
                 crate::records::exclusions::set_customer_opt_out_in_tx(
                     tx,
-                    &address,
+                    s.address,
                     now,
                     None,
                     &format!("carrier reports the recipient opted out (error {code})"),
                 )?;
+                Ok(())
+            })?;
+        }
+        Outcome::InvalidNumber { code, reason } => {
+            // As a status callback with the same code would: the number is
+            // marked (audited) with the failure, in one transaction.
+            report.failed += 1;
+            let why = format!("the provider refused it: the number cannot receive texts (error {code}): {reason}");
+            db::transaction(env.db, |tx| -> Result<()> {
+                finish(tx, row, attempt, log_id, OutboxState::Failed, &why, None, None, now)?;
+                crate::records::number_states::mark_invalid_in_tx(tx, s.address, &code, None, now)?;
                 Ok(())
             })?;
         }
@@ -541,12 +622,13 @@ fn process(
                 Some(c) => format!("the provider refused it (error {c}): {reason}"),
                 None => format!("the provider refused it: {reason}"),
             };
-            record_result(env, row, attempt, log_id, "failed", &why, None, None, now)?;
+            record_result(env, row, attempt, log_id, OutboxState::Failed, &why, None, None, now)?;
         }
         Outcome::Retry { reason, after_seconds } => {
             if attempt >= MAX_ATTEMPTS {
                 report.failed += 1;
-                record_result(env, row, attempt, log_id, "failed", &format!("gave up after {attempt} attempts: {reason}"), None, None, now)?;
+                let why = format!("gave up after {attempt} attempts: {reason}");
+                record_result(env, row, attempt, log_id, OutboxState::Failed, &why, None, None, now)?;
             } else {
                 report.retried += 1;
                 let at = now + backoff(attempt, after_seconds);
@@ -557,11 +639,11 @@ fn process(
             // Nothing was sent; the configuration is wrong. The row goes
             // back as it was and the channel rests for the rest of the pass.
             retry(env, row, attempt, log_id, &format!("provider credentials refused: {reason}"), now, false, now)?;
-            channels.retain(|c| *c != row.channel);
+            pass.channels.retain(|c| *c != row.channel);
             report.channels_unavailable.push(format!("{}: provider refused the credentials", row.channel.as_str()));
         }
     }
-    Ok(Step::Next)
+    Ok(())
 }
 
 /// Step 6: move the leased row to `sending` and write its contact-log row,
@@ -640,21 +722,22 @@ fn finish(
     row: &Leased,
     attempt: i64,
     log_id: i64,
-    state: &str,
+    state: OutboxState,
     reason: &str,
     provider_id: Option<&str>,
     provider_status: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let stamp = time::timestamp(now);
-    let sent_at = (state == "sent").then(|| stamp.clone());
+    let sent = state == OutboxState::Sent;
+    let sent_at = sent.then(|| stamp.clone());
     tx.execute(
         "UPDATE outbox SET state = ?, state_reason = ?, provider_id = ?, provider_status = ?, sent_at = ?,
                 lease_owner = NULL, leased_until = NULL, updated_at = ?
          WHERE id = ? AND attempts = ? AND state IN ('sending', 'unknown')",
         &[
-            state.into(),
-            (state != "sent").then_some(reason).into(),
+            state.as_str().into(),
+            (!sent).then_some(reason).into(),
             provider_id.into(),
             provider_status.into(),
             sent_at.into(),
@@ -663,10 +746,7 @@ fn finish(
             attempt.into(),
         ],
     )?;
-    let log_status = match state {
-        "sent" => provider_status.unwrap_or("sent"),
-        other => other,
-    };
+    let log_status = if sent { provider_status.unwrap_or("sent") } else { state.as_str() };
     tx.execute(
         "UPDATE contact_log SET status = ?, provider_id = ?,
                 detail = json_set(CASE WHEN json_valid(detail) THEN detail ELSE '{}' END, '$.result', ?)
@@ -682,7 +762,7 @@ fn record_result(
     row: &Leased,
     attempt: i64,
     log_id: i64,
-    state: &str,
+    state: OutboxState,
     reason: &str,
     provider_id: Option<&str>,
     provider_status: Option<&str>,
@@ -691,7 +771,7 @@ fn record_result(
     db::transaction(env.db, |tx| finish(tx, row, attempt, log_id, state, reason, provider_id, provider_status, now))?;
     // No provider message in logs: some quote the recipient's number.
     (env.log)(&serde_json::json!({
-        "event": state, "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
+        "event": state.as_str(), "outbox_id": row.id, "tenant_id": row.tenant_id, "channel": row.channel.as_str(),
         "attempt": attempt, "provider_status": provider_status,
     }));
     Ok(())

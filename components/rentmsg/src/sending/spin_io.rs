@@ -65,8 +65,8 @@ impl HttpClient for WasiHttp {
             None => (rest, "/"),
         };
         let headers = Fields::new();
-        for (k, v) in &r.headers {
-            headers.append(&k.to_ascii_lowercase(), v.as_bytes()).map_err(|e| bad(&format!("header {k}: {e:?}")))?;
+        for (k, v) in r.wire_headers() {
+            headers.append(&k, v.as_bytes()).map_err(|e| bad(&format!("header {k}: {e:?}")))?;
         }
         let request = OutgoingRequest::new(headers);
         let method = match r.method.as_str() {
