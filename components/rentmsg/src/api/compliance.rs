@@ -1,27 +1,14 @@
-//! Staff routes for compliance: the check (`POST /api/compliance/check`),
-//! contact controls (the default rule packs and staff's own) and the call
-//! result codes.
+//! `POST /api/compliance/check` (what the rules say about a proposed
+//! contact, from the same checker the product uses) and
+//! `GET /api/call-result-codes` (the codes staff record a call with).
 
-use super::{json_body, ApiError, Response, Call};
+use super::input::json_body;
+use super::{ApiError, Call};
 use crate::base::channel::Channel;
-use crate::compliance::controls::ControlSpec;
+use crate::base::http::Response;
 use crate::compliance::load::parse_at;
-use crate::compliance::{store, CheckError, CheckRequest};
+use crate::compliance::{store, CheckRequest};
 use serde::Deserialize;
-
-impl From<CheckError> for ApiError {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::UnknownTenant(m) => ApiError::new(404, m),
-            CheckError::Invalid(m) => ApiError::bad_request(m),
-            CheckError::Unavailable(d) => ApiError {
-                status: 503,
-                message: "compliance decisions are unavailable; do not contact".into(),
-                diagnostic: Some(d),
-            },
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,54 +52,7 @@ pub(super) fn check(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(Response::json(200, &out))
 }
 
-/// `GET /api/contact-controls`.
-pub(super) fn list_controls(call: &Call<'_>) -> Result<Response, ApiError> {
-    let controls = store::list(call.db())?;
-    Ok(Response::json(200, &serde_json::json!({ "controls": controls })))
-}
-
-/// `POST /api/contact-controls`: create (201); 409 if the key exists.
-pub(super) fn create_control(call: &Call<'_>) -> Result<Response, ApiError> {
-    let spec: ControlSpec = json_body(call)?;
-    let stored = store::create(call.db(), &spec, &call.actor, call.ctx.now)?;
-    Ok(Response::json(201, &stored))
-}
-
-/// `GET /api/contact-controls/{key}`.
-pub(super) fn get_control(call: &Call<'_>) -> Result<Response, ApiError> {
-    let key = call.param("key");
-    match store::get(call.db(), key)? {
-        Some(c) => Ok(Response::json(200, &c)),
-        None => Err(ApiError::new(404, format!("contact control `{key}` not found"))),
-    }
-}
-
-/// `PUT /api/contact-controls/{key}`: replace its settings (the key stays).
-pub(super) fn put_control(call: &Call<'_>) -> Result<Response, ApiError> {
-    let mut raw: serde_json::Value = json_body(call)?;
-    let key = call.param("key");
-    // The key is in the path; the body may leave it out. What GET returns
-    // can be sent back as is: its read-only fields are ignored.
-    if let Some(obj) = raw.as_object_mut() {
-        obj.entry("key").or_insert_with(|| key.into());
-        for read_only in ["pack", "created_at", "updated_at"] {
-            obj.remove(read_only);
-        }
-    }
-    let spec: ControlSpec =
-        serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-    let stored = store::replace(call.db(), key, &spec, &call.actor, call.ctx.now)?;
-    Ok(Response::json(200, &stored))
-}
-
-/// `DELETE /api/contact-controls/{key}`.
-pub(super) fn delete_control(call: &Call<'_>) -> Result<Response, ApiError> {
-    let key = call.param("key");
-    store::delete(call.db(), key, &call.actor, call.ctx.now)?;
-    Ok(Response::json(200, &serde_json::json!({ "deleted": key })))
-}
-
-/// `GET /api/call-result-codes`.
+/// `GET /api/call-result-codes`
 pub(super) fn call_result_codes(call: &Call<'_>) -> Result<Response, ApiError> {
     let codes = store::call_result_codes(call.db())?;
     Ok(Response::json(200, &serde_json::json!({ "codes": codes })))
