@@ -13,7 +13,7 @@ fn digest(s: &str) -> [u8; 32] {
 
 /// Constant-time token check: both sides are hashed first, so neither the
 /// content nor the length of the expected token leaks through timing.
-pub fn token_matches(presented: &str, expected: &str) -> bool {
+fn token_matches(presented: &str, expected: &str) -> bool {
     if expected.is_empty() {
         return false;
     }

@@ -214,7 +214,7 @@ impl<T: Db + ?Sized> Db for &T {
 /// connection's write lock is the connection's job, not this loop's: the
 /// Spin host waits up to 10 s on each statement, and `NativeDb` sets the
 /// same busy timeout. `Busy` here means that wait ran out.
-pub fn begin_immediate(db: &dyn Db) -> Result<(), DbError> {
+fn begin_immediate(db: &dyn Db) -> Result<(), DbError> {
     db.execute("BEGIN IMMEDIATE", &[]).map(|_| ())
 }
 

@@ -42,11 +42,6 @@ impl Form {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
-
-    /// Every value of a field, in body order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
 }
 
 fn decode(part: &[u8], plus_is_space: bool) -> Result<String, FormError> {
@@ -118,7 +113,6 @@ mod tests {
         let f = parse(b"From=%2B14155552671&Body=Stop+now%21&Body=x&Empty=&Flag").unwrap();
         assert_eq!(pairs(&f), vec![("From", "+14155552671"), ("Body", "Stop now!"), ("Body", "x"), ("Empty", ""), ("Flag", "")]);
         assert_eq!(f.get("Body"), Some("Stop now!"));
-        assert_eq!(f.get_all("Body").collect::<Vec<_>>(), vec!["Stop now!", "x"]);
         assert_eq!(f.get("Nope"), None);
         let unicode = parse("Body=St%C3%B6p+%E2%9C%8B".as_bytes()).unwrap();
         assert_eq!(unicode.get("Body"), Some("Stöp ✋"));
