@@ -36,7 +36,7 @@ use std::str::FromStr;
 /// commits, small enough that other writers are not held up for long.
 pub const ROWS_PER_TX: usize = 2000;
 
-/// Which file.
+/// Which CSV file an import reads; each kind has its own columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
     /// `property_id,name,time_zone,state,country`

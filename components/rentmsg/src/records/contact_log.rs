@@ -73,22 +73,22 @@ pub struct Contact {
     pub id: i64,
     /// The tenant, if known.
     pub tenant_id: Option<String>,
-    /// Channel.
+    /// Text, email, phone or letter.
     pub channel: Channel,
-    /// Direction.
+    /// Outbound or inbound.
     pub direction: Direction,
-    /// Address.
+    /// E.164 number, email address, or postal label for letters.
     pub address: String,
-    /// Body.
+    /// Message text, email subject + body, or call summary.
     pub body: String,
-    /// Status.
+    /// Provider or workflow status, as recorded.
     pub status: String,
     /// When (RFC 3339 UTC).
     pub at: String,
-    /// Provider id.
+    /// Provider message id, which status callbacks refer to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
-    /// Extra detail.
+    /// Anything else recorded (template, notice stage, call result code...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
 }
