@@ -3,22 +3,15 @@
 //! one transaction per delivery), TwiML out.
 
 use rentmsg::base::db::SpinDb;
-use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext, WebhookRequest, WebhookResponse};
+use rentmsg::base::http;
+use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
 
 #[http_component]
 fn handle(req: Request) -> Response {
     let started = std::time::Instant::now();
-    let request = WebhookRequest {
-        method: req.method().to_string(),
-        path_and_query: req.path_and_query().unwrap_or("/").to_string(),
-        headers: req
-            .headers()
-            .filter_map(|(name, value)| Some((name.to_string(), value.as_str()?.to_string())))
-            .collect(),
-        body: req.body().to_vec(),
-    };
+    let request = http::Request::from_spin(&req);
     // A missing variable reads as empty: no token verifies nothing (fail closed).
     let public_base_url = variables::get("public_base_url").unwrap_or_default();
     let auth_token = variables::get("sms_auth_token").unwrap_or_default();
@@ -26,20 +19,17 @@ fn handle(req: Request) -> Response {
     let config = WebhookConfig { public_base_url: &public_base_url, auth_token: &auth_token, sms_from: &sms_from };
     let response = match SpinDb::open_default() {
         Ok(db) => webhook::handle(&request, &WebhookContext { db: &db, config, now: chrono::Utc::now() }),
-        Err(e) => WebhookResponse {
-            status: 503,
-            content_type: "application/json",
-            body: r#"{"error":"storage is unavailable; retry"}"#.into(),
-            headers: Vec::new(),
-            route: "-",
-            outcome: "storage_failed",
-            diagnostic: Some(e.to_string()),
-        },
+        Err(e) => {
+            let mut r = http::Response::error(503, "storage is unavailable; retry");
+            r.outcome = Some("storage_failed");
+            r.diagnostic = Some(e.to_string());
+            r
+        }
     };
     // Route and outcome only: bodies, numbers and ids stay out of logs.
     let log = serde_json::json!({
         "component": "inbound-webhook",
-        "route": response.route,
+        "route": response.route.unwrap_or("-"),
         "status": response.status,
         "outcome": response.outcome,
         "ms": started.elapsed().as_millis() as u64,
@@ -47,10 +37,5 @@ fn handle(req: Request) -> Response {
     });
     // One write: stderr is unbuffered, and each write is a host call.
     let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{log}\n").as_bytes());
-    let mut builder = Response::builder();
-    builder.status(response.status).header("content-type", response.content_type);
-    for (name, value) in &response.headers {
-        builder.header(*name, value.as_str());
-    }
-    builder.body(response.body).build()
+    response.into_spin()
 }

@@ -5,7 +5,8 @@
 //! `rentmsg::payments`.
 
 use rentmsg::base::db::SpinDb;
-use rentmsg::payments::{self, PayConfig, PayEnv, PayRequest, PayResponse};
+use rentmsg::base::http;
+use rentmsg::payments::{self, PayConfig, PayEnv};
 use rentmsg::sending::spin_io::WasiHttp;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
@@ -34,44 +35,25 @@ fn log_line(fields: serde_json::Value) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
 }
 
-fn respond(r: PayResponse) -> Response {
-    let mut b = Response::builder();
-    b.status(r.status);
-    for (k, v) in &r.headers {
-        b.header(k.as_str(), v.as_str());
-    }
-    b.body(r.body).build()
-}
-
 #[http_component]
 fn handle(req: Request) -> Response {
     let started = std::time::Instant::now();
-    let headers: Vec<(String, String)> =
-        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
-    let request = PayRequest {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        query: req.query().to_owned(),
-        client_addr: headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("spin-client-addr")).map(|(_, v)| v.clone()),
-        headers,
-        body: req.body().to_vec(),
-    };
+    let request = http::Request::from_spin(&req);
     let config = config();
     let outcome = SpinDb::open_default().map_err(rentmsg::base::error::Error::from).and_then(|db| {
         let http = WasiHttp::default();
         let env = PayEnv { db: &db, http: &http, config: &config, now: chrono::Utc::now() };
         payments::handle(&env, &request)
     });
-    let webhook = request.path == "/webhooks/payments";
+    let webhook = request.path_only() == "/webhooks/payments";
     match outcome {
         Ok(r) => {
-            let mut fields = r.event.clone();
-            if let Some(obj) = fields.as_object_mut() {
-                obj.insert("status".into(), r.status.into());
-                obj.insert("ms".into(), (started.elapsed().as_millis() as u64).into());
-            }
-            log_line(fields);
-            respond(r)
+            let mut fields = r.log.clone();
+            fields.insert("event".into(), r.outcome.into());
+            fields.insert("status".into(), r.status.into());
+            fields.insert("ms".into(), (started.elapsed().as_millis() as u64).into());
+            log_line(serde_json::Value::Object(fields));
+            r.into_spin()
         }
         Err(e) => {
             log_line(serde_json::json!({ "event": "failed", "webhook": webhook, "error": e.to_string() }));
@@ -79,21 +61,14 @@ fn handle(req: Request) -> Response {
             // caller mistake was already answered by `payments::handle`, so never a 4xx here.
             let status = e.http_status().max(500);
             // Nothing was stored; the provider retries a webhook, a person retries the page.
-            if webhook {
-                Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .body(serde_json::json!({ "error": "temporarily unavailable, retry later" }).to_string())
-                    .build()
+            let r = if webhook {
+                http::Response::error(status, "temporarily unavailable, retry later")
             } else {
-                Response::builder()
-                    .status(status)
-                    .header("content-type", "text/plain; charset=utf-8")
-                    .header("cache-control", "no-store")
-                    .header("referrer-policy", "no-referrer")
-                    .body("We could not load your account just now; please try again in a moment.")
-                    .build()
-            }
+                http::Response::new(status, "text/plain; charset=utf-8", "We could not load your account just now; please try again in a moment.")
+                    .with_header("cache-control", "no-store")
+                    .with_header("referrer-policy", "no-referrer")
+            };
+            r.into_spin()
         }
     }
 }

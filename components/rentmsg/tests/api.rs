@@ -88,6 +88,7 @@ fn an_unset_staff_token_locks_everyone_out() {
                 path: "/api/tenants/T1".into(),
                 headers: vec![("authorization".into(), presented.into())],
                 body: vec![],
+                client_addr: None,
             };
             let r = rentmsg::api::handle(&req, &ctx);
             assert_eq!(r.status, 503);
@@ -108,6 +109,24 @@ fn unknown_routes_and_methods_are_named() {
     assert_eq!(r.status, 404);
     let r = env.get("/api/tenants/T%ZZ");
     assert_eq!((r.status, error_of(&r)), (400, "malformed percent-encoding in the URL".to_owned()));
+    let r = env.get("/api/tenants/T%FF");
+    assert_eq!((r.status, error_of(&r)), (400, "the URL does not decode to UTF-8".to_owned()));
+    let r = env.get("/api/tenants?property_id=%zz");
+    assert_eq!((r.status, error_of(&r)), (400, "malformed percent-encoding in the URL".to_owned()));
+}
+
+#[test]
+fn plus_is_a_space_in_the_query_and_a_plus_in_the_path() {
+    let env = seeded();
+    // The query's `+` became a space before the value was checked.
+    let r = env.get("/api/reports?format=csv+x");
+    assert_eq!((r.status, error_of(&r)), (400, "format `csv x` is not json or csv".to_owned()));
+    let r = env.get("/api/reports?format=c%2Bsv");
+    assert_eq!((r.status, error_of(&r)), (400, "format `c+sv` is not json or csv".to_owned()));
+    // The path's `+` is the number's own.
+    let n = env.get_ok("/api/sms-numbers/+14155552671");
+    assert_eq!(n["address"], json!("+14155552671"));
+    assert_eq!(env.get_ok("/api/sms-numbers/%2B14155552671")["address"], json!("+14155552671"));
 }
 
 // ---------------------------------------------------------------- tenant view

@@ -46,6 +46,7 @@ impl Env {
             path: path.into(),
             headers: vec![("Authorization".into(), format!("Bearer {TOKEN}")), ("Content-Type".into(), content_type.into())],
             body,
+            client_addr: None,
         };
         api::handle(&req, &ApiContext { db: &self.db, staff_token: TOKEN, now: self.now })
     }

@@ -7,7 +7,8 @@ use common::Env;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use rentmsg::base::db::{Db, DbError, Rows, Value};
 use rentmsg::inbound::signature;
-use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext, WebhookRequest, WebhookResponse};
+use rentmsg::base::http::{Request, Response};
+use rentmsg::inbound::webhook::{self, WebhookConfig, WebhookContext};
 use serde_json::{json, Value as Json};
 use std::cell::Cell;
 
@@ -26,12 +27,12 @@ fn encode(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn request(path: &str, fields: &[(&str, &str)], signature: Option<String>) -> WebhookRequest {
+fn request(path: &str, fields: &[(&str, &str)], signature: Option<String>) -> Request {
     let mut headers = vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
     if let Some(sig) = signature {
         headers.push(("X-Twilio-Signature".to_owned(), sig));
     }
-    WebhookRequest { method: "POST".into(), path_and_query: path.into(), headers, body: encode(fields).into_bytes() }
+    Request { method: "POST".into(), path: path.into(), headers, body: encode(fields).into_bytes(), client_addr: None }
 }
 
 fn sign(path: &str, fields: &[(&str, &str)]) -> String {
@@ -39,7 +40,7 @@ fn sign(path: &str, fields: &[(&str, &str)]) -> String {
     signature::compute(AUTH, &format!("{BASE}{path}"), &params)
 }
 
-fn signed(path: &str, fields: &[(&str, &str)]) -> WebhookRequest {
+fn signed(path: &str, fields: &[(&str, &str)]) -> Request {
     request(path, fields, Some(sign(path, fields)))
 }
 
@@ -72,7 +73,7 @@ impl T {
         T { env }
     }
 
-    fn hook_with(&self, db: &dyn Db, req: &WebhookRequest) -> WebhookResponse {
+    fn hook_with(&self, db: &dyn Db, req: &Request) -> Response {
         let ctx = WebhookContext {
             db,
             config: WebhookConfig { public_base_url: BASE, auth_token: AUTH, sms_from: FROM },
@@ -81,14 +82,14 @@ impl T {
         webhook::handle(req, &ctx)
     }
 
-    fn hook(&self, req: &WebhookRequest) -> WebhookResponse {
+    fn hook(&self, req: &Request) -> Response {
         self.hook_with(&self.env.db, req)
     }
 
-    fn text(&self, sid: &str, from: &str, body: &str) -> WebhookResponse {
+    fn text(&self, sid: &str, from: &str, body: &str) -> Response {
         let r = self.hook(&signed("/webhooks/sms", &sms(sid, from, body)));
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.content_type, "text/xml");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("text/xml"));
         r
     }
 
@@ -123,15 +124,16 @@ impl T {
     }
 }
 
-fn message(r: &WebhookResponse) -> Option<String> {
-    let start = r.body.find("<Message>")? + "<Message>".len();
-    let end = r.body.find("</Message>")?;
-    let escaped = &r.body[start..end];
+fn message(r: &Response) -> Option<String> {
+    let body = r.text();
+    let start = body.find("<Message>")? + "<Message>".len();
+    let end = body.find("</Message>")?;
+    let escaped = &body[start..end];
     Some(escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&"))
 }
 
-fn is_empty_twiml(r: &WebhookResponse) -> bool {
-    r.status == 200 && r.body.ends_with("<Response/>")
+fn is_empty_twiml(r: &Response) -> bool {
+    r.status == 200 && r.text().ends_with("<Response/>")
 }
 
 #[test]
@@ -169,7 +171,7 @@ fn stop_excludes_the_number_for_every_tenant_confirms_once_and_is_logged() {
     // The same delivery again (provider retry): nothing changes, no second confirmation.
     let before = t.footprint();
     let again = t.text("SM0001", SHARED, "  Stop! ");
-    assert!(is_empty_twiml(&again), "{}", again.body);
+    assert!(is_empty_twiml(&again), "{}", again.text());
     assert_eq!(t.footprint(), before);
 
     // Another STOP: logged, but no second confirmation.
@@ -324,7 +326,7 @@ fn a_provider_opt_out_type_is_honoured_without_a_second_confirmation() {
     let mut fields = sms("SMp1", SHARED, "Arrêt");
     fields.push(("OptOutType", "STOP"));
     let r = t.hook(&signed("/webhooks/sms", &fields));
-    assert!(is_empty_twiml(&r), "the provider sent its own confirmation: {}", r.body);
+    assert!(is_empty_twiml(&r), "the provider sent its own confirmation: {}", r.text());
     assert!(t.by_customer_on("T1", SHARED));
     let mut fields = sms("SMp2", SHARED, "Reprendre");
     fields.push(("OptOutType", "start"));
@@ -339,7 +341,7 @@ fn forged_or_unverifiable_requests_change_nothing() {
     let t = T::new();
     let before = t.footprint();
     let fields = sms("SMf1", SHARED, "STOP");
-    let cases: Vec<(WebhookRequest, u16)> = vec![
+    let cases: Vec<(Request, u16)> = vec![
         (request("/webhooks/sms", &fields, None), 403),
         (request("/webhooks/sms", &fields, Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into())), 403),
         (request("/webhooks/sms", &fields, Some(sign("/webhooks/sms/status", &fields))), 403),
@@ -348,8 +350,8 @@ fn forged_or_unverifiable_requests_change_nothing() {
     ];
     for (req, want) in &cases {
         let r = t.hook(req);
-        assert_eq!(r.status, *want, "{}", r.body);
-        assert_eq!(r.outcome, "forged");
+        assert_eq!(r.status, *want, "{}", r.text());
+        assert_eq!(r.outcome, Some("forged"));
     }
     // Another signing scheme is refused, even with a valid HMAC-SHA1 signature.
     let mut req = signed("/webhooks/sms", &fields);
@@ -375,7 +377,7 @@ fn bad_input_gets_a_4xx_with_a_reason_and_stores_nothing() {
     let t = T::new();
     let before = t.footprint();
     let long = "x".repeat(1601);
-    let mut cases: Vec<(WebhookRequest, u16, &str)> = vec![
+    let mut cases: Vec<(Request, u16, &str)> = vec![
         (signed("/webhooks/sms", &sms("SMb1", "whatsapp:+14155552671", "hi")), 400, "From is not a phone number"),
         (signed("/webhooks/sms", &sms("SMb2", "12", "hi")), 400, "From is not a phone number"),
         (signed("/webhooks/sms", &sms("SMb3", SHARED, &long)), 400, "Body is longer"),
@@ -428,9 +430,9 @@ fn bad_input_gets_a_4xx_with_a_reason_and_stores_nothing() {
     cases.push((signed("/webhooks/other", &sms("SMb18", SHARED, "hi")), 404, "no such webhook"));
     for (req, status, reason) in &cases {
         let r = t.hook(req);
-        assert_eq!(r.status, *status, "{reason}: {}", r.body);
-        let body: Json = serde_json::from_str(&r.body).expect("JSON error body");
-        assert!(body["error"].as_str().unwrap().contains(reason), "want {reason:?} in {}", r.body);
+        assert_eq!(r.status, *status, "{reason}: {}", r.text());
+        let body: Json = serde_json::from_slice(&r.body).expect("JSON error body");
+        assert!(body["error"].as_str().unwrap().contains(reason), "want {reason:?} in {}", r.text());
     }
     assert_eq!(t.footprint(), before);
 }
@@ -460,8 +462,8 @@ fn a_storage_failure_answers_5xx_keeps_nothing_and_the_retry_applies_once() {
     let req = signed("/webhooks/sms", &sms("SMs1", SHARED, "STOP"));
     let failing = Failing { inner: &t.env.db, fail_on: "INSERT INTO contact_log", failures: Cell::new(0) };
     let r = t.hook_with(&failing, &req);
-    assert_eq!(r.status, 503, "{}", r.body);
-    assert_eq!(r.outcome, "storage_failed");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.outcome, Some("storage_failed"));
     assert!(failing.failures.get() > 0);
     assert!(r.diagnostic.is_some());
     assert_eq!(t.footprint(), before, "the opt-out rolled back with the rest");
@@ -491,13 +493,13 @@ fn status_of(t: &T, sid: &str) -> (String, Json) {
     (r.string("status").unwrap(), serde_json::from_str(r.str("detail").unwrap()).unwrap())
 }
 
-fn callback(t: &T, sid: &str, status: &str, code: Option<&str>, to: &str) -> WebhookResponse {
+fn callback(t: &T, sid: &str, status: &str, code: Option<&str>, to: &str) -> Response {
     let mut fields = vec![("MessageSid", sid), ("MessageStatus", status), ("To", to), ("From", FROM)];
     if let Some(c) = code {
         fields.push(("ErrorCode", c));
     }
     let r = t.hook(&signed("/webhooks/sms/status", &fields));
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.text());
     r
 }
 
@@ -517,10 +519,10 @@ fn status_callbacks_update_the_contact_log_in_order_and_once() {
     assert_eq!(status_of(&t, "SMo1").0, "delivered");
     // A repeat changes nothing.
     let before = t.footprint();
-    assert_eq!(callback(&t, "SMo1", "delivered", None, SHARED).outcome, "duplicate");
+    assert_eq!(callback(&t, "SMo1", "delivered", None, SHARED).outcome, Some("duplicate"));
     assert_eq!(t.footprint(), before);
     // A callback for a message we do not know is kept, harmlessly.
-    assert_eq!(callback(&t, "SMzz", "delivered", None, UNKNOWN).outcome, "recorded");
+    assert_eq!(callback(&t, "SMzz", "delivered", None, UNKNOWN).outcome, Some("recorded"));
     let staff = t.contacts("T1");
     assert_eq!(staff[0]["status"], json!("delivered"));
 }
@@ -530,7 +532,7 @@ fn carrier_codes_mark_numbers_invalid_or_opted_out() {
     let t = T::new();
     outbound(&t, "SMc1", "+16175550123", "sent");
     let r = callback(&t, "SMc1", "undelivered", Some("30006"), "+16175550123");
-    assert_eq!(r.outcome, "marked_invalid");
+    assert_eq!(r.outcome, Some("marked_invalid"));
     let (status, detail) = status_of(&t, "SMc1");
     assert_eq!((status.as_str(), detail["error_code"].clone()), ("undelivered", json!("30006")));
     let n = t.env.get("/api/sms-numbers/+16175550123").body_json();
@@ -539,19 +541,19 @@ fn carrier_codes_mark_numbers_invalid_or_opted_out() {
     assert_eq!(n["tenant_ids"], json!(["T1"]));
     // Same verdict on another message: already invalid, one audit row.
     outbound(&t, "SMc2", "+16175550123", "sent");
-    assert_eq!(callback(&t, "SMc2", "failed", Some("30003"), "+16175550123").outcome, "already_invalid");
+    assert_eq!(callback(&t, "SMc2", "failed", Some("30003"), "+16175550123").outcome, Some("already_invalid"));
     assert_eq!(t.count("SELECT count(*) AS n FROM audit_log WHERE action = 'sms_number.invalid'"), 1);
     // A later delivery shows the number works again.
     outbound(&t, "SMc3", "+16175550123", "sent");
-    assert_eq!(callback(&t, "SMc3", "delivered", None, "+16175550123").outcome, "invalid_cleared");
+    assert_eq!(callback(&t, "SMc3", "delivered", None, "+16175550123").outcome, Some("invalid_cleared"));
     assert_eq!(t.env.get("/api/sms-numbers/(617) 555-0123").body_json()["texting"], json!("ok"));
     // Codes that say nothing about the number change nothing.
     outbound(&t, "SMc4", "+16175550123", "sent");
-    assert_eq!(callback(&t, "SMc4", "undelivered", Some("30007"), "+16175550123").outcome, "updated");
+    assert_eq!(callback(&t, "SMc4", "undelivered", Some("30007"), "+16175550123").outcome, Some("updated"));
     assert_eq!(t.count("SELECT count(*) AS n FROM sms_number_states"), 0);
     // 21610: the recipient opted out at the carrier: a STOP for every tenant.
     outbound(&t, "SMc5", SHARED, "sent");
-    assert_eq!(callback(&t, "SMc5", "failed", Some("21610"), SHARED).outcome, "opted_out");
+    assert_eq!(callback(&t, "SMc5", "failed", Some("21610"), SHARED).outcome, Some("opted_out"));
     assert!(t.by_customer_on("T1", SHARED) && t.by_customer_on("T4", SHARED));
     let n = t.env.get(&format!("/api/sms-numbers/{SHARED}")).body_json();
     assert_eq!(n["texting"], json!("opted_out"));
@@ -559,7 +561,7 @@ fn carrier_codes_mark_numbers_invalid_or_opted_out() {
     // No To in the callback: the logged address is used.
     outbound(&t, "SMc6", "+14165550199", "sent");
     let r = t.hook(&signed("/webhooks/sms/status", &[("MessageSid", "SMc6"), ("MessageStatus", "failed"), ("ErrorCode", "21614")]));
-    assert_eq!(r.outcome, "marked_invalid");
+    assert_eq!(r.outcome, Some("marked_invalid"));
     assert_eq!(t.env.get("/api/sms-numbers/+14165550199").body_json()["texting"], json!("invalid"));
     assert_eq!(t.env.get("/api/sms-numbers/nonsense").status, 400);
 }
@@ -574,7 +576,7 @@ fn a_fresh_database_is_migrated_by_the_first_webhook() {
         now: env.now,
     };
     let r = webhook::handle(&req, &ctx);
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.text());
     assert!(message(&r).unwrap().starts_with("You are unsubscribed"));
     assert_eq!(env.count("SELECT count(*) AS n FROM exclusions WHERE address = '+12125550143'"), 1);
 }

@@ -864,5 +864,5 @@ fn a_failing_dependency_is_reported_as_itself_not_as_the_database() {
     )
     .unwrap_err();
     assert!(matches!(e, Error::ComplianceUnavailable(_)), "supplemental: {e:?}");
-    assert_eq!(rentmsg::api::ApiError::from(e).status, 503, "the staff API answers 503, not 500");
+    assert_eq!(e.http_status(), 503, "the staff API and the components answer 503, not 500");
 }

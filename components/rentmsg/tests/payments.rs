@@ -11,7 +11,8 @@ use rentmsg::compliance::DbChecker;
 use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
 use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::import::{self, ImportKind};
-use rentmsg::payments::{self, signature, PayConfig, PayEnv, PayRequest, PayResponse};
+use rentmsg::base::http::{Request, Response};
+use rentmsg::payments::{self, signature, PayConfig, PayEnv};
 use rentmsg::notices::promises::{self, PromiseSource, PromiseStatus};
 use rentmsg::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use rentmsg::notices::scan;
@@ -118,14 +119,12 @@ impl HttpClient for FakePayments {
     }
 }
 
-fn call(db: &dyn Db, http: &FakePayments, at: DateTime<Utc>, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> PayResponse {
+fn call(db: &dyn Db, http: &FakePayments, at: DateTime<Utc>, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
     let config = cfg();
     let env = PayEnv { db, http, config: &config, now: at };
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let req = PayRequest {
+    let req = Request {
         method: method.into(),
         path: path.into(),
-        query: query.into(),
         headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         body: body.to_vec(),
         client_addr: Some("198.51.100.7:50123".into()),
@@ -133,7 +132,7 @@ fn call(db: &dyn Db, http: &FakePayments, at: DateTime<Utc>, method: &str, path:
     payments::handle(&env, &req).unwrap()
 }
 
-fn get(f: &Fixture, http: &FakePayments, tenant: &str) -> PayResponse {
+fn get(f: &Fixture, http: &FakePayments, tenant: &str) -> Response {
     call(&f.db, http, now(), "GET", &format!("/pay/{}", f.tokens[tenant]), b"", &[])
 }
 
@@ -147,7 +146,7 @@ fn the_page_shows_what_is_owed_and_logs_each_open() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert!(r.header("content-security-policy").unwrap().contains("default-src 'none'"));
     for needle in ["Maple Court", "Account of Ann Able, unit 1A", "$1,200.00", "12 days past due", "May 24, 2024", "$600.00", "of $1,000.00", "May 28, 2024", "Pay $1,200.00", "Promise to pay", r#"min="2024-06-05" max="2024-06-19""#] {
-        assert!(r.body.contains(needle), "missing {needle}: {}", r.body);
+        assert!(r.text().contains(needle), "missing {needle}: {}", r.text());
     }
     assert!(r.body.len() < 8 * 1024, "a small page: {} bytes", r.body.len());
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM link_opens WHERE tenant_id = 'A'"), 1);
@@ -163,7 +162,7 @@ fn the_page_shows_what_is_owed_and_logs_each_open() {
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM contact_log WHERE tenant_id = 'A' AND status = 'link_opened'"), 1);
     // HEAD: no body, no log.
     let h = call(&f.db, &http, now(), "HEAD", &format!("/pay/{}", f.tokens["A"]), b"", &[]);
-    assert_eq!((h.status, h.body.as_str()), (200, ""));
+    assert_eq!((h.status, &*h.text()), (200, ""));
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM link_opens WHERE tenant_id = 'A'"), 2);
 }
 
@@ -175,9 +174,9 @@ fn stop_status_and_settled_balances() {
     rentmsg::records::help_contact::set(&f.db, "P1", Some("the office at 212-555-0199"), "staff", now()).unwrap();
     let r = get(&f, &http, "S");
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("Online payment is not accepted for this account"), "{}", r.body);
-    assert!(r.body.contains("Please call the office at 212-555-0199"));
-    assert!(!r.body.contains("<form"));
+    assert!(r.text().contains("Online payment is not accepted for this account"), "{}", r.text());
+    assert!(r.text().contains("Please call the office at 212-555-0199"));
+    assert!(!r.text().contains("<form"));
     let c = call(&f.db, &http, now(), "POST", &format!("/pay/{}/checkout", f.tokens["S"]), b"", &[]);
     assert_eq!(c.status, 409);
     let p = call(&f.db, &http, now(), "POST", &format!("/pay/{}/promise", f.tokens["S"]), b"date=2024-06-07", &[]);
@@ -190,8 +189,8 @@ fn stop_status_and_settled_balances() {
     )
     .unwrap();
     let r = get(&f, &http, "B");
-    assert!(r.body.contains("Your balance is settled") && r.body.contains("$0.00"), "{}", r.body);
-    assert!(!r.body.contains("<form"));
+    assert!(r.text().contains("Your balance is settled") && r.text().contains("$0.00"), "{}", r.text());
+    assert!(!r.text().contains("<form"));
     let c = call(&f.db, &http, now(), "POST", &format!("/pay/{}/checkout", f.tokens["B"]), b"", &[]);
     assert_eq!((c.status, c.header("location")), (303, Some(format!("/pay/{}", f.tokens["B"]).as_str())));
 }
@@ -213,7 +212,7 @@ fn expired_tampered_and_unknown_links_look_the_same() {
             let method = if path.ends_with("/checkout") || path.ends_with("/promise") { "POST" } else { "GET" };
             let r = call(&f.db, &http, at, method, &path, b"date=2024-06-07", &[]);
             assert_eq!(r.status, 404, "{path}");
-            bodies.push(r.body);
+            bodies.push(r.text().into_owned());
         }
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "one page for every fault");
@@ -231,7 +230,7 @@ fn checkout_asks_for_the_balance_and_redirects() {
     let http = FakePayments::new();
     let path = format!("/pay/{}/checkout", f.tokens["A"]);
     let r = call(&f.db, &http, now(), "POST", &path, b"", &[]);
-    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.status, 303, "{}", r.text());
     let location = r.header("location").unwrap().to_owned();
     assert!(location.starts_with("https://checkout.example/c/cs_test_"));
     let req = http.requests.borrow()[0].clone();
@@ -262,12 +261,12 @@ fn checkout_asks_for_the_balance_and_redirects() {
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM ledger_entries WHERE source = 'payments'"), 0);
     // Returning from the provider shows thanks but changes nothing.
     let back = call(&f.db, &http, now(), "GET", &format!("/pay/{}?paid=1", f.tokens["A"]), b"", &[]);
-    assert!(back.body.contains("being processed") && back.body.contains("$1,200.00"));
+    assert!(back.text().contains("being processed") && back.text().contains("$1,200.00"));
     // The provider refusing or unreachable: a clear page, not a trap.
     *http.reply.borrow_mut() = Box::new(|_| Ok(HttpResponse { status: 401, headers: vec![], body: br#"{"error":{"message":"Invalid API Key provided"}}"#.to_vec() }));
     let r = call(&f.db, &http, now(), "POST", &path, b"", &[]);
     assert_eq!(r.status, 502);
-    assert!(r.body.contains("could not start the payment"));
+    assert!(r.text().contains("could not start the payment"));
     *http.reply.borrow_mut() = Box::new(|_| Err(TransportError::NotSent("connection refused".into())));
     assert_eq!(call(&f.db, &http, now(), "POST", &path, b"", &[]).status, 503);
     // GET on the checkout route is not allowed.
@@ -314,7 +313,7 @@ fn session_event(id: &str, kind: &str, session: &str, amount: i64, status: &str,
     .to_string()
 }
 
-fn webhook(f: &Fixture, http: &FakePayments, body: &str, header: &str, at: DateTime<Utc>) -> PayResponse {
+fn webhook(f: &Fixture, http: &FakePayments, body: &str, header: &str, at: DateTime<Utc>) -> Response {
     call(&f.db, http, at, "POST", "/webhooks/payments", body.as_bytes(), &[("Stripe-Signature", header), ("content-type", "application/json")])
 }
 
@@ -334,22 +333,22 @@ fn a_signed_payment_is_recorded_once_and_settles_the_notices() {
     let body = session_event("evt_1", "checkout.session.completed", &session, 120_000, "paid", notice);
     for header in [signed(&body, at).replace("v1=", "v1=0"), format!("t={},v1={}", at.timestamp(), signature::compute("whsec_wrong", at.timestamp(), body.as_bytes())), signed(&body, at - Duration::seconds(301)), String::new()] {
         let r = webhook(&f, &http, &body, &header, at);
-        assert_eq!(r.status, 400, "{header}: {}", r.body);
+        assert_eq!(r.status, 400, "{header}: {}", r.text());
     }
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM payment_events"), 0);
     // Out of order: an unpaid completion first (async method), then the success.
     let pending = session_event("evt_0", "checkout.session.completed", &session, 120_000, "unpaid", notice);
     let r = webhook(&f, &http, &pending, &signed(&pending, at), at);
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"effect":"not_paid","received":true}"#));
+    assert_eq!((r.status, &*r.text()), (200, r#"{"effect":"not_paid","received":true}"#));
     let r = webhook(&f, &http, &body, &signed(&body, at), at);
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains(r#""effect":"recorded""#));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(r#""effect":"recorded""#));
     // Twice (a retry), and the async success for the same session: once on the ledger.
     let r = webhook(&f, &http, &body, &signed(&body, at + Duration::seconds(30)), at + Duration::seconds(30));
-    assert!(r.body.contains(r#""effect":"duplicate""#), "{}", r.body);
+    assert!(r.text().contains(r#""effect":"duplicate""#), "{}", r.text());
     let async_ok = session_event("evt_2", "checkout.session.async_payment_succeeded", &session, 120_000, "paid", notice);
     let r = webhook(&f, &http, &async_ok, &signed(&async_ok, at), at);
-    assert!(r.body.contains(r#""effect":"already_recorded""#), "{}", r.body);
+    assert!(r.text().contains(r#""effect":"already_recorded""#), "{}", r.text());
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM ledger_entries WHERE tenant_id = 'A' AND source = 'payments' AND amount_cents = 120000 AND kind = 'payment'"), 1);
     assert_eq!(rentmsg::records::balances::get(&f.db, "A").unwrap().unwrap().balance_cents, 0);
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM outbox WHERE tenant_id = 'A' AND state IN ('queued', 'deferred', 'pending')"), 0);
@@ -362,13 +361,13 @@ fn a_signed_payment_is_recorded_once_and_settles_the_notices() {
     // Unknown types: 200, ignored, nothing stored.
     let other = json!({ "id": "evt_9", "type": "customer.created", "data": { "object": {} } }).to_string();
     let r = webhook(&f, &http, &other, &signed(&other, at), at);
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"effect":"ignored","received":true}"#));
+    assert_eq!((r.status, &*r.text()), (200, r#"{"effect":"ignored","received":true}"#));
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM payment_events WHERE event_id = 'evt_9'"), 0);
     // A signed body that is not an event: 400.
     let r = webhook(&f, &http, "not json", &signed("not json", at), at);
     assert_eq!(r.status, 400);
     // The page now shows the balance settled.
-    assert!(get(&f, &http, "A").body.contains("Your balance is settled"));
+    assert!(get(&f, &http, "A").text().contains("Your balance is settled"));
 }
 
 #[test]
@@ -378,16 +377,16 @@ fn a_promise_from_the_page_pauses_notices_and_a_bad_one_is_explained() {
     let path = format!("/pay/{}/promise", f.tokens["A"]);
     let r = call(&f.db, &http, now(), "POST", &path, b"date=2024-06-30&amount=", &[]);
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("The promised date must be no later than 2024-06-19."), "{}", r.body);
-    assert!(r.body.contains(r#"value="2024-06-30""#), "the form keeps what was typed");
+    assert!(r.text().contains("The promised date must be no later than 2024-06-19."), "{}", r.text());
+    assert!(r.text().contains(r#"value="2024-06-30""#), "the form keeps what was typed");
     let r = call(&f.db, &http, now(), "POST", &path, b"date=2024-06-07&amount=5000", &[]);
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("not be more than the balance ($1,200.00)"), "{}", r.body);
+    assert!(r.text().contains("not be more than the balance ($1,200.00)"), "{}", r.text());
     let r = call(&f.db, &http, now(), "POST", &path, b"date=soon", &[]);
-    assert!(r.status == 400 && r.body.contains("YYYY-MM-DD"));
+    assert!(r.status == 400 && r.text().contains("YYYY-MM-DD"));
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM promises"), 0);
     let r = call(&f.db, &http, now(), "POST", &path, b"date=2024-06-07&amount=%24500.00", &[]);
-    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(r.header("location"), Some(format!("/pay/{}?promised=1", f.tokens["A"]).as_str()));
     let p = promises::active(&f.db, "A").unwrap().unwrap();
     assert_eq!((p.amount_cents, p.promised_date.as_str(), p.source, p.status), (Some(50_000), "2024-06-07", PromiseSource::Link, PromiseStatus::Active));
@@ -395,8 +394,8 @@ fn a_promise_from_the_page_pauses_notices_and_a_bad_one_is_explained() {
     let entry = log.iter().find(|c| c.status == "promise").unwrap();
     assert_eq!((entry.body.as_str(), entry.address.as_str()), ("Promise to pay $500.00 by 2024-06-07", "+12125550101"));
     let page = call(&f.db, &http, now(), "GET", &format!("/pay/{}?promised=1", f.tokens["A"]), b"", &[]);
-    assert!(page.body.contains("your promise to pay is recorded"));
-    assert!(page.body.contains("You promised to pay $500.00 by June 7, 2024"));
+    assert!(page.text().contains("your promise to pay is recorded"));
+    assert!(page.text().contains("You promised to pay $500.00 by June 7, 2024"));
     // The next scans queue nothing for A until the promise is broken.
     let r = scan::run(&f.db, &DbChecker { db: &f.db }, now() + Duration::days(1)).unwrap();
     assert_eq!(count(&f.db, "SELECT count(*) AS n FROM outbox WHERE tenant_id = 'A' AND state IN ('queued', 'deferred', 'pending')"), 0, "{r:?}");
@@ -423,7 +422,7 @@ fn a_payment_on_a_notice_with_an_unreadable_channel_is_refused_as_corrupt_not_lo
     let header = signed(&body, at);
     let config = cfg();
     let env = PayEnv { db: &f.db, http: &http, config: &config, now: at };
-    let req = PayRequest {
+    let req = Request {
         method: "POST".into(),
         path: "/webhooks/payments".into(),
         headers: vec![("Stripe-Signature".into(), header), ("content-type".into(), "application/json".into())],

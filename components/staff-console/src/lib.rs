@@ -13,28 +13,21 @@ use spin_sdk::{http_component, variables};
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
     let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.path_with_query().unwrap_or_else(|| "/".to_owned());
-    if rentmsg::staff::console::is_console_path(&path) {
-        let page = rentmsg::staff::console::serve(&method, &path);
+    let mut api_request = http::Request::from_incoming(&req);
+    if rentmsg::staff::console::is_console_path(&api_request.path) {
+        let page = rentmsg::staff::console::serve(&api_request.method, &api_request.path);
         let log = serde_json::json!({
             "component": "staff-console",
-            "method": method,
+            "method": api_request.method,
             "route": "/console",
             "status": page.status,
             "ms": started.elapsed().as_millis() as u64,
         });
         eprintln!("{log}");
-        return write(page);
+        return page.into_spin();
     }
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .entries()
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, String::from_utf8(value).ok()?)))
-        .collect();
     let (body, body_bytes, complete) = read_capped(req).await;
-    let api_request = http::Request { method, path, headers, body };
+    api_request.body = body;
     // No token configured means nobody gets in (fail closed).
     let staff_token = variables::get("staff_token").unwrap_or_default();
     let response = if !complete {
@@ -69,16 +62,7 @@ async fn handle(req: IncomingRequest) -> Response {
         "diagnostic": response.diagnostic,
     });
     eprintln!("{log}");
-    write(response)
-}
-
-fn write(response: http::Response) -> Response {
-    let mut builder = Response::builder();
-    builder.status(response.status);
-    for (name, value) in &response.headers {
-        builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(response.body).build()
+    response.into_spin()
 }
 
 /// Read the body, keeping at most one byte more than the API accepts (so it

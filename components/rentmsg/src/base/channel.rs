@@ -9,7 +9,7 @@ use std::str::FromStr;
 pub enum Channel {
     /// SMS to a phone number.
     Text,
-    /// Email.
+    /// Email to an address (the only channel with a subject line).
     Email,
     /// Voice call to a phone number.
     Phone,
@@ -18,7 +18,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// All channels.
+    /// Every channel, in the order reports and settings list them.
     pub const ALL: [Channel; 4] = [Channel::Text, Channel::Email, Channel::Phone, Channel::Letter];
 
     /// Stored / wire name.

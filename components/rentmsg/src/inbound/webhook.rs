@@ -1,6 +1,7 @@
 //! The SMS provider webhooks, independent of the HTTP stack: the
-//! `inbound-webhook` component turns its request into a [`WebhookRequest`],
-//! calls [`handle`] and writes the [`WebhookResponse`] back.
+//! `inbound-webhook` component turns its request into a [`Request`], calls
+//! [`handle`] and writes the [`Response`] back (its `route` and `outcome`
+//! go to the log).
 //!
 //! - `POST /webhooks/sms`: an inbound message → TwiML `<Response/>` or
 //!   `<Response><Message>…</Message></Response>` (`text/xml`).
@@ -13,6 +14,7 @@
 //! retries, and the retry (same MessageSid) is processed exactly once.
 
 use crate::base::form;
+use crate::base::http::{Request, Response};
 use super::process::{self, InboundSms, ProviderKeyword, ReplySettings, StatusCallback};
 use super::replies;
 use super::signature;
@@ -30,26 +32,6 @@ pub const STATUS_PATH: &str = "/webhooks/sms/status";
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest message text accepted (the provider's own limit).
 pub const MAX_TEXT_CHARS: usize = 1600;
-
-/// A webhook request, as the component received it.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookRequest {
-    /// Method (`POST`).
-    pub method: String,
-    /// Path and query as received (`/webhooks/sms?x=1`).
-    pub path_and_query: String,
-    /// Header names and values (names case-insensitive).
-    pub headers: Vec<(String, String)>,
-    /// The whole body.
-    pub body: Vec<u8>,
-}
-
-impl WebhookRequest {
-    /// First value of a header (case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
 
 /// The component's variables.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,65 +54,35 @@ pub struct WebhookContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The answer to write back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookResponse {
-    /// Status code.
-    pub status: u16,
-    /// Content type.
-    pub content_type: &'static str,
-    /// Body.
-    pub body: String,
-    /// Extra headers (`Allow` on 405).
-    pub headers: Vec<(&'static str, String)>,
-    /// Which route answered (`-` when none), for logs.
-    pub route: &'static str,
-    /// What happened, for logs (`opted_out`, `inbox`, `duplicate`,
-    /// `forged`, `bad_request`...): never personal data.
-    pub outcome: &'static str,
-    /// Internal detail for 5xx logs (database error text only); never sent.
-    pub diagnostic: Option<String>,
+/// TwiML (`text/xml`) with an optional reply.
+fn twiml(route: &'static str, outcome: &'static str, message: Option<&str>) -> Response {
+    labelled(Response::new(200, "text/xml", replies::twiml(message)), Some(route), outcome)
 }
 
-impl WebhookResponse {
-    fn twiml(route: &'static str, outcome: &'static str, message: Option<&str>) -> Self {
-        WebhookResponse {
-            status: 200,
-            content_type: "text/xml",
-            body: replies::twiml(message),
-            headers: Vec::new(),
-            route,
-            outcome,
-            diagnostic: None,
-        }
-    }
-
-    fn error(status: u16, route: &'static str, outcome: &'static str, message: &str) -> Self {
-        WebhookResponse {
-            status,
-            content_type: "application/json",
-            body: serde_json::json!({ "error": message }).to_string(),
-            headers: Vec::new(),
-            route,
-            outcome,
-            diagnostic: None,
-        }
-    }
+/// `{"error": message}`: the provider shows it in its debugger.
+fn refusal(status: u16, route: Option<&'static str>, outcome: &'static str, message: &str) -> Response {
+    labelled(Response::error(status, message), route, outcome)
 }
 
-fn storage_failure(route: &'static str, e: Error) -> WebhookResponse {
+fn labelled(mut r: Response, route: Option<&'static str>, outcome: &'static str) -> Response {
+    r.route = route;
+    r.outcome = Some(outcome);
+    r
+}
+
+fn storage_failure(route: &'static str, e: Error) -> Response {
     let (status, message) = match &e {
         Error::Db(DbError::Busy(_)) | Error::Db(DbError::Unavailable(_)) => (503, "storage is unavailable; retry"),
         _ => (500, "storage failed; retry"),
     };
-    let mut r = WebhookResponse::error(status, route, "storage_failed", message);
+    let mut r = refusal(status, Some(route), "storage_failed", message);
     r.diagnostic = Some(e.to_string());
     r
 }
 
 /// Answer one webhook request.
-pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse {
-    let path = req.path_and_query.split_once('?').map_or(req.path_and_query.as_str(), |(p, _)| p);
+pub fn handle(req: &Request, ctx: &WebhookContext<'_>) -> Response {
+    let path = req.path_only();
     // By suffix: an app served under a base path (Spin's `base`) sees
     // `/base/webhooks/sms`; the full path still goes into the signed URL.
     let route = if path.ends_with(STATUS_PATH) {
@@ -138,12 +90,10 @@ pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse
     } else if path.ends_with(INBOUND_PATH) {
         INBOUND_PATH
     } else {
-        return WebhookResponse::error(404, "-", "not_found", "no such webhook");
+        return refusal(404, None, "not_found", "no such webhook");
     };
     if !req.method.eq_ignore_ascii_case("POST") {
-        let mut r = WebhookResponse::error(405, route, "bad_request", "use POST");
-        r.headers.push(("allow", "POST".into()));
-        return r;
+        return refusal(405, Some(route), "bad_request", "use POST").with_header("allow", "POST");
     }
     let form = match verified_form(req, ctx, route) {
         Ok(f) => f,
@@ -162,13 +112,11 @@ pub fn handle(req: &WebhookRequest, ctx: &WebhookContext<'_>) -> WebhookResponse
 /// Size, content type, decoding and signature: the form only if the
 /// provider signed exactly this request.
 fn verified_form(
-    req: &WebhookRequest,
+    req: &Request,
     ctx: &WebhookContext<'_>,
     route: &'static str,
-) -> Result<form::Form, Box<WebhookResponse>> {
-    let reject = |status: u16, outcome: &'static str, message: &str| {
-        Box::new(WebhookResponse::error(status, route, outcome, message))
-    };
+) -> Result<form::Form, Box<Response>> {
+    let reject = |status: u16, outcome: &'static str, message: &str| Box::new(refusal(status, Some(route), outcome, message));
     if req.body.len() > MAX_BODY_BYTES {
         return Err(reject(413, "bad_request", &format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024)));
     }
@@ -207,7 +155,7 @@ fn verified_form(
     let Some(presented) = req.header(signature::HEADER) else {
         return Err(reject(403, "forged", "missing X-Twilio-Signature header"));
     };
-    let url = signature::public_url(ctx.config.public_base_url, &req.path_and_query);
+    let url = signature::public_url(ctx.config.public_base_url, &req.path);
     if !signature::verify(ctx.config.auth_token, &url, &form.fields, presented) {
         return Err(reject(403, "forged", "X-Twilio-Signature does not match this request"));
     }
@@ -286,11 +234,11 @@ fn inbound_fields(form: &form::Form) -> Result<Inbound, String> {
     Ok(Inbound { message_sid, from, to, body: body.to_owned(), num_media, provider_keyword })
 }
 
-fn inbound(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
+fn inbound(form: &form::Form, ctx: &WebhookContext<'_>) -> Response {
     let route = INBOUND_PATH;
     let fields = match inbound_fields(form) {
         Ok(f) => f,
-        Err(msg) => return WebhookResponse::error(400, route, "bad_request", &msg),
+        Err(msg) => return refusal(400, Some(route), "bad_request", &msg),
     };
     let msg = InboundSms {
         message_sid: &fields.message_sid,
@@ -302,7 +250,7 @@ fn inbound(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
     };
     let settings = ReplySettings { sms_from: ctx.config.sms_from };
     match process::receive(ctx.db, &msg, &settings, ctx.now) {
-        Ok(outcome) if outcome.duplicate => WebhookResponse::twiml(route, "duplicate", None),
+        Ok(outcome) if outcome.duplicate => twiml(route, "duplicate", None),
         Ok(outcome) => {
             let label = match outcome.effect.as_str() {
                 "opted_out" => "opted_out",
@@ -312,7 +260,7 @@ fn inbound(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
                 "help" => "help",
                 _ => "inbox",
             };
-            WebhookResponse::twiml(route, label, outcome.reply.as_deref())
+            twiml(route, label, outcome.reply.as_deref())
         }
         Err(e) => storage_failure(route, e),
     }
@@ -349,11 +297,11 @@ fn status_fields(form: &form::Form) -> Result<Status, String> {
     Ok(Status { message_sid, status, error_code, to })
 }
 
-fn status(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
+fn status(form: &form::Form, ctx: &WebhookContext<'_>) -> Response {
     let route = STATUS_PATH;
     let fields = match status_fields(form) {
         Ok(f) => f,
-        Err(msg) => return WebhookResponse::error(400, route, "bad_request", &msg),
+        Err(msg) => return refusal(400, Some(route), "bad_request", &msg),
     };
     let cb = StatusCallback {
         message_sid: &fields.message_sid,
@@ -362,8 +310,8 @@ fn status(form: &form::Form, ctx: &WebhookContext<'_>) -> WebhookResponse {
         to: fields.to.as_deref(),
     };
     match process::record_status(ctx.db, &cb, ctx.now) {
-        Ok(o) if o.duplicate => WebhookResponse::twiml(route, "duplicate", None),
-        Ok(o) => WebhookResponse::twiml(route, o.number_effect.unwrap_or(if o.updated > 0 { "updated" } else { "recorded" }), None),
+        Ok(o) if o.duplicate => twiml(route, "duplicate", None),
+        Ok(o) => twiml(route, o.number_effect.unwrap_or(if o.updated > 0 { "updated" } else { "recorded" }), None),
         Err(e) => storage_failure(route, e),
     }
 }

@@ -1,6 +1,7 @@
 //! Payment links, independent of the HTTP stack: the
-//! `payment-link` component turns each request into a [`PayRequest`], calls
-//! [`handle`] and writes the [`PayResponse`].
+//! `payment-link` component turns each request into a [`Request`], calls
+//! [`handle`] and writes the [`Response`] (its `outcome` and `log` go to
+//! the log line).
 //!
 //! - `GET /pay/:token`: the tenant's page ([`page`]): facility, unit,
 //!   balance and the open charges making it up, days past due, a Pay button
@@ -28,6 +29,7 @@ pub mod webhook;
 use crate::base::channel::Channel;
 use crate::base::db::Db;
 use crate::base::error::{Error, Result};
+use crate::base::http::{Request, Response};
 use crate::notices::links::{self, LinkTarget, Purpose};
 use crate::notices::promises::{self, PromiseSource};
 use crate::sending::providers::{HttpClient, TransportError};
@@ -56,50 +58,6 @@ pub struct PayConfig {
     pub currency: String,
 }
 
-/// One HTTP request, as the component received it.
-#[derive(Debug, Clone, Default)]
-pub struct PayRequest {
-    /// `GET`, `POST`...
-    pub method: String,
-    /// The path (`/pay/<token>/checkout`), without the query.
-    pub path: String,
-    /// The query string, without `?`.
-    pub query: String,
-    /// Headers (names in any case).
-    pub headers: Vec<(String, String)>,
-    /// The raw body (forms and webhook events are size-checked before reading).
-    pub body: Vec<u8>,
-    /// The client's address (`spin-client-addr`), if known.
-    pub client_addr: Option<String>,
-}
-
-impl PayRequest {
-    /// First value of a header (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// The answer to write back, with a log line's worth of what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers to send.
-    pub headers: Vec<(String, String)>,
-    /// HTML or JSON, as the content-type header says.
-    pub body: String,
-    /// What happened, for the structured log line (no personal data).
-    pub event: serde_json::Value,
-}
-
-impl PayResponse {
-    /// First value of a header.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
 /// What [`handle`] needs.
 pub struct PayEnv<'a> {
     /// The database.
@@ -117,58 +75,64 @@ const MAX_FORM_BYTES: usize = 4096;
 /// Most bytes of a webhook body.
 const MAX_EVENT_BYTES: usize = 256 * 1024;
 
-fn html(status: u16, body: String, event: serde_json::Value) -> PayResponse {
-    PayResponse {
-        status,
-        headers: vec![
-            ("content-type".into(), "text/html; charset=utf-8".into()),
-            ("cache-control".into(), "no-store".into()),
-            // The token is in the URL: never let it leak as a referrer.
-            ("referrer-policy".into(), "no-referrer".into()),
-            ("x-robots-tag".into(), "noindex, nofollow".into()),
-            ("x-content-type-options".into(), "nosniff".into()),
-            (
-                "content-security-policy".into(),
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'".into(),
-            ),
-        ],
-        body,
-        event,
+/// What happened, for the log line: the outcome and its facts (ids,
+/// amounts, effects; never tokens, addresses or secrets).
+fn logged(mut r: Response, outcome: &'static str, facts: serde_json::Value) -> Response {
+    r.outcome = Some(outcome);
+    if let serde_json::Value::Object(map) = facts {
+        r.log = map;
     }
-}
-
-fn json(status: u16, body: serde_json::Value, event: serde_json::Value) -> PayResponse {
-    PayResponse { status, headers: vec![("content-type".into(), "application/json".into())], body: body.to_string(), event }
-}
-
-fn redirect(location: &str, event: serde_json::Value) -> PayResponse {
-    let mut r = html(303, String::new(), event);
-    r.headers.push(("location".into(), location.to_owned()));
     r
 }
 
-fn not_allowed(allow: &str) -> Result<PayResponse> {
-    let mut r = html(405, page::render_message("Not allowed", "Use the link in your message.", None)?, serde_json::json!({ "event": "method_not_allowed" }));
-    r.headers.push(("allow".into(), allow.to_owned()));
-    Ok(r)
+fn html(status: u16, body: String, outcome: &'static str, facts: serde_json::Value) -> Response {
+    let r = Response::new(status, "text/html; charset=utf-8", body)
+        .with_header("cache-control", "no-store")
+        // The token is in the URL: never let it leak as a referrer.
+        .with_header("referrer-policy", "no-referrer")
+        .with_header("x-robots-tag", "noindex, nofollow")
+        .with_header("x-content-type-options", "nosniff")
+        .with_header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'",
+        );
+    logged(r, outcome, facts)
 }
 
-fn invalid_link() -> Result<PayResponse> {
-    Ok(html(404, page::render_invalid()?, serde_json::json!({ "event": "invalid_link" })))
+fn json(status: u16, body: serde_json::Value, outcome: &'static str, facts: serde_json::Value) -> Response {
+    logged(Response::json(status, &body), outcome, facts)
+}
+
+fn redirect(location: &str, outcome: &'static str, facts: serde_json::Value) -> Response {
+    html(303, String::new(), outcome, facts).with_header("location", location)
+}
+
+/// No facts beyond the outcome.
+fn none() -> serde_json::Value {
+    serde_json::Value::Null
+}
+
+fn not_allowed(allow: &str) -> Result<Response> {
+    let r = html(405, page::render_message("Not allowed", "Use the link in your message.", None)?, "method_not_allowed", none());
+    Ok(r.with_header("allow", allow))
+}
+
+fn invalid_link() -> Result<Response> {
+    Ok(html(404, page::render_invalid()?, "invalid_link", none()))
 }
 
 /// Answer one request for the payment-link routes.
-pub fn handle(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
+pub fn handle(env: &PayEnv<'_>, req: &Request) -> Result<Response> {
     let method = req.method.to_ascii_uppercase();
-    if req.path == "/webhooks/payments" {
+    let path = req.path_only();
+    if path == "/webhooks/payments" {
         if method != "POST" {
-            let mut r = json(405, serde_json::json!({ "error": "use POST" }), serde_json::json!({ "event": "method_not_allowed" }));
-            r.headers.push(("allow".into(), "POST".into()));
-            return Ok(r);
+            let r = json(405, serde_json::json!({ "error": "use POST" }), "method_not_allowed", none());
+            return Ok(r.with_header("allow", "POST"));
         }
         return webhook_route(env, req);
     }
-    let Some(rest) = req.path.strip_prefix("/pay/") else { return invalid_link() };
+    let Some(rest) = path.strip_prefix("/pay/") else { return invalid_link() };
     let (token, action) = match rest.split_once('/') {
         Some((t, a)) => (t, a),
         None => (rest, ""),
@@ -308,13 +272,13 @@ fn log_open(env: &PayEnv<'_>, a: &Account, client: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn page_route(env: &PayEnv<'_>, req: &PayRequest, token: &str, log: bool) -> Result<PayResponse> {
+fn page_route(env: &PayEnv<'_>, req: &Request, token: &str, log: bool) -> Result<Response> {
     let Some(a) = account(env, token)? else { return invalid_link() };
     if log {
         log_open(env, &a, req.client_addr.as_deref())?;
     }
     let mut v = view(env, &a, token)?;
-    for pair in req.query.split('&') {
+    for pair in req.query().split('&') {
         match pair {
             "paid=1" => {
                 v.notice = Some(if v.settled {
@@ -328,31 +292,32 @@ fn page_route(env: &PayEnv<'_>, req: &PayRequest, token: &str, log: bool) -> Res
         }
     }
     let body = if log { page::render_page(&v)? } else { String::new() };
-    Ok(html(200, body, serde_json::json!({ "event": "page", "notice_id": a.target.outbox_id, "settled": v.settled, "stop": v.stop })))
+    Ok(html(200, body, "page", serde_json::json!({ "notice_id": a.target.outbox_id, "settled": v.settled, "stop": v.stop })))
 }
 
-fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
+fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
     let Some(a) = account(env, token)? else { return invalid_link() };
     // Absolute for the provider; relative for our own pages.
     let page_url = links::url(&env.config.public_base_url, Purpose::Pay, token);
     let back = format!("/pay/{token}");
-    let event = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
+    let notice = serde_json::json!({ "notice_id": a.target.outbox_id });
     if a.tenant.status == TenantStatus::Stop {
         let contact = crate::records::help_contact::get(env.db, &a.property_id)?;
         let text = format!(
             "Online payment is not accepted for this account. Please call {}.",
             contact.unwrap_or_else(|| format!("the {} office", a.facility))
         );
-        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&back))?, event("checkout_refused_stop")));
+        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&back))?, "checkout_refused_stop", notice));
     }
     if a.summary.balance_cents <= 0 {
-        return Ok(redirect(&format!("/pay/{token}"), event("checkout_nothing_owed")));
+        return Ok(redirect(&format!("/pay/{token}"), "checkout_nothing_owed", notice));
     }
     if env.config.secret_key.is_empty() {
         return Ok(html(
             503,
             page::render_message("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.", Some(&back))?,
-            event("checkout_not_configured"),
+            "checkout_not_configured",
+            notice,
         ));
     }
     let amount = a.summary.balance_cents;
@@ -372,11 +337,12 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
         idempotency_key: format!("rentmsg-checkout-{}-{}-{}", a.target.outbox_id, a.summary.charges_cents, a.summary.paid_cents),
     };
     let http_request = checkout::build(&env.config.api_base, &env.config.secret_key, &request);
-    let failed = |what: &str, detail: String| -> Result<PayResponse> {
+    let failed = |what: &'static str, detail: String| -> Result<Response> {
         let mut r = html(
             502,
             page::render_message("Payment not started", "We could not start the payment just now. Please try again in a moment.", Some(&back))?,
-            serde_json::json!({ "event": what, "notice_id": a.target.outbox_id, "detail": detail }),
+            what,
+            serde_json::json!({ "notice_id": a.target.outbox_id, "detail": detail }),
         );
         if what == "checkout_unreachable" {
             r.status = 503;
@@ -404,7 +370,7 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<PayResponse> {
             time::timestamp(env.now).into(),
         ],
     )?;
-    Ok(redirect(&session.url, serde_json::json!({ "event": "checkout", "notice_id": a.target.outbox_id, "amount_cents": amount })))
+    Ok(redirect(&session.url, "checkout", serde_json::json!({ "notice_id": a.target.outbox_id, "amount_cents": amount })))
 }
 
 /// The promise form as typed: `(date, amount)`, kept to show it again.
@@ -430,15 +396,14 @@ fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i6
     Ok(((date_text.clone(), amount_text.clone()), date, amount))
 }
 
-fn promise_route(env: &PayEnv<'_>, req: &PayRequest, token: &str) -> Result<PayResponse> {
+fn promise_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Response> {
     let Some(a) = account(env, token)? else { return invalid_link() };
-    let ev = |what: &str| serde_json::json!({ "event": what, "notice_id": a.target.outbox_id });
-    let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<PayResponse> {
+    let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<Response> {
         let mut v = view(env, &a, token)?;
         v.error = Some(msg);
         v.form_date = date;
         v.form_amount = amount;
-        Ok(html(status, page::render_page(&v)?, ev("promise_refused")))
+        Ok(html(status, page::render_page(&v)?, "promise_refused", serde_json::json!({ "notice_id": a.target.outbox_id })))
     };
     if req.body.len() > MAX_FORM_BYTES {
         return refuse(String::new(), String::new(), "The form is too large.".into(), 413);
@@ -462,7 +427,7 @@ fn promise_route(env: &PayEnv<'_>, req: &PayRequest, token: &str) -> Result<PayR
     );
     match recorded {
         // Relative: back to the page on whatever host served it.
-        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1"), serde_json::json!({ "event": "promise", "notice_id": a.target.outbox_id, "promise_id": p.id }))),
+        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1"), "promise", serde_json::json!({ "notice_id": a.target.outbox_id, "promise_id": p.id }))),
         Err(Error::Invalid(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 400),
         Err(Error::Conflict(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 409),
         Err(e) => Err(e),
@@ -477,9 +442,9 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-fn webhook_route(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
+fn webhook_route(env: &PayEnv<'_>, req: &Request) -> Result<Response> {
     if req.body.len() > MAX_EVENT_BYTES {
-        return Ok(json(413, serde_json::json!({ "error": "the event is too large" }), serde_json::json!({ "event": "webhook_too_large" })));
+        return Ok(json(413, serde_json::json!({ "error": "the event is too large" }), "webhook_too_large", none()));
     }
     let verified = signature::verify(
         req.header("stripe-signature"),
@@ -493,17 +458,18 @@ fn webhook_route(env: &PayEnv<'_>, req: &PayRequest) -> Result<PayResponse> {
         return Ok(json(
             status,
             serde_json::json!({ "error": format!("signature not verified: {e}") }),
-            serde_json::json!({ "event": "webhook_refused", "reason": e.to_string() }),
+            "webhook_refused",
+            serde_json::json!({ "reason": e.to_string() }),
         ));
     }
     crate::schema::migrate(env.db, env.now)?;
     match webhook::process(env.db, &req.body, env.now) {
         Ok(out) => {
-            let event = serde_json::json!({ "event": "webhook", "event_type": out.event_type, "effect": out.effect,
+            let facts = serde_json::json!({ "event_type": out.event_type, "effect": out.effect,
                                             "amount_cents": out.amount_cents, "cancelled_notices": out.cancelled_notices });
-            Ok(json(200, serde_json::json!({ "received": true, "effect": out.effect }), event))
+            Ok(json(200, serde_json::json!({ "received": true, "effect": out.effect }), "webhook", facts))
         }
-        Err(Error::Invalid(m)) => Ok(json(400, serde_json::json!({ "error": m }), serde_json::json!({ "event": "webhook_invalid" }))),
+        Err(Error::Invalid(m)) => Ok(json(400, serde_json::json!({ "error": m }), "webhook_invalid", none())),
         Err(e) => Err(e),
     }
 }

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 /// A tenant's summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
-    /// The tenant.
+    /// Whose balance this is.
     pub tenant_id: String,
     /// Charges minus payments and credits.
     pub balance_cents: i64,

@@ -83,9 +83,9 @@ pub struct ConsentChange<'a> {
     pub channel: Option<Channel>,
     /// Address scope (normalised).
     pub address: Option<&'a str>,
-    /// Who.
+    /// Who made the change (`staff` or `staff:<name>`), kept with the event.
     pub actor: &'a str,
-    /// Through what.
+    /// Through what it came (`staff_api` for the staff API), kept with the event.
     pub source: &'a str,
 }
 

@@ -73,22 +73,22 @@ pub struct Contact {
     pub id: i64,
     /// The tenant, if known.
     pub tenant_id: Option<String>,
-    /// Channel.
+    /// Text, email, phone or letter.
     pub channel: Channel,
-    /// Direction.
+    /// Outbound or inbound.
     pub direction: Direction,
-    /// Address.
+    /// E.164 number, email address, or postal label for letters.
     pub address: String,
-    /// Body.
+    /// Message text, email subject + body, or call summary.
     pub body: String,
-    /// Status.
+    /// Provider or workflow status, as recorded.
     pub status: String,
     /// When (RFC 3339 UTC).
     pub at: String,
-    /// Provider id.
+    /// Provider message id, which status callbacks refer to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
-    /// Extra detail.
+    /// Anything else recorded (template, notice stage, call result code...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
 }
@@ -120,16 +120,6 @@ pub fn record(db: &dyn Db, c: &NewContact<'_>) -> Result<i64> {
     rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))
 }
 
-/// Update the status of the contact(s) with this provider id (delivery
-/// callbacks). Returns how many rows changed.
-pub fn update_status(db: &dyn Db, provider_id: &str, status: &str) -> Result<usize> {
-    let rows = db.execute(
-        "UPDATE contact_log SET status = ? WHERE provider_id = ? RETURNING id",
-        &[status.into(), provider_id.into()],
-    )?;
-    Ok(rows.len())
-}
-
 fn contact_from_row(r: Row<'_>) -> Result<Contact> {
     Ok(Contact {
         id: r.i64("id")?,
@@ -156,14 +146,4 @@ pub fn for_tenant(db: &dyn Db, tenant_id: &str, limit: Option<i64>) -> Result<Ve
         &[tenant_id.into()],
     )?;
     rows.iter().map(contact_from_row).collect()
-}
-
-/// Outbound contacts on a tenant through one channel since `since`
-/// (inclusive), for frequency rules.
-pub fn outbound_count_since(db: &dyn Db, tenant_id: &str, channel: Channel, since: DateTime<Utc>) -> Result<i64> {
-    let rows = db.execute(
-        "SELECT count(*) AS n FROM contact_log WHERE tenant_id = ? AND channel = ? AND direction = 'outbound' AND at >= ?",
-        &[tenant_id.into(), channel.as_str().into(), time::timestamp(since).into()],
-    )?;
-    Ok(rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
 }

@@ -1,4 +1,4 @@
-//! Exclusions, as seed 002 describes them. All independent of each other:
+//! Exclusions: five kinds, each independent of the others:
 //!
 //! - **bankruptcy** (tenant): no automatic contact on any channel; manual
 //!   contact stays possible. Turning it on needs a reason, which becomes a
@@ -14,9 +14,9 @@
 //! - **number by user** (one address of one tenant): staff-set, same effect
 //!   on that number.
 //!
-//! Exclusion status (seed 002): `none` when no phone number of the tenant is
+//! Exclusion status: `none` when no phone number of the tenant is
 //! excluded, `partial` when some but not all are, `full` when all are. Only
-//! phone numbers count (the seed speaks of numbers); email addresses carry
+//! phone numbers count (the status is about numbers); email addresses carry
 //! their own exclusions but do not change the status. A tenant without phone
 //! numbers has status `none`.
 
@@ -101,7 +101,7 @@ impl ExclusionState {
 /// A tenant's three flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TenantFlags {
-    /// Bankruptcy.
+    /// In bankruptcy: no automatic contact on any channel.
     pub bankruptcy: ExclusionState,
     /// Disable texting & auto calls.
     pub disable_texting_auto_calls: ExclusionState,
@@ -165,7 +165,7 @@ pub fn status_of(phone_excluded: impl IntoIterator<Item = bool>) -> ExclusionSta
 }
 
 /// A tenant's flags.
-pub fn tenant_flags(db: &dyn Db, tenant_id: &str) -> Result<TenantFlags> {
+fn tenant_flags(db: &dyn Db, tenant_id: &str) -> Result<TenantFlags> {
     let rows = db.execute(
         "SELECT kind, reason, set_by, set_at, source_ref FROM exclusions WHERE tenant_id = ? AND address IS NULL",
         &[tenant_id.into()],
@@ -224,7 +224,7 @@ pub fn status(db: &dyn Db, tenant_id: &str) -> Result<ExclusionStatus> {
 }
 
 /// The exclusion status given the tenant's contact points.
-pub fn status_for_points(db: &dyn Db, tenant_id: &str, points: &[ContactPoint]) -> Result<ExclusionStatus> {
+fn status_for_points(db: &dyn Db, tenant_id: &str, points: &[ContactPoint]) -> Result<ExclusionStatus> {
     let phones: BTreeSet<&str> = points.iter().filter(|p| p.kind.is_phone()).map(|p| p.address.as_str()).collect();
     let phones: Vec<&str> = phones.into_iter().collect();
     let ex = address_exclusions(db, tenant_id, &phones)?;

@@ -166,25 +166,6 @@ pub fn summary(db: &dyn Db, tenant_id: &str, today: NaiveDate) -> Result<Summary
     Ok(summarize(&entries(db, tenant_id)?, today))
 }
 
-/// Every tenant's entries at once, grouped by tenant id (for scans over the
-/// whole portfolio: one query instead of one per tenant).
-pub fn all_entries(db: &dyn Db) -> Result<Vec<(String, Vec<Entry>)>> {
-    let rows = db.execute(
-        "SELECT tenant_id, reference, kind, date, due_date, amount_cents FROM ledger_entries ORDER BY tenant_id, date, id",
-        &[],
-    )?;
-    let mut out: Vec<(String, Vec<Entry>)> = Vec::new();
-    for row in rows.iter() {
-        let tenant = row.str("tenant_id")?;
-        let entry = entry_from_row(row)?;
-        match out.last_mut() {
-            Some((t, list)) if t == tenant => list.push(entry),
-            _ => out.push((tenant.to_owned(), vec![entry])),
-        }
-    }
-    Ok(out)
-}
-
 /// A payment or credit recorded by a component (not an import).
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {

@@ -9,11 +9,11 @@ use serde::Serialize;
 /// One note.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Note {
-    /// Row id.
+    /// Row id, increasing with each note.
     pub id: i64,
     /// What the note is about (`bankruptcy`, `exclusion`, `call`, `general`...).
     pub kind: String,
-    /// The text.
+    /// The note's text, shown to staff as is.
     pub body: String,
     /// Who wrote it.
     pub author: String,

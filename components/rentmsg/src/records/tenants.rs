@@ -124,7 +124,8 @@ impl FromStr for ContactKind {
     }
 }
 
-/// A property.
+/// A property (facility): its time zone and country are its tenants'
+/// defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Property {
     /// AR system id.

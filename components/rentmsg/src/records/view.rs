@@ -45,9 +45,9 @@ pub struct TenantView {
     pub property_id: String,
     /// Property name.
     pub property_name: Option<String>,
-    /// Full name.
+    /// Full name as imported.
     pub name: String,
-    /// Unit.
+    /// Unit label, when the property has units.
     pub unit: Option<String>,
     /// AR status.
     pub status: TenantStatus,

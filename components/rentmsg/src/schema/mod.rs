@@ -47,11 +47,6 @@ pub const MIGRATIONS: &[Migration] = &[
     v8_pause_kinds::MIGRATION,
 ];
 
-/// The newest schema version this code knows.
-pub fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
-}
-
 /// Is every migration of `list` recorded? Counts as well as the newest
 /// version, because parallel branches append versions out of order: a
 /// database migrated by a branch that had only 1 and 3 must still get 2

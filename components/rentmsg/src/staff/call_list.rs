@@ -1,4 +1,4 @@
-//! The manual call list (seed 000): overdue tenants due for a call by the
+//! The manual call list: overdue tenants due for a call by the
 //! notice schedule, oldest debt first (days past due, then balance), each
 //! with the compliance decision for a manual call right now: callable, or
 //! the rules that object and when the tenant becomes callable.
@@ -46,9 +46,9 @@ pub struct CallListQuery<'a> {
 pub struct CallListEntry {
     /// AR id.
     pub tenant_id: String,
-    /// Name.
+    /// Full name, as the person calling asks for them.
     pub name: String,
-    /// Unit.
+    /// Unit label, when the property has units.
     pub unit: Option<String>,
     /// Property id.
     pub property_id: String,

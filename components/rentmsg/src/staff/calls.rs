@@ -1,9 +1,8 @@
-//! Recording a staff phone call (seed 000's manual call feature, seed 003's
-//! call results): the result code, notes and an optional promise to pay
-//! land in the contact log (with `call_result` set), the notes and the
-//! audit log, in one transaction, so the contact controls count the call
-//! at once (attempts and right-party contacts as the phone controls'
-//! code lists define them).
+//! Recording a staff phone call and its result: the result code, notes and
+//! an optional promise to pay land in the contact log (with `call_result`
+//! set), the notes and the audit log, in one transaction, so the contact
+//! controls count the call at once (attempts and right-party contacts as
+//! the phone controls' code lists define them).
 //!
 //! A promise to pay taken on the call is recorded by
 //! [`promises::record_in_tx`] (source `call`) in the same transaction: it
@@ -11,8 +10,9 @@
 //!
 //! Compliance decides the call as a manual phone contact at the time it is
 //! recorded. A call the rules would block or defer is recorded only with an
-//! explicit override reason (seed 003's RPC override); the override, the
-//! rules it overrode and the reason go to the audit log and a note.
+//! explicit override reason, so every exception to the rules is on record:
+//! the override, the rules it overrode and the reason go to the audit log
+//! and a note.
 
 use crate::records::audit;
 use crate::base::channel::Channel;
@@ -66,7 +66,8 @@ pub struct PromiseInput {
 pub struct NewCall<'a> {
     /// The tenant called.
     pub tenant_id: &'a str,
-    /// Call result code (seed 003's list, `call_result_codes`).
+    /// Call result code, one of `GET /api/call-result-codes` (the
+    /// `call_result_codes` table).
     pub result_code: i64,
     /// What was said.
     pub notes: Option<&'a str>,

@@ -119,12 +119,12 @@ pub struct PropertyReport {
     pub property_id: String,
     /// Its name.
     pub property_name: String,
-    /// The figures.
+    /// The property's own figures, flattened into its row.
     #[serde(flatten)]
     pub counts: Counts,
 }
 
-/// A report.
+/// The report over a date range: the totals and one row per property.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// First day, inclusive.

@@ -33,13 +33,13 @@ impl Env {
         if let Some(ct) = content_type {
             headers.push(("Content-Type".to_owned(), ct.to_owned()));
         }
-        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec() })
+        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec(), client_addr: None })
     }
 
     /// A request with exactly these headers (no token added).
     pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec() })
+        self.request(Request { method: method.into(), path: path.into(), headers, body: body.to_vec(), client_addr: None })
     }
 
     /// The JSON body of a GET, asserting 200.

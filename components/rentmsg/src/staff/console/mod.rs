@@ -22,21 +22,15 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 fn response(status: u16, content_type: &str, body: &str) -> Response {
-    Response {
-        status,
-        headers: vec![
-            ("content-type".into(), content_type.into()),
-            ("content-security-policy".into(), CONTENT_SECURITY_POLICY.into()),
-            ("x-content-type-options".into(), "nosniff".into()),
-            ("referrer-policy".into(), "no-referrer".into()),
-            ("x-frame-options".into(), "DENY".into()),
-            // Always the current page with the current script.
-            ("cache-control".into(), "no-cache".into()),
-        ],
-        body: body.as_bytes().to_vec(),
-        route: Some("/console"),
-        diagnostic: None,
-    }
+    let mut r = Response::new(status, content_type, body)
+        .with_header("content-security-policy", CONTENT_SECURITY_POLICY)
+        .with_header("x-content-type-options", "nosniff")
+        .with_header("referrer-policy", "no-referrer")
+        .with_header("x-frame-options", "DENY")
+        // Always the current page with the current script.
+        .with_header("cache-control", "no-cache");
+    r.route = Some("/console");
+    r
 }
 
 /// Is this path the console's (`/console`, `/console/...`)?
@@ -61,9 +55,7 @@ pub fn serve(method: &str, path: &str) -> Response {
         return response(404, "text/plain; charset=utf-8", "not found\n");
     };
     if !matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD") {
-        let mut r = response(405, "text/plain; charset=utf-8", "use GET\n");
-        r.headers.push(("allow".into(), "GET, HEAD".into()));
-        return r;
+        return response(405, "text/plain; charset=utf-8", "use GET\n").with_header("allow", "GET, HEAD");
     }
     response(200, content_type, body)
 }

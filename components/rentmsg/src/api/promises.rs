@@ -1,7 +1,9 @@
-//! Staff routes for promises to pay: a tenant's promises, and a promise
-//! taken on a phone call (`rentmsg::promises::record`, source `call`).
+//! A tenant's promises to pay: the list, and a promise staff took (on a
+//! call, by default) recorded with [`promises::record`].
 
-use super::{json_body, require_tenant, ApiError, Response, Call};
+use super::input::json_body;
+use super::{tenants, ApiError, Call};
+use crate::base::http::Response;
 use crate::notices::promises::{self, PromiseSource};
 use serde::Deserialize;
 
@@ -21,16 +23,16 @@ struct NewPromiseBody {
 
 /// `GET /api/tenants/{tenant_id}/promises`: newest first (statuses as of
 /// the last scan or payment; `paid_since_cents` as of now).
-pub(super) fn list_promises(call: &Call<'_>) -> Result<Response, ApiError> {
-    let tenant = require_tenant(call)?;
+pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
+    let tenant = tenants::require(call)?;
     let list = promises::list(call.db(), &tenant.tenant_id)?;
     Ok(Response::json(200, &serde_json::json!({ "tenant_id": tenant.tenant_id, "promises": list })))
 }
 
 /// `POST /api/tenants/{tenant_id}/promises`: record a promise taken by staff.
-pub(super) fn create_promise(call: &Call<'_>) -> Result<Response, ApiError> {
+pub(super) fn create(call: &Call<'_>) -> Result<Response, ApiError> {
     let body: NewPromiseBody = json_body(call)?;
-    let tenant = require_tenant(call)?;
+    let tenant = tenants::require(call)?;
     let date = crate::base::time::parse_date(body.promised_date.trim())
         .map_err(|_| ApiError::bad_request("promised_date must be a date like 2024-06-07"))?;
     let source = match body.source.as_deref() {

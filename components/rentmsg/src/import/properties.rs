@@ -1,0 +1,104 @@
+//! The properties file: `property_id,name,time_zone,state,country`.
+//! A property's time zone and country are the defaults of its tenants.
+
+use super::batch::{opt_value, select_in, upsert_clause, write_many};
+use super::framing::{Problems, Table};
+use super::{ImportError, ImportReport, Rejection, ROWS_PER_TX};
+use crate::base::db::{self, Db};
+use crate::base::normalize;
+use crate::base::time;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+struct PropertyFields {
+    name: String,
+    time_zone: String,
+    state: Option<String>,
+    country: Option<String>,
+}
+
+/// Check every row, then create or update the good ones.
+pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut ImportReport) -> Result<(), ImportError> {
+    let mut rows: Vec<(u64, String, PropertyFields)> = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (line, rec) in &t.records {
+        let mut p = Problems::default();
+        let id = p.take(normalize::identifier(t.field(rec, "property_id"), "property_id"));
+        let name = p.take(normalize::optional_text(t.field(rec, "name"), "name", 200)).and_then(|n| {
+            if n.is_none() {
+                p.0.push("name is required".into());
+            }
+            n
+        });
+        let tz = p.take(normalize::time_zone(t.field(rec, "time_zone")));
+        let state = p.take(normalize::state(t.field(rec, "state")));
+        let country = p.take(normalize::country(t.field(rec, "country")));
+        match (id, name, tz, state, country) {
+            (Some(id), Some(name), Some(tz), Some(state), Some(country)) if p.0.is_empty() => {
+                if let Some(first) = seen.get(&id) {
+                    report.rejected.push(Rejection {
+                        line: *line,
+                        reason: format!("duplicate property_id `{id}` (first on line {first})"),
+                    });
+                    continue;
+                }
+                seen.insert(id.clone(), *line);
+                rows.push((*line, id, PropertyFields { name, time_zone: tz.name().to_owned(), state, country }));
+            }
+            _ => report.rejected.push(Rejection { line: *line, reason: p.reason() }),
+        }
+    }
+    let stamp = time::timestamp(now);
+    for chunk in rows.chunks(ROWS_PER_TX) {
+        db::transaction(db, |tx| -> Result<(), ImportError> {
+            let keys: Vec<&str> = chunk.iter().map(|(_, id, _)| id.as_str()).collect();
+            let existing = select_in(
+                tx,
+                "SELECT property_id, name, time_zone, state, country FROM properties WHERE property_id IN ",
+                &keys,
+            )?;
+            let mut current: HashMap<String, PropertyFields> = HashMap::new();
+            for r in existing.iter() {
+                current.insert(
+                    r.string("property_id")?,
+                    PropertyFields {
+                        name: r.string("name")?,
+                        time_zone: r.string("time_zone")?,
+                        state: r.opt_string("state")?,
+                        country: r.opt_string("country")?,
+                    },
+                );
+            }
+            let mut writes = Vec::new();
+            for (_, id, f) in chunk {
+                match current.get(id) {
+                    None => report.created += 1,
+                    Some(old) if old == f => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => report.updated += 1,
+                }
+                writes.push(vec![
+                    id.into(),
+                    (&f.name).into(),
+                    (&f.time_zone).into(),
+                    opt_value(&f.state),
+                    opt_value(&f.country),
+                    (&stamp).into(),
+                    (&stamp).into(),
+                ]);
+            }
+            write_many(
+                tx,
+                "properties",
+                &["property_id", "name", "time_zone", "state", "country", "created_at", "updated_at"],
+                &upsert_clause(&["property_id"], &["name", "time_zone", "state", "country", "updated_at"]),
+                writes,
+            )?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
