@@ -96,10 +96,98 @@ pub enum TransportError {
     NoAnswer(String),
 }
 
-/// Makes HTTP requests.
+/// The caller's name for a request started with [`HttpClient::start`].
+pub type CallId = u64;
+
+/// What [`HttpClient::start`] did with a request.
+#[derive(Debug)]
+pub enum Started {
+    /// Sent and answered already: a client that sends one at a time.
+    Answered(Result<HttpResponse, TransportError>),
+    /// On its way: its answer comes out of [`HttpClient::collect`].
+    InFlight,
+}
+
+/// An answer collected for a started request.
+pub type Collected = (CallId, Result<HttpResponse, TransportError>);
+
+/// Makes HTTP requests. `send` is all a client must do; a client that can
+/// keep several requests in flight also overrides `start` and `collect`, so
+/// that one caller thread overlaps provider latency without threads of its
+/// own (the send pass keeps its database steps on that thread).
 pub trait HttpClient {
     /// Send one request and read the whole answer.
     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Start `request` as call `id` without waiting for its answer. The
+    /// default sends it now and hands the answer back at once.
+    fn start(&self, id: CallId, request: &HttpRequest) -> Started {
+        let _ = id;
+        Started::Answered(self.send(request))
+    }
+
+    /// Answers of started calls: waits until at least one is in or `wait`
+    /// has passed (`None`: as long as the calls take), then returns every
+    /// answer in by then. Empty when nothing is in flight or time ran out.
+    fn collect(&self, wait: Option<std::time::Duration>) -> Vec<Collected> {
+        let _ = wait;
+        Vec::new()
+    }
+}
+
+/// Any [`HttpClient`] with calls in flight at once, one thread per call
+/// (native tools and tests; a component uses `spin_io::WasiHttp`).
+#[cfg(feature = "native")]
+pub struct ThreadedHttp<C> {
+    client: std::sync::Arc<C>,
+    tx: std::sync::mpsc::Sender<Collected>,
+    rx: std::sync::mpsc::Receiver<Collected>,
+    in_flight: std::cell::Cell<usize>,
+}
+
+#[cfg(feature = "native")]
+impl<C: HttpClient + Send + Sync + 'static> ThreadedHttp<C> {
+    /// Wrap `client`.
+    pub fn new(client: std::sync::Arc<C>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        ThreadedHttp { client, tx, rx, in_flight: std::cell::Cell::new(0) }
+    }
+}
+
+#[cfg(feature = "native")]
+impl<C: HttpClient + Send + Sync + 'static> HttpClient for ThreadedHttp<C> {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.client.send(request)
+    }
+
+    fn start(&self, id: CallId, request: &HttpRequest) -> Started {
+        let (client, tx, request) = (self.client.clone(), self.tx.clone(), request.clone());
+        let spawned = std::thread::Builder::new().name(format!("http-call-{id}")).spawn(move || {
+            let answer = client.send(&request);
+            let _ = tx.send((id, answer));
+        });
+        match spawned {
+            Ok(_) => {
+                self.in_flight.set(self.in_flight.get() + 1);
+                Started::InFlight
+            }
+            // The request never left: the thread that would send it did not start.
+            Err(e) => Started::Answered(Err(TransportError::NotSent(format!("no thread for the call: {e}")))),
+        }
+    }
+
+    fn collect(&self, wait: Option<std::time::Duration>) -> Vec<Collected> {
+        if self.in_flight.get() == 0 {
+            return Vec::new();
+        }
+        let first = match wait {
+            None => self.rx.recv().ok(),
+            Some(w) => self.rx.recv_timeout(w).ok(),
+        };
+        let out: Vec<Collected> = first.into_iter().chain(self.rx.try_iter()).collect();
+        self.in_flight.set(self.in_flight.get().saturating_sub(out.len()));
+        out
+    }
 }
 
 /// SMS provider settings (Spin variables `sms_*`).

@@ -17,19 +17,33 @@
 //! 6. **Intent**: one transaction moves the row to `sending` (attempt + 1)
 //!    and writes the contact-log row (status `sending`). Only then:
 //! 7. **Provider call** (the request is built before the intent, so nothing
-//!    stands between the two).
-//! 8. **Outcome**: one transaction records the answer on the row and the
-//!    contact log: `sent` with the provider id; a refusal `failed` with the
+//!    stands between the two). The call is started, not awaited: the pass
+//!    goes on to the next row while it is in flight.
+//! 8. **Outcome**, when the answer comes in: one transaction records it on
+//!    the row and the contact log: `sent` with the provider id; a refusal `failed` with the
 //!    provider's reason (an opt-out code also records the STOP, an
 //!    invalid-number code marks the number); 429 / 5xx / not delivered back
 //!    to `queued` with backoff; no answer at all `unknown` (it may have been
 //!    sent, so it is not sent again).
 //!
+//! Calls in flight: a provider answers in 150-250 ms, while the pace can
+//! want a call every 13 ms (4,500 a minute), so one pass keeps as many calls
+//! in flight as the pace and the latency make (rate / 60 × latency), up to
+//! [`MAX_IN_FLIGHT`]. Concurrency never sets the pace: a call starts only at
+//! its claimed slot, so starts stay 60 s / rate apart; while it waits for a
+//! slot the pass records the answers that come in. Every database step
+//! (lease, intent, outcome) runs on the pass's one thread, in the order
+//! above for each row; only the network wait overlaps
+//! ([`HttpClient::start`] and [`HttpClient::collect`]). When the pass stops
+//! taking rows (nothing due, budget spent, deadline) it waits for the
+//! answers still out, each bounded by the client's own timeouts as a single
+//! call always was, and records them.
+//!
 //! At most once: the provider is only called after the intent is committed,
 //! and a row whose intent is committed is never handed to a provider again
 //! except after an answer that says it was not taken (429, 5xx, a request
-//! that never left). A crash between the call and step 8 leaves the row in
-//! `sending`; when its lease expires the next pass marks it `unknown`
+//! that never left). A crash between the call and step 8 leaves the row (every
+//! row in flight) in `sending`; when its lease expires the next pass marks it `unknown`
 //! ([`crate::notices::outbox::reconcile_stale`]). Twilio has no idempotency key and
 //! looking a message up by recipient and date is unreliable, so an unknown
 //! row waits for a person (the contact log and Twilio's own logs say what
@@ -45,7 +59,7 @@ use crate::base::error::{Error, Result};
 use crate::notices::links::{self, Purpose};
 use crate::notices::outbox::{self, DecisionUpdate, Leased, OutboxState};
 use crate::sending::pacing::{Clock, Counter, Pacer, Slot};
-use crate::sending::providers::{self, EmailConfig, HttpClient, HttpRequest, Outcome, SmsConfig, TransportError};
+use crate::sending::providers::{self, CallId, EmailConfig, HttpClient, HttpRequest, HttpResponse, Outcome, SmsConfig, Started, TransportError};
 use crate::notices::schedule::{self, Schedule};
 use crate::notices::templates::{self, RenderContext, Rendered};
 use crate::base::time;
@@ -62,6 +76,10 @@ pub const LEASE_SECONDS: i64 = 90;
 /// How long a row in `sending` is left alone before it counts as stranded:
 /// longer than any provider call may take.
 pub const INTENT_LEASE_SECONDS: i64 = 120;
+/// Provider calls one pass keeps in flight at most: 4,500 a minute at 1 s
+/// each needs 75. A pass at the limit waits for an answer before the next
+/// slot, and the pacer then skips the slots it missed (never a burst).
+pub const MAX_IN_FLIGHT: usize = 128;
 
 /// Settings of a pass.
 #[derive(Debug, Clone)]
@@ -84,7 +102,7 @@ pub struct SendEnv<'a> {
     pub db: &'a dyn Db,
     /// Compliance (the component's WIT import in production).
     pub checker: &'a dyn ComplianceCheck,
-    /// Outbound HTTP.
+    /// Outbound HTTP (several calls in flight when the client can).
     pub http: &'a dyn HttpClient,
     /// The shared budget counters (key-value).
     pub counter: &'a dyn Counter,
@@ -229,6 +247,21 @@ struct Pass<'p> {
     /// Channels still taking messages this pass.
     channels: Vec<Channel>,
     report: SendReport,
+    /// Calls started whose answers are not recorded yet.
+    in_flight: HashMap<CallId, InFlight>,
+    /// The id of the next call.
+    next_call: CallId,
+    /// The most calls in flight at once.
+    max_in_flight: usize,
+}
+
+/// A row whose intent is committed and whose call is out.
+struct InFlight {
+    row: Leased,
+    attempt: i64,
+    log_id: i64,
+    address: String,
+    rendered: Rendered,
 }
 
 /// Run one pass. Returns what it did; an `Err` means the database (or
@@ -261,24 +294,90 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
         templates: HashMap::new(),
         channels,
         report,
+        in_flight: HashMap::new(),
+        next_call: 0,
+        max_in_flight: 0,
     };
+    let taking = take_rows(env, &mut pass);
+    // The answers still out are recorded even when taking rows failed (say
+    // compliance was unavailable): a call that went out keeps its answer.
+    let drained = drain(env, &mut pass);
+    (env.log)(&serde_json::json!({ "event": "calls", "max_in_flight": pass.max_in_flight, "unrecorded": pass.in_flight.len() }));
+    taking?;
+    drained?;
+    Ok(pass.report)
+}
+
+/// Lease and send rows until nothing is due, the budget is spent or the
+/// deadline comes.
+fn take_rows(env: &SendEnv<'_>, pass: &mut Pass<'_>) -> Result<()> {
     loop {
+        // At the limit, wait for an answer (a client that has none has lost its calls).
+        while pass.in_flight.len() >= MAX_IN_FLIGHT && collect(env, pass, None)? > 0 {}
         let now = env.clock.now();
         if now >= env.deadline {
             pass.report.stopped = StopReason::Deadline;
-            break;
+            return Ok(());
         }
         let until = now + Duration::seconds(LEASE_SECONDS);
         let Some(row) = outbox::lease_next(env.db, env.owner, until, &pass.channels, now)? else {
             pass.report.stopped = StopReason::Idle;
-            break;
+            return Ok(());
         };
-        if let Step::Stop(reason) = process(env, &mut pass, &row)? {
+        if let Step::Stop(reason) = process(env, pass, row)? {
             pass.report.stopped = reason;
-            break;
+            return Ok(());
         }
     }
-    Ok(pass.report)
+}
+
+/// Record the answers that come in by `until` (`None`: at least one).
+/// Every answer collected is recorded even if one fails to be; the first
+/// failure is returned.
+fn collect(env: &SendEnv<'_>, pass: &mut Pass<'_>, until: Option<DateTime<Utc>>) -> Result<usize> {
+    // The client waits on its own timer: the pass's clock says how long.
+    let wait = until.map(|t| (t - env.clock.now()).to_std().unwrap_or_default());
+    let answers = env.http.collect(wait);
+    let n = answers.len();
+    let mut first_error = None;
+    for (id, answer) in answers {
+        let Some(call) = pass.in_flight.remove(&id) else { continue };
+        if let Err(e) = record_answer(env, pass, &call, answer) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(n), Err)
+}
+
+/// Wait for every call still out and record its answer. A client that
+/// returns nothing while calls are out has lost them: their rows stay in
+/// `sending` and become `unknown` when the intent lease runs out.
+fn drain(env: &SendEnv<'_>, pass: &mut Pass<'_>) -> Result<()> {
+    let mut first_error = None;
+    while !pass.in_flight.is_empty() {
+        match collect(env, pass, None) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Wait until `at`, recording answers as they come in meanwhile.
+fn wait_until(env: &SendEnv<'_>, pass: &mut Pass<'_>, at: DateTime<Utc>) -> Result<()> {
+    while !pass.in_flight.is_empty() && env.clock.now() < at {
+        collect(env, pass, Some(at))?;
+    }
+    env.clock.sleep_until(at);
+    Ok(())
+}
+
+fn record_answer(env: &SendEnv<'_>, pass: &mut Pass<'_>, call: &InFlight, answer: std::result::Result<HttpResponse, TransportError>) -> Result<()> {
+    let sent = Sent { row: &call.row, attempt: call.attempt, log_id: call.log_id, address: &call.address, rendered: &call.rendered };
+    record_outcome(env, pass, &sent, read_answer(call.row.channel, answer))
 }
 
 fn settle(env: &SendEnv<'_>, row: &Leased, d: DecisionUpdate<'_>) -> Result<()> {
@@ -332,8 +431,10 @@ fn release<T>(env: &SendEnv<'_>, row: &Leased, step: Step) -> Result<Flow<T>> {
     Ok(Flow::Done(step))
 }
 
-/// One leased row, start to finish: the steps of the module docs, in order.
-fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Result<Step> {
+/// One leased row, from its lease to its call: the steps of the module
+/// docs, in order; the answer is recorded when it comes in.
+fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: Leased) -> Result<Step> {
+    let row = &row;
     let Some(tenant) = tenant_now(env.db, &row.tenant_id, env.clock.now())? else {
         go!(cancel::<()>(env, row, "the tenant no longer exists", &mut pass.report)?);
         return Ok(Step::Next);
@@ -347,8 +448,16 @@ fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Result<Step>
         // The lease was lost (expired and taken): the other holder sends it.
         return Ok(Step::Next);
     };
-    let answer = call_provider(env, row, &request);
-    record_outcome(env, pass, &Sent { row, attempt, log_id, address: &address, rendered: &message.rendered }, answer)?;
+    let id = pass.next_call;
+    pass.next_call += 1;
+    let call = InFlight { row: row.clone(), attempt, log_id, address, rendered: message.rendered };
+    match env.http.start(id, &request) {
+        Started::Answered(answer) => record_answer(env, pass, &call, answer)?,
+        Started::InFlight => {
+            pass.in_flight.insert(id, call);
+            pass.max_in_flight = pass.max_in_flight.max(pass.in_flight.len());
+        }
+    }
     Ok(Step::Next)
 }
 
@@ -394,7 +503,7 @@ fn still_wanted(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &T
 
 /// Step 3, pace: claim a slot of the shared budget and wait for it. A spent
 /// minute, or a slot past the deadline, gives the row back and ends the pass.
-fn take_budget_slot(env: &SendEnv<'_>, pass: &Pass<'_>, row: &Leased) -> Result<Flow<()>> {
+fn take_budget_slot(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Result<Flow<()>> {
     let slot = match pass.pacer.claim(env.clock.now()) {
         Ok(s) => s,
         Err(e) => {
@@ -406,7 +515,10 @@ fn take_budget_slot(env: &SendEnv<'_>, pass: &Pass<'_>, row: &Leased) -> Result<
         Slot::Exhausted(_) => release(env, row, Step::Stop(StopReason::Budget)),
         Slot::At(at) if at >= env.deadline => release(env, row, Step::Stop(StopReason::Deadline)),
         Slot::At(at) => {
-            env.clock.sleep_until(at);
+            if let Err(e) = wait_until(env, pass, at) {
+                release::<()>(env, row, Step::Next)?;
+                return Err(e);
+            }
             Ok(Flow::Go(()))
         }
     }
@@ -543,11 +655,11 @@ fn provider_request(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, addres
     }
 }
 
-/// Step 7, the provider call: its answer, or the text of why none came
+/// Step 7's result: the provider's answer, or the text of why none came
 /// (it may have been sent).
-fn call_provider(env: &SendEnv<'_>, row: &Leased, request: &HttpRequest) -> std::result::Result<Outcome, String> {
-    match env.http.send(request) {
-        Ok(resp) if row.channel == Channel::Text => Ok(providers::parse_twilio(&resp)),
+fn read_answer(channel: Channel, answer: std::result::Result<HttpResponse, TransportError>) -> std::result::Result<Outcome, String> {
+    match answer {
+        Ok(resp) if channel == Channel::Text => Ok(providers::parse_twilio(&resp)),
         Ok(resp) => Ok(providers::parse_postmark(&resp)),
         Err(TransportError::NotSent(m)) => Ok(Outcome::Retry { reason: format!("not delivered to the provider: {m}"), after_seconds: None }),
         Err(TransportError::NoAnswer(m)) => Err(m),

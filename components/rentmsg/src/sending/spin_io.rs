@@ -3,23 +3,31 @@
 //! budget over `wasi:keyvalue` atomics ([`KvCounter`]).
 
 use crate::sending::pacing::Counter;
-use crate::sending::providers::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use crate::sending::providers::{CallId, Collected, HttpClient, HttpRequest, HttpResponse, Started, TransportError};
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
-use spin_sdk::wit::wasi::http0_2_0::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use spin_sdk::wit::wasi::http0_2_0::types::{ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+use std::cell::RefCell;
 
-/// Outbound HTTP through `wasi:http/outgoing-handler`, blocking, with
-/// connect and read timeouts.
+/// Outbound HTTP through `wasi:http/outgoing-handler`, with connect and
+/// read timeouts: one request at a time with `send`, or several in flight
+/// with `start` and `collect` (one `wasi:io/poll` over their pollables).
 pub struct WasiHttp {
     /// Connect timeout.
     pub connect_timeout: std::time::Duration,
     /// Time to the first byte of the answer, and between bytes.
     pub read_timeout: std::time::Duration,
+    /// Started calls whose answers have not been collected.
+    pending: RefCell<Vec<(CallId, FutureIncomingResponse)>>,
 }
 
 impl Default for WasiHttp {
     fn default() -> Self {
-        WasiHttp { connect_timeout: std::time::Duration::from_secs(10), read_timeout: std::time::Duration::from_secs(30) }
+        WasiHttp {
+            connect_timeout: std::time::Duration::from_secs(10),
+            read_timeout: std::time::Duration::from_secs(30),
+            pending: RefCell::new(Vec::new()),
+        }
     }
 }
 
@@ -56,8 +64,10 @@ fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl HttpClient for WasiHttp {
-    fn send(&self, r: &HttpRequest) -> Result<HttpResponse, TransportError> {
+impl WasiHttp {
+    /// Hand the request to the host and write its body; the answer is the
+    /// returned future's.
+    fn dispatch(&self, r: &HttpRequest) -> Result<FutureIncomingResponse, TransportError> {
         let bad = |m: &str| TransportError::NotSent(m.to_owned());
         let (scheme, rest) = r.url.split_once("://").ok_or_else(|| bad("the URL has no scheme"))?;
         let (authority, path) = match rest.find('/') {
@@ -100,7 +110,12 @@ impl HttpClient for WasiHttp {
             }
         }
         OutgoingBody::finish(body, None).map_err(|e| TransportError::NoAnswer(format!("finishing the body: {e:?}")))?;
-        pending.subscribe().block();
+        Ok(pending)
+    }
+
+    /// Read the answer of a future that is ready. Its body is read with
+    /// blocking reads: a provider's answer is small and follows its headers.
+    fn receive(pending: &FutureIncomingResponse) -> Result<HttpResponse, TransportError> {
         let response = match pending.get() {
             Some(Ok(Ok(resp))) => resp,
             Some(Ok(Err(e))) => return Err(transport(e)),
@@ -129,6 +144,49 @@ impl HttpClient for WasiHttp {
             }
         }
         Ok(HttpResponse { status, headers, body: bytes })
+    }
+}
+
+impl HttpClient for WasiHttp {
+    fn send(&self, r: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let pending = self.dispatch(r)?;
+        pending.subscribe().block();
+        Self::receive(&pending)
+    }
+
+    fn start(&self, id: CallId, r: &HttpRequest) -> Started {
+        match self.dispatch(r) {
+            Ok(pending) => {
+                self.pending.borrow_mut().push((id, pending));
+                Started::InFlight
+            }
+            Err(e) => Started::Answered(Err(e)),
+        }
+    }
+
+    fn collect(&self, wait: Option<std::time::Duration>) -> Vec<Collected> {
+        let mut pending = self.pending.borrow_mut();
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let ready: Vec<u32> = {
+            // Pollables are children of their futures: dropped before them.
+            let mut pollables: Vec<wasi::io::poll::Pollable> = pending.iter().map(|(_, f)| f.subscribe()).collect();
+            if let Some(w) = wait {
+                pollables.push(wasi::clocks::monotonic_clock::subscribe_duration(nanos(w)));
+            }
+            let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();
+            wasi::io::poll::poll(&refs)
+        };
+        let mut done: Vec<usize> = ready.into_iter().filter_map(|i| usize::try_from(i).ok()).filter(|i| *i < pending.len()).collect();
+        done.sort_unstable();
+        done.dedup();
+        let mut out = Vec::with_capacity(done.len());
+        for i in done.into_iter().rev() {
+            let (id, future) = pending.remove(i);
+            out.push((id, Self::receive(&future)));
+        }
+        out
     }
 }
 
