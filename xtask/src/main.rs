@@ -300,7 +300,7 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     build_wasm(root)?;
     let mut cmd = cargo(root);
-    cmd.args(["bench", "--profile", HOST_PROFILE, "--workspace"]);
+    cmd.args(["bench", "--profile", HOST_PROFILE, "--workspace", "--features", "spin-host/bench-floor"]);
     for p in wasm_packages(root)? {
         cmd.args(["--exclude", &p]);
     }

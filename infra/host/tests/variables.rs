@@ -117,3 +117,17 @@ fn environment_and_dotenv_provide_values_and_secrets_stay_out_of_logs() {
         .expect("JSON");
     assert_eq!(answer["results"][0], ok(json!("from-cli, world")));
 }
+
+/// Spin refuses an `allowed_outbound_hosts` entry with a path or an empty
+/// one, but only at the first outbound request; the host refuses the same
+/// values at load and names the variable, so the operator sees it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_host_variable_with_a_path_or_empty_stops_the_app_at_load() {
+    for (value, says) in [("http://127.0.0.1:9/2010-04-01", "must not include a path"), ("", "empty")] {
+        let e = Start::probe().variable("upstream", value).load().await.err().expect("must not load");
+        let text = format!("{e:#}");
+        assert!(text.contains(says) && text.contains("upstream"), "{value:?}: {text}");
+    }
+    // The same variable as scheme://host:port loads.
+    assert!(Start::probe().variable("upstream", "http://127.0.0.1:9").load().await.is_ok());
+}

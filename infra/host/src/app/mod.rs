@@ -178,6 +178,9 @@ impl App {
             &runtime_config.variables_providers,
         )?;
         variables.validate()?;
+        // Spin only notices a bad outbound-host variable at the first request;
+        // refuse it here, naming the component, the entry and the variable.
+        variables.check_allowed_outbound_hosts(&manifest.components)?;
 
         // Every store and database a component lists must be configured:
         // Spin refuses to start otherwise.
