@@ -9,7 +9,7 @@
 //! - [`schema`]: the numbered migrations; call [`schema::migrate`] first.
 //! - [`records`]: typed access to the tenant's records (tenants, ledger,
 //!   balances, consent, exclusions, notes, contact log, audit, settings).
-//! - [`import`]: CSV imports of properties, tenants, the ledger and stop files.
+//! - [`import`]: CSV imports of properties, tenants and the ledger.
 //! - [`compliance`]: allow / block / defer-until for a proposed contact.
 //! - [`notices`]: the notice schedule, templates, links, the outbox and the
 //!   overdue scan that fills it.
