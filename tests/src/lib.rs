@@ -322,6 +322,7 @@ impl AppBuilder {
             builder: self,
             state_dir,
             log,
+            cron_log: Arc::new(Mutex::new(String::new())),
             _temp: temp,
             client: reqwest::blocking::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -362,6 +363,9 @@ pub struct App {
     pub state_dir: PathBuf,
     /// Everything the host wrote to stderr.
     log: Arc<Mutex<String>>,
+    /// Everything the `spin-host cron` runs started through [`App::cron`]
+    /// wrote to stderr, run after run.
+    cron_log: Arc<Mutex<String>>,
     /// Owns the fresh state directory.
     _temp: tempfile::TempDir,
     /// HTTP client (no redirects followed).
@@ -408,11 +412,31 @@ impl App {
         }
     }
 
-    /// Fire a cron component once through `spin-host cron`, on the same state.
+    /// Fire a cron component once through `spin-host cron`, on the same
+    /// state. Its stderr is returned in the output and also kept in
+    /// [`App::cron_log`], so log assertions can cover every process that ran
+    /// the app, not only the serving host.
     pub fn cron(&self, component: &str) -> std::process::Output {
-        let mut cmd = self.builder.command("cron");
-        cmd.arg(component).arg("--state-dir").arg(&self.state_dir);
-        cmd.output().expect("run spin-host cron")
+        let out = self.cron_command(component).output().expect("run spin-host cron");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if std::env::var_os("E2E_HOST_LOG").is_some() {
+            for line in stderr.lines() {
+                eprintln!("[cron {component}] {line}");
+            }
+        }
+        if let Ok(mut l) = self.cron_log.lock() {
+            l.push_str(&stderr);
+            if !stderr.is_empty() && !stderr.ends_with('\n') {
+                l.push('\n');
+            }
+        }
+        out
+    }
+
+    /// What every `spin-host cron` run through [`App::cron`] wrote to
+    /// stderr so far (each run has exited, so nothing is still on its way).
+    pub fn cron_log(&self) -> String {
+        self.cron_log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The `spin-host cron <component>` command on the same state, not yet

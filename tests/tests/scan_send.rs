@@ -10,8 +10,8 @@
 use e2e::{json, App, FakeServer, Json, Recorded};
 use rentmsg::base::db::{Db, NativeDb};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const SID: &str = "AC00000000000000000000000000000001";
 const SMS_TOKEN: &str = "e2e-sms-auth-token";
@@ -185,20 +185,23 @@ fn portfolio_to_notices_through_the_cron_triggers() {
     assert_eq!(row(&rows, "ok", "text")["state"], "queued", "{rows:#?}");
     assert_eq!(row(&rows, "ok", "text")["stage"], 3);
     assert_eq!(row(&rows, "ok", "email")["state"], "queued");
+    // What stops each of the others, and whether it is for good or for now:
+    // no consent, a bankruptcy and a STOP block until someone changes them;
+    // the frequency limit (one text a week, one sent yesterday) frees up in
+    // six days and the night ends in the morning, so those two wait.
     let expect_not_queued = [
-        ("optout", "consent"),
-        ("bankrupt", "exclusion.bankruptcy"),
-        ("stopped", "exclusion.number_by_customer"),
-        ("limit", "frequency:e2e-limit"),
-        ("night", "window:default-text"),
+        ("optout", "blocked", "consent"),
+        ("bankrupt", "blocked", "exclusion.bankruptcy"),
+        ("stopped", "blocked", "exclusion.number_by_customer"),
+        ("limit", "deferred", "frequency:e2e-limit"),
+        ("night", "deferred", "window:default-text"),
     ];
-    for (tenant, rule) in expect_not_queued {
+    for (tenant, state, rule) in expect_not_queued {
         let r = row(&rows, tenant, "text");
-        assert!(r["state"] == "blocked" || r["state"] == "deferred", "{tenant}: {r}");
-        assert!(rules(r).iter().any(|x| x == rule), "{tenant}: {:?} lacks {rule}", rules(r));
+        assert_eq!(r["state"], state, "{tenant}: {r}");
+        assert_eq!(rules(r), [rule], "{tenant}: exactly one rule stops it: {r}");
         assert!(r["state_reason"].as_str().is_some_and(|s| s.contains(rule)), "{tenant}: {r}");
     }
-    assert_eq!(row(&rows, "night", "text")["state"], "deferred");
     // A second scan (through the HTTP route) queues nothing.
     let (s, report) = app.staff_post("/api/scan", &json!({}));
     assert_eq!(s, 200, "{report}");
@@ -257,27 +260,85 @@ fn portfolio_to_notices_through_the_cron_triggers() {
     let point = tenant["contact_points"].as_array().unwrap().iter().find(|p| p["kind"] == "email").unwrap().clone();
     assert_eq!(point["exclusions"]["by_customer"]["on"], true, "{point}");
     assert_eq!(app.get(&format!("{path}x")).status().as_u16(), 404);
-    let (s, _) = app.staff_post("/api/compliance/check", &json!({"tenant_id": "ok", "channel": "email"}));
-    assert_eq!(s, 200);
-    // No phone numbers, emails or tokens in the logs.
-    let log = app.log();
-    for secret in ["+447911123101", "ok@example.com", path.rsplit('/').next().unwrap(), SMS_TOKEN, EMAIL_TOKEN] {
-        assert!(!log.contains(secret), "the host log shows {secret}");
+    // From now on compliance blocks email to that address, for the
+    // customer's own opt-out; the texts it did not opt out of stay allowed
+    // (midday in the tenant's zone, opted in, no limit in region).
+    let (s, d) = app.staff_post("/api/compliance/check", &json!({"tenant_id": "ok", "channel": "email"}));
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["decision"], "block", "{d}");
+    assert_eq!(rules(&d), ["exclusion.number_by_customer"], "{d}");
+    let (s, d) = app.staff_post("/api/compliance/check", &json!({"tenant_id": "ok", "channel": "text"}));
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["decision"], "allow", "an email unsubscribe leaves texts alone: {d}");
+
+    // No phone numbers, emails or tokens in the logs of any process that
+    // ran the app: the serving host and every `spin-host cron` run (the
+    // texts and emails went out from those).
+    let pay_token = body
+        .split("http://rent.example/pay/")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .map(|t| t.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .unwrap();
+    assert!(pay_token.len() >= 16, "a payment token in {body}");
+    let unsubscribe_token = path.rsplit('/').next().unwrap();
+    let cron_log = app.cron_log();
+    assert!(
+        cron_log.contains(r#""component":"outbound-send""#) && cron_log.contains(r#""component":"overdue-scan""#),
+        "the cron runs' stderr was captured:\n{cron_log}"
+    );
+    let secrets = [
+        "+447911123101",
+        "7911123101",
+        "07911 123101",
+        "ok@example.com",
+        pay_token,
+        unsubscribe_token,
+        SMS_TOKEN,
+        EMAIL_TOKEN,
+        e2e::STAFF_TOKEN,
+        e2e::LINK_KEY,
+    ];
+    for (who, log) in [("the serving host", app.log()), ("the cron runs", cron_log)] {
+        for secret in secrets {
+            assert!(!log.contains(secret), "{who}' log shows {secret}:\n{log}");
+        }
+    }
+}
+
+/// Poll `done` every 20 ms until it holds; panic saying `what` if it still
+/// does not after a minute (far longer than any step here takes).
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn a_crash_mid_send_and_provider_errors_send_nothing_twice() {
-    // The SMS provider takes 3 s to answer; the first request gets a 500.
+    // The first request gets a 500 at once. The second is held by the
+    // provider, after telling the test it arrived, until the test lets it
+    // go: so the test decides that the sender dies while the provider is
+    // still handling (and will accept) the message. Any later one is
+    // answered at once (and must never come).
     let calls = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicUsize::new(0));
+    let (arrived_tx, arrived) = mpsc::channel::<usize>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let (arrived_tx, release_rx) = (Mutex::new(arrived_tx), Mutex::new(release_rx));
     let (c, a) = (calls.clone(), accepted.clone());
     let n = Arc::new(AtomicUsize::new(0));
     let sms = FakeServer::start(move |r: &Recorded| {
         let call = c.fetch_add(1, Ordering::SeqCst) + 1;
-        std::thread::sleep(Duration::from_secs(3));
         if call == 1 {
             return (500, "application/json".into(), r#"{"code":20500,"message":"Internal Server Error"}"#.into());
+        }
+        if call == 2 {
+            let _ = arrived_tx.lock().expect("arrived").send(call);
+            let released = release_rx.lock().expect("release").recv_timeout(Duration::from_secs(120));
+            assert!(released.is_ok(), "the test never released the held request");
         }
         let reply = twilio_answer(r, &n);
         if reply.0 == 201 {
@@ -303,15 +364,14 @@ fn a_crash_mid_send_and_provider_errors_send_nothing_twice() {
     // provider is handling (and will accept) the message.
     db.execute("UPDATE outbox SET not_before = '2000-01-01T00:00:00.000Z' WHERE tenant_id = 'crash'", &[]).unwrap();
     let mut child = app.cron_command("outbound-send").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let t0 = std::time::Instant::now();
-    while calls.load(Ordering::SeqCst) < 2 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "the second tick never called the provider");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let call = arrived.recv_timeout(Duration::from_secs(60)).expect("the second tick never called the provider");
+    assert_eq!(call, 2);
     child.kill().unwrap();
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the provider took it");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the tick was killed, not finished: {status}");
+    // Only now, with the sender gone, does the provider accept the message.
+    release.send(()).unwrap();
+    wait_for("the provider accepting the held message", || accepted.load(Ordering::SeqCst) == 1);
     assert_eq!(state(&db), "sending", "the crash left the intent, not a result");
     // Before the lease runs out nothing happens; after it, the row is
     // marked unknown and never sent again.
