@@ -123,6 +123,65 @@ fn staff_check_route_decides_through_the_component() {
     assert_eq!(out["decision"], "allow", "{out}");
 }
 
+/// The text window through the host on both sides of New York's two DST
+/// changes in 2024, for a tenant of a New York property with a Manhattan
+/// mobile (212: the number rings in New York too), opted in, nothing else
+/// in the way. Reg F (the US pack): texts only from 08:00 to 21:00 at the
+/// consumer's location, in local wall-clock time whatever the offset.
+///
+/// The calendar, by hand: New York is EST (UTC-5) in winter and EDT (UTC-4)
+/// in summer; in 2024 it springs forward on Sunday 10 March at 02:00 EST
+/// (07:00 UTC; 02:00 becomes 03:00 EDT) and falls back on Sunday 3 November
+/// at 02:00 EDT (06:00 UTC; 02:00 becomes 01:00 EST). So 08:00 local is
+/// 13:00 UTC on an EST day and 12:00 UTC on an EDT day; 21:00 local is
+/// 02:00 UTC the next day on an EST day and 01:00 UTC on an EDT day. Each
+/// moment below is paired with its local time; a zone stuck on one offset
+/// would get at least one side of each change wrong.
+#[test]
+fn the_text_window_follows_new_york_local_time_across_both_dst_changes() {
+    let app = App::start();
+    setup(&app);
+    const DEFER: &str = "defer";
+    let cases: [(&str, &str, &str, Option<&str>); 10] = [
+        // Saturday 9 March, still EST: 12:30 UTC is 07:30, before 08:00;
+        // the window opens at 08:00 EST, 13:00 UTC.
+        ("2024-03-09T12:30:00Z", "Sat 07:30 EST", DEFER, Some("2024-03-09T13:00:00.000Z")),
+        // Sunday 10 March, now EDT: the same 12:30 UTC is 08:30, inside.
+        ("2024-03-10T12:30:00Z", "Sun 08:30 EDT", "allow", None),
+        // 06:30 UTC is 01:30 EST, before the change; 08:00 that morning is
+        // already EDT, 12:00 UTC (not 13:00).
+        ("2024-03-10T06:30:00Z", "Sun 01:30 EST", DEFER, Some("2024-03-10T12:00:00.000Z")),
+        // Evening of the change: 00:30 UTC on the 11th is 20:30 EDT on the
+        // 10th (inside), 01:30 UTC is 21:30 EDT (the window has closed; it
+        // reopens Monday 08:00 EDT, 12:00 UTC).
+        ("2024-03-11T00:30:00Z", "Sun 20:30 EDT", "allow", None),
+        ("2024-03-11T01:30:00Z", "Sun 21:30 EDT", DEFER, Some("2024-03-11T12:00:00.000Z")),
+        // Saturday 2 November, still EDT: 12:30 UTC is 08:30, inside.
+        ("2024-11-02T12:30:00Z", "Sat 08:30 EDT", "allow", None),
+        // Sunday 3 November, now EST: the same 12:30 UTC is 07:30, before
+        // 08:00 EST, which is 13:00 UTC.
+        ("2024-11-03T12:30:00Z", "Sun 07:30 EST", DEFER, Some("2024-11-03T13:00:00.000Z")),
+        // 05:30 UTC is the first 01:30 of the night (EDT), before the change;
+        // 08:00 that morning is EST, 13:00 UTC (not 12:00).
+        ("2024-11-03T05:30:00Z", "Sun 01:30 EDT", DEFER, Some("2024-11-03T13:00:00.000Z")),
+        // Evening after the change: 01:30 UTC on the 4th is 20:30 EST on the
+        // 3rd (inside), 02:30 UTC is 21:30 EST (closed until Monday 08:00
+        // EST, 13:00 UTC).
+        ("2024-11-04T01:30:00Z", "Sun 20:30 EST", "allow", None),
+        ("2024-11-04T02:30:00Z", "Sun 21:30 EST", DEFER, Some("2024-11-04T13:00:00.000Z")),
+    ];
+    let mut wrong = Vec::new();
+    for (at, local, decision, defer_until) in cases {
+        let out = check(&app, json!({"tenant_id": "t-ny", "channel": "text", "at": at}));
+        let want_rules: Vec<String> = if decision == DEFER { vec!["window:us-reg-f-text".into()] } else { Vec::new() };
+        let got = (out["decision"].as_str(), out["defer_until"].as_str(), rules(&out));
+        if got != (Some(decision), defer_until, want_rules.clone()) {
+            wrong.push(format!("{at} ({local}): expected {decision} {defer_until:?} {want_rules:?}, got {out}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn contact_controls_are_data_staff_can_edit() {
     let app = App::start();
