@@ -2,8 +2,10 @@
 //! shipped runtime-config example, and two host processes (two replicas)
 //! sharing one SQLite database file and one Redis, driven at the same time.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use e2e::redis::RedisServer;
 use e2e::twilio::{form_body, inbound_sms, signature};
@@ -319,11 +321,12 @@ impl BudgetStore<'_> {
 }
 
 /// Two replicas (A and B) on one SQLite file and one budget store. Both scan
-/// at once (A's cron tick, B's `POST /api/scan`), then for two rounds both
-/// run an `outbound-send` cron tick and a `POST /api/send` pass at once
-/// (four passes racing for the same rows and the same budget): no text goes
-/// out twice, no minute gets more than `RATE` texts at the provider, and
-/// every sent row has one attempt and one contact-log record.
+/// at once (A's cron tick, B's `POST /api/scan`), then in rounds, until
+/// texts have gone out in two calendar minutes, both run an `outbound-send`
+/// cron tick and a `POST /api/send` pass at once (four passes racing for the
+/// same rows and the same budget): no text goes out twice, no minute gets
+/// more than `RATE` texts at the provider nor any before its slot, and every
+/// sent row has one attempt and one contact-log record.
 fn two_replicas_send(runtime_config: Option<&Path>, state: &Path, budget: BudgetStore<'_>) {
     let sms = provider();
     let a = sender_replica(state, runtime_config, &sms);
@@ -353,23 +356,28 @@ fn two_replicas_send(runtime_config: Option<&Path>, state: &Path, budget: Budget
     // No email address: the email notices are blocked, never queued.
     assert_eq!(count("SELECT COUNT(*) AS n FROM outbox WHERE channel = 'email' AND state <> 'blocked'"), 0);
 
-    // Leave room for three slots at least in the first round's minute; the
-    // second round has a whole minute.
-    let second = chrono::Timelike::second(&chrono::Utc::now());
-    if second >= 30 {
-        std::thread::sleep(std::time::Duration::from_secs(u64::from(61 - second)));
-    }
+    // Rounds of four racing passes, until the provider has accepted texts in
+    // two calendar minutes: the budget binds within a minute and renews with
+    // the next. Where in a minute a round starts does not matter to what is
+    // checked below, only how many texts the budget lets through: a pass ends
+    // as soon as its minute's budget is spent, so a round is only started in
+    // a minute no round has started in yet (waiting for the clock to get
+    // there, not sleeping for a computed time).
+    let deadline = Instant::now() + Duration::from_secs(330);
+    let arrival_minutes = || -> BTreeSet<i64> {
+        sms.accepted.lock().expect("provider log").iter().map(|(at, _)| unix_minute(*at)).collect()
+    };
     let mut http_sent = 0;
-    let mut minutes = Vec::new();
-    for round in 0..2 {
-        // A pass ends as soon as its minute's budget is spent: the second
-        // round waits for a fresh minute.
-        if round > 0 {
-            let now = chrono::Utc::now();
-            let next = chrono::DateTime::from_timestamp((unix_minute(now) + 1) * 60, 200_000_000).expect("time");
-            std::thread::sleep((next - now).to_std().unwrap_or_default());
+    let mut round_minutes: Vec<i64> = Vec::new();
+    while arrival_minutes().len() < 2 {
+        assert!(round_minutes.len() < 4, "{} rounds and texts in minutes {:?} only", round_minutes.len(), arrival_minutes());
+        if let Some(last) = round_minutes.last().copied() {
+            while unix_minute(chrono::Utc::now()) <= last {
+                assert!(Instant::now() < deadline, "the clock never left minute {last}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        minutes.push(unix_minute(chrono::Utc::now()));
+        round_minutes.push(unix_minute(chrono::Utc::now()));
         std::thread::scope(|s| {
             let ticks: Vec<_> = [&a, &b]
                 .into_iter()
@@ -399,20 +407,36 @@ fn two_replicas_send(runtime_config: Option<&Path>, state: &Path, budget: Budget
     numbers.sort_unstable();
     numbers.dedup();
     assert_eq!(numbers.len(), sent, "a number got two texts: {accepted:?}");
-    // Never more than the rate in a minute, at the provider.
-    let mut per_minute = std::collections::BTreeMap::<i64, usize>::new();
+    // Never more than the rate in a calendar minute, counted from when the
+    // provider received each text.
+    let mut per_minute = std::collections::BTreeMap::<i64, Vec<chrono::DateTime<chrono::Utc>>>::new();
     for (at, _) in &accepted {
-        *per_minute.entry(unix_minute(*at)).or_default() += 1;
+        per_minute.entry(unix_minute(*at)).or_default().push(*at);
     }
-    assert!(per_minute.values().all(|n| *n <= RATE), "more than {RATE} a minute: {per_minute:?}");
-    // The budget bound: more was due than went out, and more than one
-    // minute's worth went out in the two rounds.
-    assert!(sent > RATE && sent < DUE, "sent {sent} of {DUE} in minutes {per_minute:?}");
+    let counts: Vec<(i64, usize)> = per_minute.iter().map(|(m, v)| (*m, v.len())).collect();
+    assert!(counts.iter().all(|(_, n)| *n <= RATE), "more than {RATE} a minute: {counts:?}");
+    // Spread over the minute, one slot each, whoever claimed it: slot k of a
+    // minute starts k * 60 s / RATE into it and no text leaves before its
+    // slot, so the k-th text a minute brings (from 0) arrives no earlier.
+    // (100 ms of leeway for the guest's sleep against the wall clock.)
+    let slot = chrono::Duration::milliseconds(60_000 / RATE as i64);
+    for (minute, times) in &mut per_minute {
+        times.sort_unstable();
+        let start = chrono::DateTime::from_timestamp(minute * 60, 0).expect("time");
+        for (k, at) in times.iter().enumerate() {
+            let earliest = start + slot * k as i32 - chrono::Duration::milliseconds(100);
+            assert!(*at >= earliest, "text {k} of minute {minute} arrived at {at}, before its slot at {earliest}: {times:?}");
+        }
+    }
+    // The budget bound: more was due than went out, and texts went out in
+    // two minutes at least (one minute's budget did not end the sending).
+    assert!(per_minute.len() >= 2 && sent < DUE, "sent {sent} of {DUE} in minutes {counts:?}");
     assert!(http_sent as usize <= sent);
-    // The shared counter saw every claim of the last round's minute.
-    let last = *minutes.last().expect("a round");
+    // The shared counter saw every claim of the last minute texts went out
+    // in (a pass clears only the counters of minutes before its own).
+    let last = *per_minute.keys().last().expect("a minute");
     let claims = budget.claims(last).unwrap_or_else(|| panic!("no budget counter for minute {last} in the shared store"));
-    assert!(claims >= per_minute.get(&last).copied().unwrap_or(0) as i64, "{claims} claims, {per_minute:?}");
+    assert!(claims >= per_minute[&last].len() as i64, "{claims} claims, {counts:?}");
     // The database agrees: one attempt and one outbound record per text.
     assert_eq!(count("SELECT COUNT(*) AS n FROM outbox WHERE state = 'sent' AND attempts = 1"), sent as i64);
     assert_eq!(count("SELECT COUNT(*) AS n FROM outbox WHERE attempts > 1 OR state IN ('sending', 'unknown', 'failed')"), 0);
