@@ -1,5 +1,5 @@
-//! Background checkpoints: connections commit to the WAL without fsync
-//! (`synchronous=NORMAL`) and never run SQLite's automatic checkpoint; a
+//! Background checkpoints: connections commit to the WAL (which each
+//! commit syncs) and never run SQLite's automatic checkpoint; a
 //! blocking-pool task copies the WAL back each time it grew by
 //! [`CHECKPOINT_PAGES`].
 //!

@@ -70,15 +70,17 @@
 //!   one `pwrite` per dirty page) happens once. A member that ran anything
 //!   but plain DML ends the group at its own end (its connection is not
 //!   reused, see above).
-//! - **Checkpoints run in the background.** Connections commit to the WAL
-//!   with `synchronous=NORMAL` (a commit is a `write(2)` to the WAL, no
-//!   fsync); instead of the committing request running SQLite's automatic
-//!   checkpoint (two fsyncs) while it holds the write lock, a blocking-pool
-//!   task runs a passive checkpoint each time the WAL grew by
-//!   [`checkpoint::CHECKPOINT_PAGES`] pages. Durability is SQLite's for WAL +
-//!   `synchronous=NORMAL`: a committed transaction survives the process
-//!   crashing; a power loss or OS crash can lose the latest commits (those
-//!   not yet checkpointed), never corrupt the database.
+//! - **Every reported commit is durable.** Connections commit to the WAL
+//!   with `synchronous=FULL` ([`SYNCHRONOUS`]): a commit writes its pages
+//!   and `fsync`s the WAL before `COMMIT` answers, so a transaction the
+//!   guest was told is committed survives the process being killed, an OS
+//!   crash and a power loss (as with Spin, whose SQLite runs with SQLite's
+//!   default, `FULL`). A commit group pays one `fsync` for all its members.
+//! - **Checkpoints run in the background.** Instead of the committing
+//!   request running SQLite's automatic checkpoint (two more fsyncs) while
+//!   it holds the write lock, a blocking-pool task runs a passive
+//!   checkpoint each time the WAL grew by [`checkpoint::CHECKPOINT_PAGES`]
+//!   pages.
 //!
 //! Where each part lives: [`pool`] (connections), [`write_turn`] (the
 //! gate), [`group_commit`], [`checkpoint`], [`counters`] (per-session
@@ -116,6 +118,11 @@ pub use wit::{add_to_linker, Instance, SqliteView};
 /// transaction: a `pwrite` per page changed, about a third of a STOP's
 /// SQLite time. Invisible to guests (no pragma reports it).
 pub const STATEMENT_JOURNAL_SPILL: i32 = 16 << 20;
+
+/// `PRAGMA synchronous` on every connection the host opens (SQLite
+/// databases and the key-value file): `FULL`, so that in WAL mode each
+/// commit syncs the WAL before it is reported done.
+pub const SYNCHRONOUS: &str = "FULL";
 
 /// Apply the host's process-wide SQLite settings ([`STATEMENT_JOURNAL_SPILL`]).
 /// Only effective before the first connection of the process opens; called
