@@ -13,6 +13,7 @@ mod blocking;
 #[cfg(feature = "bench-floor")]
 pub mod floor;
 pub mod key_value;
+pub mod outbound;
 mod sqlite;
 pub mod triggers;
 

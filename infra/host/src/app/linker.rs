@@ -1,6 +1,7 @@
 //! The imports every component gets: WASI 0.2, wasi-http (with relative
-//! URLs, as Spin accepts them), `fermyon:spin` key-value, SQLite and
-//! variables, and `wasi:keyvalue`.
+//! URLs, as Spin accepts them), `fermyon:spin` key-value, SQLite,
+//! variables and outbound Redis / MQTT / PostgreSQL (and
+//! `spin:postgres@3.0.0` / `@4.0.0`), and `wasi:keyvalue`.
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime::Engine;
@@ -21,6 +22,7 @@ pub fn base_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     add_relative_url_support(&mut linker)?;
     crate::key_value::add_to_linker(&mut linker, HostState::key_value)?;
     crate::sqlite::add_to_linker(&mut linker, HostState::sqlite)?;
+    crate::outbound::add_to_linker(&mut linker, HostState::outbound)?;
     super::variables::add_to_linker(&mut linker)?;
     Ok(linker)
 }

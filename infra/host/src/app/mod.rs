@@ -319,6 +319,7 @@ impl App {
         if let Some(root) = &component.files_root {
             wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadOnly)?;
         }
+        crate::outbound::sockets::install(&mut wasi, component.grants.allowed_hosts.clone());
         let mut state = HostState::new(self.shared.clone(), component.grants.clone(), wasi.build(), trigger);
         if component.dependencies.iter().any(|d| d.grants.isolation == Isolation::Isolated) {
             let mut isolated = WasiCtxBuilder::new();

@@ -10,6 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::grants::{Grants, Isolation};
 use super::AppShared;
 use crate::key_value::{self, KeyValueView};
+use crate::outbound::OutboundView;
 use crate::sqlite::{self, SqliteView};
 
 /// What started the instance (decides whether in-app requests can be served).
@@ -108,6 +109,12 @@ impl HostState {
             granted: (grants.isolation == Isolation::Component).then_some(&grants.key_value_stores),
             instance: &mut self.key_value,
         }
+    }
+
+    /// The outbound Redis, MQTT and PostgreSQL interfaces' view of this instance.
+    pub fn outbound(&mut self) -> OutboundView<'_> {
+        let grants = &self.grants[self.grants.len() - 1];
+        OutboundView { table: &mut self.table, allowed: &grants.allowed_hosts }
     }
 
     /// The SQLite interface's view of this instance.
