@@ -145,6 +145,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/inbox/{id}/read", handler: inbound::read_inbox_message },
     Route { method: "POST", path: "/api/inbox/{id}/handled", handler: inbound::handle_inbox_message },
     Route { method: "DELETE", path: "/api/inbox/{id}/handled", handler: inbound::reopen_inbox_message },
+    Route { method: "POST", path: "/api/inbox/{id}/undo-opt-out", handler: inbound::undo_inbox_opt_out },
     Route { method: "GET", path: "/api/keywords", handler: inbound::get_keywords },
     Route { method: "PUT", path: "/api/keywords", handler: inbound::put_keywords },
     Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: inbound::get_help_contact },
