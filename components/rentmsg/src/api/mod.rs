@@ -170,6 +170,7 @@ pub const ROUTES: &[Route] = &[
     // Staff console (issue 8).
     Route { method: "GET", path: "/api/call-list", handler: console_routes::call_list },
     Route { method: "POST", path: "/api/tenants/{tenant_id}/calls", handler: console_routes::record_call },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/inbound-calls", handler: inbound_calls::record_inbound_call },
     Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: console_routes::send_message },
     Route { method: "GET", path: "/api/reports", handler: console_routes::report },
     Route { method: "GET", path: "/api/reports/chart.svg", handler: console_routes::report_chart },
@@ -179,6 +180,7 @@ pub const ROUTES: &[Route] = &[
 
 mod compliance_routes;
 mod console_routes;
+mod inbound_calls;
 mod notices;
 mod payment_routes;
 

@@ -1,4 +1,4 @@
-//! Inbound SMS: the provider webhooks behind `POST /webhooks/sms` and
+//! Inbound contact: SMS provider webhooks behind `POST /webhooks/sms` and
 //! `POST /webhooks/sms/status` (Twilio-compatible), and the staff inbox.
 //!
 //! - [`signature`]: `X-Twilio-Signature` verification (constant-time).
@@ -8,6 +8,8 @@
 //! - [`process`]: one inbound message or status callback in one
 //!   transaction, deduplicated by MessageSid.
 //! - [`inbox`]: the staff inbox (read / handled).
+//! - [`calls`]: calls the tenant places to staff (a conversation that
+//!   starts the hold-for period).
 //! - [`webhook`]: the HTTP-independent request handler the component calls.
 //!
 //! Tables (migration 4): `sms_keywords`, `inbound_messages` (also the
@@ -17,6 +19,7 @@
 //! tenant with the number); every message and auto-reply goes to
 //! `contact_log`.
 
+pub mod calls;
 pub mod inbox;
 pub mod keywords;
 pub mod process;
