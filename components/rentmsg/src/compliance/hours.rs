@@ -85,7 +85,7 @@ pub enum Holiday {
     NthWeekday {
         /// Month 1-12.
         month: u32,
-        /// Weekday.
+        /// The weekday counted.
         weekday: Weekday,
         /// 1-5, or -1 for the last.
         n: i8,
@@ -96,7 +96,7 @@ pub enum Holiday {
         month: u32,
         /// Day of month.
         day: u32,
-        /// Weekday.
+        /// The weekday sought before that date.
         weekday: Weekday,
     },
     /// Days after (or before, negative) Easter Sunday.

@@ -43,7 +43,7 @@ pub const READ_ONLY_FIELDS: &[&str] = &["pack", "law", "binds_first_party_credit
 /// the collector laws are the operators' safe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackLaw {
-    /// Citation.
+    /// The citation of the law.
     pub law: &'static str,
     /// True when a landlord collecting its own rent is bound by it.
     pub binds_first_party_creditor: bool,
@@ -199,10 +199,10 @@ pub fn delete(db: &dyn Db, key: &str, actor: &str, now: DateTime<Utc>) -> Result
     })
 }
 
-/// One call result code (seed 003's pick list).
+/// One call result code of the staff pick list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallResultCode {
-    /// The code.
+    /// The number staff pick and the contact log stores.
     pub code: i64,
     /// What it means.
     pub label: String,

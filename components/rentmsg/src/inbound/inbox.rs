@@ -36,7 +36,7 @@ pub struct InboxMessage {
     pub from: String,
     /// Our number it was sent to.
     pub to: String,
-    /// The text.
+    /// The text as sent.
     pub body: String,
     /// Attached media count.
     pub num_media: i64,
@@ -72,9 +72,9 @@ pub enum InboxStatus {
     /// Not handled yet (default).
     #[default]
     Open,
-    /// Handled.
+    /// Only messages marked handled.
     Handled,
-    /// Everything.
+    /// Open and handled alike.
     All,
 }
 
