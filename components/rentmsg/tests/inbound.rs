@@ -202,7 +202,9 @@ fn keyword_matching_is_whole_message_and_the_lists_are_data() {
         ("Opt Out", "opt_out"),
         ("\"quit\"", "opt_out"),
         ("Revoke 🙏", "opt_out"),
-        ("please stop texting me", "text"),
+        // A revocation in the tenant's own words (47 CFR 64.1200(a)(10)):
+        // an opt-out, though not a keyword.
+        ("please stop texting me", "opt_out"),
         ("stop by the office tomorrow", "text"),
         ("alto", "text"),
         ("info", "help"),
@@ -579,4 +581,107 @@ fn a_fresh_database_is_migrated_by_the_first_webhook() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(message(&r).unwrap().starts_with("You are unsubscribed"));
     assert_eq!(env.count("SELECT count(*) AS n FROM exclusions WHERE address = '+12125550143'"), 1);
+}
+
+/// 47 CFR 64.1200(a)(10) (FCC 2024 consent-revocation order): consent can
+/// be revoked by any reasonable means. A reply that is, as a whole, a clear
+/// request to stop (English, Spanish, French) opts the number out of texts
+/// with the one confirmation allowed, and stays in the inbox flagged for a
+/// person. Replies that merely contain "stop" are ordinary inbox text.
+#[test]
+fn revocation_in_the_tenants_own_words() {
+    let t = T::new();
+    let revocations = [
+        "Please stop texting me",
+        "please stop texting me.",
+        "Don't text me",
+        "DO NOT TEXT ME!!",
+        "unsubscribe me",
+        "No more messages, thanks",
+        "Leave me alone",
+        "stop texting me please",
+        "No me envíen más mensajes",
+        "Déjenme en paz",
+        "Arrêtez de m'écrire",
+        "Laissez-moi tranquille",
+        "Ne me contactez plus svp",
+    ];
+    for (i, body) in revocations.iter().enumerate() {
+        let sid = format!("SMr{i}");
+        let r = t.text(&sid, SHARED, body);
+        assert!(message(&r).is_some_and(|m| m.contains("START")), "{body:?}: one confirmation naming START: {}", r.text());
+        assert!(t.by_customer_on("T1", SHARED), "{body:?} opts the number out");
+        let row = t.env.db.execute("SELECT kind, effect, in_inbox, revocation_phrase FROM inbound_messages WHERE message_sid = ?", &[sid.as_str().into()]).unwrap();
+        let row = row.first().unwrap();
+        assert_eq!((row.str("kind").unwrap(), row.str("effect").unwrap(), row.i64("in_inbox").unwrap()), ("opt_out", "opted_out", 1), "{body:?}");
+        assert!(row.opt_str("revocation_phrase").unwrap().is_some(), "{body:?}");
+        t.env.db.execute("DELETE FROM exclusions", &[]).unwrap();
+    }
+    let not_revocations = [
+        "I'll stop by Friday to pay",
+        "can you stop by",
+        "stop the late fee?",
+        "Please stop by the office",
+        "I can't pay, leave me alone for a week and I'll pay",
+        "no more money until Friday",
+        "texting me tomorrow is fine",
+    ];
+    for (i, body) in not_revocations.iter().enumerate() {
+        let sid = format!("SMn{i}");
+        let r = t.text(&sid, SHARED, body);
+        assert!(is_empty_twiml(&r), "{body:?}: no reply");
+        assert!(!t.by_customer_on("T1", SHARED), "{body:?} is not a revocation");
+        let row = t.env.db.execute("SELECT kind, revocation_phrase FROM inbound_messages WHERE message_sid = ?", &[sid.as_str().into()]).unwrap();
+        assert_eq!(row.first().unwrap().str("kind").unwrap(), "text", "{body:?}");
+        assert!(row.first().unwrap().opt_str("revocation_phrase").unwrap().is_none());
+    }
+}
+
+/// A misread revocation is undone by staff, audited; a keyword STOP is not
+/// theirs to undo (only the tenant's START lifts it).
+#[test]
+fn staff_undo_a_misread_revocation() {
+    let t = T::new();
+    t.text("SMu1", SHARED, "leave me alone");
+    assert!(t.by_customer_on("T1", SHARED));
+    let page = t.env.get_ok("/api/inbox?status=open");
+    let m = page["messages"].as_array().unwrap().iter().find(|m| m["message_sid"] == "SMu1").cloned().unwrap();
+    assert_eq!((m["kind"].as_str(), m["revocation_phrase"].as_str()), (Some("opt_out"), Some("LEAVE ME ALONE")), "{m}");
+    let id = m["id"].as_i64().unwrap();
+    let r = t.env.send("POST", &format!("/api/inbox/{id}/undo-opt-out"), None, b"");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let m = r.body_json();
+    assert!(m["undone_at"].is_string() && m["undone_by"].is_string(), "{m}");
+    assert!(!t.by_customer_on("T1", SHARED), "the opt-out is lifted");
+    assert_eq!(t.count("SELECT count(*) AS n FROM audit_log WHERE action = 'inbox.undo_opt_out'"), 1);
+    // Twice: 409, nothing changes.
+    let r = t.env.send("POST", &format!("/api/inbox/{id}/undo-opt-out"), None, b"");
+    assert_eq!(r.status, 409);
+    // A plain text message is not an opt-out to undo.
+    t.text("SMu2", SHARED, "when is rent due?");
+    let page = t.env.get_ok("/api/inbox?status=open");
+    let plain = page["messages"].as_array().unwrap().iter().find(|m| m["message_sid"] == "SMu2").unwrap()["id"].as_i64().unwrap();
+    assert_eq!(t.env.send("POST", &format!("/api/inbox/{plain}/undo-opt-out"), None, b"").status, 409);
+    // A later keyword STOP is in force: the phrase's undo cannot lift it.
+    t.text("SMu3", SHARED, "no more messages");
+    let page = t.env.get_ok("/api/inbox?status=open");
+    let third = page["messages"].as_array().unwrap().iter().find(|m| m["message_sid"] == "SMu3").unwrap()["id"].as_i64().unwrap();
+    t.env.db.execute("DELETE FROM exclusions", &[]).unwrap();
+    t.text("SMu4", SHARED, "STOP");
+    assert_eq!(t.env.send("POST", &format!("/api/inbox/{third}/undo-opt-out"), None, b"").status, 409);
+    assert!(t.by_customer_on("T1", SHARED), "STOP stays");
+}
+
+/// Stored tenant ids that are not a JSON array are corrupt data, not "no
+/// tenants": the inbox refuses to guess.
+#[test]
+fn corrupt_tenant_ids_are_an_error() {
+    let t = T::new();
+    t.text("SMc1", SHARED, "when is rent due?");
+    t.env.db.execute("UPDATE inbound_messages SET tenant_ids = 'not json' WHERE message_sid = 'SMc1'", &[]).unwrap();
+    let r = t.env.get("/api/inbox");
+    assert!(r.status >= 500, "{} {}", r.status, String::from_utf8_lossy(&r.body));
+    // A retried delivery of the same message reads the stored row: also refused.
+    let r = t.hook(&signed("/webhooks/sms", &sms("SMc1", SHARED, "when is rent due?")));
+    assert!(r.status >= 500, "{} {}", r.status, r.text());
 }

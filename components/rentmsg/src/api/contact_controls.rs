@@ -37,8 +37,8 @@ pub(super) fn put(call: &Call<'_>) -> Result<Response, ApiError> {
     // can be sent back as is: its read-only fields are ignored.
     if let Some(obj) = raw.as_object_mut() {
         obj.entry("key").or_insert_with(|| key.into());
-        for read_only in ["pack", "created_at", "updated_at"] {
-            obj.remove(read_only);
+        for read_only in store::READ_ONLY_FIELDS {
+            obj.remove(*read_only);
         }
     }
     let spec: ControlSpec = serde_json::from_value(raw).map_err(ApiError::invalid_json)?;

@@ -62,6 +62,12 @@ pub(super) fn mark_handled(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(Response::json(200, &m))
 }
 
+/// `POST /api/inbox/{id}/undo-opt-out`: a reply misread as a revocation.
+pub(super) fn undo_opt_out(call: &Call<'_>) -> Result<Response, ApiError> {
+    let m = inbox::undo_opt_out(call.db(), inbox_id(call)?, &call.actor, call.ctx.now)?;
+    Ok(Response::json(200, &m))
+}
+
 /// `DELETE /api/inbox/{id}/handled`: reopen.
 pub(super) fn reopen(call: &Call<'_>) -> Result<Response, ApiError> {
     let m = inbox::set_handled(call.db(), inbox_id(call)?, false, &call.actor, call.ctx.now)?;

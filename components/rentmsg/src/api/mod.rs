@@ -29,6 +29,7 @@ mod contacts;
 mod exclusions;
 mod help_contact;
 mod imports;
+mod inbound_calls;
 mod inbox;
 mod keywords;
 mod ledger;
@@ -94,6 +95,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/inbox/{id}/read", handler: inbox::mark_read },
     Route { method: "POST", path: "/api/inbox/{id}/handled", handler: inbox::mark_handled },
     Route { method: "DELETE", path: "/api/inbox/{id}/handled", handler: inbox::reopen },
+    Route { method: "POST", path: "/api/inbox/{id}/undo-opt-out", handler: inbox::undo_opt_out },
     Route { method: "GET", path: "/api/keywords", handler: keywords::get },
     Route { method: "PUT", path: "/api/keywords", handler: keywords::put },
     Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::get },
@@ -117,6 +119,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "PUT", path: "/api/settings", handler: settings::put },
     Route { method: "GET", path: "/api/call-list", handler: calls::call_list },
     Route { method: "POST", path: "/api/tenants/{tenant_id}/calls", handler: calls::record },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/inbound-calls", handler: inbound_calls::record },
     Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: messages::send },
     Route { method: "GET", path: "/api/reports", handler: reports::get },
     Route { method: "GET", path: "/api/reports/chart.svg", handler: reports::chart },

@@ -1,4 +1,4 @@
-//! Contact controls (seed 003): per channel, optionally per state and/or
+//! Contact controls: per channel, optionally per state and/or
 //! country, each naming what it limits. The default rule packs are rows of
 //! the same table (seeded by migration 2), so staff edit them like their own.
 //!

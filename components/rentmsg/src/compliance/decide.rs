@@ -28,9 +28,9 @@ const MAX_STEPS: usize = 500;
 /// The proposed contact (the tenant is the one the [`Facts`] describe).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposed {
-    /// The channel.
+    /// Text, email, phone or letter.
     pub channel: Channel,
-    /// When.
+    /// The moment the contact would be made.
     pub at: DateTime<Utc>,
     /// Made by a person rather than the system.
     pub manual: bool,
@@ -65,9 +65,9 @@ pub enum Target {
 /// ones are left out by the loader.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PastContact {
-    /// When.
+    /// When it was made.
     pub at: DateTime<Utc>,
-    /// Channel.
+    /// Its channel (calls count differently from texts and emails).
     pub channel: Channel,
     /// From us (true) or from the tenant.
     pub outbound: bool,
@@ -82,7 +82,7 @@ pub struct PastContact {
 /// Everything the rules know about the tenant, gathered by the loader.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
-    /// The tenant.
+    /// Whose facts these are.
     pub tenant_id: String,
     /// The tenant's IANA zone; None = unknown (fails closed).
     pub time_zone: Option<Tz>,
@@ -124,7 +124,7 @@ pub struct CarrierInvalid {
     pub set_at: String,
 }
 
-/// The answer.
+/// Allow, block or defer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -156,7 +156,7 @@ pub struct Reason {
     pub detail: String,
 }
 
-/// The decision.
+/// The answer to one proposed contact, with every reason that applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Allow, block or defer.
@@ -296,7 +296,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
         }
     };
 
-    // Exclusions (seed 002), each with its own scope.
+    // Exclusions, each with its own scope.
     if facts.bankruptcy && automatic {
         out.push(block("exclusion.bankruptcy", "bankruptcy: no automatic contact on any channel; manual contact only"));
     }

@@ -68,7 +68,10 @@ pub enum DayRule {
 /// Forms: `MM-DD` (fixed date); `MM/ddd#N` (N-th weekday of the month, N 1-5
 /// or -1 for the last, e.g. `09/mon#1` Labour Day); `MM-DD/ddd<` (the last
 /// weekday before a date, e.g. `05-25/mon<` Victoria Day); `easter+N` /
-/// `easter-N` (days from Western Easter Sunday, e.g. `easter-2` Good Friday).
+/// `easter-N` (days from Western Easter Sunday, e.g. `easter-2` Good Friday);
+/// `MM-DD/ddd>N` (a moved holiday: in the years the date falls on that
+/// weekday, the day N days after it, 1-7; e.g. `07-01/sun>1`, Canada Day on
+/// July 2 when July 1 is a Sunday).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holiday {
     /// The same date every year.
@@ -82,7 +85,7 @@ pub enum Holiday {
     NthWeekday {
         /// Month 1-12.
         month: u32,
-        /// Weekday.
+        /// The weekday counted.
         weekday: Weekday,
         /// 1-5, or -1 for the last.
         n: i8,
@@ -93,13 +96,24 @@ pub enum Holiday {
         month: u32,
         /// Day of month.
         day: u32,
-        /// Weekday.
+        /// The weekday sought before that date.
         weekday: Weekday,
     },
     /// Days after (or before, negative) Easter Sunday.
     Easter {
         /// Offset in days.
         offset: i32,
+    },
+    /// The day `days` after a date, in the years that date falls on `when`.
+    Moved {
+        /// Month 1-12 of the date that moves.
+        month: u32,
+        /// Day of month of the date that moves.
+        day: u32,
+        /// The weekday that moves it.
+        when: Weekday,
+        /// Days after the date, 1-7.
+        days: u8,
     },
 }
 
@@ -154,6 +168,14 @@ impl Holiday {
             return Ok(Holiday::Easter { offset });
         }
         if let Some((md, wd)) = s.split_once('/') {
+            if let Some((wd, n)) = wd.split_once('>') {
+                let (month, day) = parse_month_day(md)?;
+                let days: u8 = n.parse().map_err(|_| format!("`{raw}`: the days after must be 1-7"))?;
+                if !(1..=7).contains(&days) {
+                    return Err(format!("`{raw}`: the days after must be 1-7"));
+                }
+                return Ok(Holiday::Moved { month, day, when: parse_weekday(wd)?, days });
+            }
             if let Some(wd) = wd.strip_suffix('<') {
                 let (month, day) = parse_month_day(md)?;
                 return Ok(Holiday::WeekdayBefore { month, day, weekday: parse_weekday(wd)? });
@@ -170,7 +192,7 @@ impl Holiday {
             return Ok(Holiday::NthWeekday { month, weekday: parse_weekday(wd)?, n });
         }
         let (month, day) = parse_month_day(&s).map_err(|_| {
-            format!("`{raw}` is not a holiday (MM-DD, MM/ddd#N, MM-DD/ddd<, easter+N)")
+            format!("`{raw}` is not a holiday (MM-DD, MM/ddd#N, MM-DD/ddd<, MM-DD/ddd>N, easter+N)")
         })?;
         Ok(Holiday::Fixed { month, day })
     }
@@ -203,6 +225,14 @@ impl Holiday {
                 Some(d)
             }
             Holiday::Easter { offset } => easter(year)?.checked_add_signed(Duration::days(i64::from(offset))),
+            Holiday::Moved { month, day, when, days } => {
+                let date = NaiveDate::from_ymd_opt(year, month, day)?;
+                if date.weekday() == when {
+                    date.checked_add_signed(Duration::days(i64::from(days)))
+                } else {
+                    None
+                }
+            }
         }
     }
 
@@ -222,6 +252,7 @@ impl fmt::Display for Holiday {
             Holiday::WeekdayBefore { month, day, weekday } => {
                 write!(f, "{month:02}-{day:02}/{}<", weekday_name(weekday))
             }
+            Holiday::Moved { month, day, when, days } => write!(f, "{month:02}-{day:02}/{}>{days}", weekday_name(when)),
             Holiday::Easter { offset } if offset >= 0 => write!(f, "easter+{offset}"),
             Holiday::Easter { offset } => write!(f, "easter{offset}"),
         }
@@ -367,6 +398,9 @@ mod tests {
             ("05-25/mon<", 2026, d(2026, 5, 18)),
             ("easter-2", 2024, d(2024, 3, 29)), // Good Friday
             ("easter+1", 2025, d(2025, 4, 21)), // Easter Monday
+            ("07-01/sun>1", 2029, d(2029, 7, 2)), // 2029-07-01 is a Sunday
+            ("12-25/sat>2", 2027, d(2027, 12, 27)), // 2027-12-25 is a Saturday
+            ("12-25/sun>2", 2022, d(2022, 12, 27)), // 2022-12-25 is a Sunday
         ];
         for (spec, year, want) in cases {
             let h = Holiday::parse(spec).unwrap();
@@ -374,7 +408,10 @@ mod tests {
             assert!(h.is_on(*want));
             assert_eq!(Holiday::parse(&h.to_string()).unwrap(), h, "round trip {spec}");
         }
-        for bad in ["13-01", "02-30", "x", "02/mon#6", "02/xyz#1", "easterx", "05-25/mon", ""] {
+        // In the years the date is another weekday, the moved day does not exist.
+        assert_eq!(Holiday::parse("07-01/sun>1").unwrap().date_in(2028), None);
+        assert!(!Holiday::parse("07-01/sun>1").unwrap().is_on(d(2028, 7, 2)));
+        for bad in ["13-01", "02-30", "x", "02/mon#6", "02/xyz#1", "easterx", "05-25/mon", "", "07-01/sun>0", "07-01/sun>8", "07-01/xyz>1", "07-01/sun>"] {
             assert!(Holiday::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,8 +1,20 @@
 //! Gathering the facts for one proposed contact and deciding it.
 //!
 //! One statement reads everything (`FACTS_SQL`), so a check inside a
-//! component costs a single host round trip; parsed controls are cached by
-//! their stored text. The core then decides ([`decide::decide`]).
+//! component costs a single host round trip after the schema check;
+//! parsed controls are cached by their stored text. The core then decides
+//! ([`decide::decide`]).
+//!
+//! A number (or email) the tenant has on file under several kinds is one
+//! contact point: every contact to it counts once, under one kind, decided
+//! by the address whichever column was dialled. Phones: mobile, then home,
+//! then work. 940 CMR 7.04(1)(f) puts the debtor's "cellular telephone, or
+//! other telephone number provided by the debtor as his or her personal
+//! telephone number" in the 2-per-7-days bucket, so a number the tenant gave
+//! as mobile or home is personal even when it is also the work number.
+//! Emails: work first, because 12 CFR 1006.22(f)(3) turns on whether the
+//! address is known to be employer-provided. [`point_rank`] and the
+//! `ORDER BY` in `FACTS_SQL` state the same order.
 
 use super::controls::{Control, ControlSpec};
 use super::decide::{self, CarrierInvalid, Facts, PastContact, Proposed, Target};
@@ -36,17 +48,12 @@ impl From<DbError> for CheckError {
     }
 }
 
-/// Decide one proposed contact against the database: load the facts and
-/// the controls, run [`decide::decide`]. Reads only; if the schema is not
-/// there yet it is migrated first.
+/// Decide one proposed contact against the database: bring the schema up to
+/// date ([`crate::schema::migrate`], one statement when it is current), load
+/// the facts and the controls, run [`decide::decide`].
 pub fn check(db: &dyn Db, req: &CheckRequest) -> Result<Decision, CheckError> {
-    match check_once(db, req) {
-        Err(CheckError::Unavailable(m)) if m.contains("no such table") || m.contains("no such column") => {
-            crate::schema::migrate(db, req.at)?;
-            check_once(db, req)
-        }
-        other => other,
-    }
+    crate::schema::migrate(db, req.at)?;
+    check_once(db, req)
 }
 
 fn check_once(db: &dyn Db, req: &CheckRequest) -> Result<Decision, CheckError> {
@@ -111,9 +118,12 @@ SELECT
      WHERE address IN (SELECT address FROM contact_points WHERE tenant_id = ?1)) AS number_states,
     (SELECT json_group_array(json_array(key, spec)) FROM ctl) AS controls,
     (SELECT json_group_array(json_array(l.at, l.channel, l.direction, l.tenant_id = ?1,
-                                        coalesce(l.call_result, json_extract(l.detail, '$.call_result')), cp.kind))
+                                        coalesce(l.call_result, json_extract(l.detail, '$.call_result')),
+                                        (SELECT p.kind FROM contact_points p WHERE p.tenant_id = l.tenant_id AND p.address = l.address
+                                         ORDER BY CASE p.kind WHEN 'mobile_phone' THEN 1 WHEN 'home_phone' THEN 2
+                                                  WHEN 'work_phone' THEN 3 WHEN 'work_email' THEN 4 ELSE 5 END
+                                         LIMIT 1)))
      FROM hist l
-     LEFT JOIN contact_points cp ON cp.tenant_id = l.tenant_id AND cp.address = l.address
      WHERE l.status NOT IN ('failed', 'canceled', 'cancelled', 'blocked', 'rejected', 'deferred', 'skipped')) AS history";
 
 fn corrupt(what: &str) -> CheckError {
@@ -321,8 +331,21 @@ fn resolve_target(req: &CheckRequest, points: &[crate::records::tenants::Contact
     let wanted_phone = req.channel.uses_phone();
     Ok(points
         .iter()
-        .find(|p| p.address == address && p.kind.is_phone() == wanted_phone)
+        .filter(|p| p.address == address && p.kind.is_phone() == wanted_phone)
+        .min_by_key(|p| point_rank(p.kind))
         .map_or(Target::NotOnFile { address }, point_target))
+}
+
+/// The order in which the kinds of one address decide its kind (lower
+/// first); see the module docs. `FACTS_SQL` orders the same way.
+pub fn point_rank(kind: ContactKind) -> u8 {
+    match kind {
+        ContactKind::MobilePhone => 1,
+        ContactKind::HomePhone => 2,
+        ContactKind::WorkPhone => 3,
+        ContactKind::WorkEmail => 4,
+        ContactKind::Email => 5,
+    }
 }
 
 /// Parse an RFC 3339 time for a request (`at`).

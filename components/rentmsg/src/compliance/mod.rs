@@ -34,13 +34,13 @@ use chrono::{DateTime, Utc};
 /// A proposed contact, as callers ask about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRequest {
-    /// The tenant.
+    /// Whom the contact is for.
     pub tenant_id: String,
-    /// Channel.
+    /// Text, email, phone or letter.
     pub channel: Channel,
     /// Address as given (any common spelling); None = the tenant's usual one.
     pub address: Option<String>,
-    /// When.
+    /// The moment the contact would be made.
     pub at: DateTime<Utc>,
     /// Made by a person.
     pub manual: bool,

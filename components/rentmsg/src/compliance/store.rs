@@ -22,18 +22,62 @@ pub struct StoredControl {
     pub spec: ControlSpec,
     /// The default pack it came from (`us-reg-f`, `ontario`...), or None if staff made it.
     pub pack: Option<String>,
-    /// Created (RFC 3339).
+    /// The law the pack follows; None for staff-made controls and the
+    /// house defaults.
+    pub law: Option<&'static str>,
+    /// Whether that law binds a landlord collecting its own rent (a
+    /// first-party creditor); None when no law is named.
+    pub binds_first_party_creditor: Option<bool>,
+    /// When it was created (RFC 3339).
     pub created_at: String,
-    /// Last changed (RFC 3339).
+    /// When it last changed (RFC 3339).
     pub updated_at: String,
+}
+
+/// The fields of a [`StoredControl`] that are not part of its
+/// [`ControlSpec`]: what GET answers can be PUT back with these ignored.
+pub const READ_ONLY_FIELDS: &[&str] = &["pack", "law", "binds_first_party_creditor", "created_at", "updated_at"];
+
+/// The law a shipped pack follows and whether it binds a first-party
+/// creditor. Every pack ships enabled whichever the answer: the limits of
+/// the collector laws are the operators' safe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackLaw {
+    /// The citation of the law.
+    pub law: &'static str,
+    /// True when a landlord collecting its own rent is bound by it.
+    pub binds_first_party_creditor: bool,
+}
+
+/// The law of a pack by its `pack` name; None for `default` (house rules)
+/// and unknown names.
+pub fn pack_law(pack: &str) -> Option<PackLaw> {
+    let (law, binds_first_party_creditor) = match pack {
+        // Reg F implements the FDCPA, which covers third-party debt collectors.
+        "us-reg-f" => ("Regulation F, 12 CFR part 1006 (FDCPA)", false),
+        // 940 CMR 7.00 is written for creditors.
+        "massachusetts" => ("Massachusetts 940 CMR 7.00 (Attorney General's debt collection regulations)", true),
+        // RCW 19.16 licenses and binds collection agencies.
+        "washington" => ("Washington RCW 19.16 (Collection Agency Act), RCW 19.16.250", false),
+        // The CDSSA and its Reg. 74 bind collection agencies and collectors.
+        "ontario" => ("Ontario Collection and Debt Settlement Services Act, R.R.O. 1990, Reg. 74", false),
+        // binds those collecting debts on behalf of others.
+        "quebec" => ("Quebec Act respecting the collection of certain debts, CQLR c. R-2.2", false),
+        _ => return None,
+    };
+    Some(PackLaw { law, binds_first_party_creditor })
 }
 
 fn stored_from_row(r: Row<'_>) -> Result<StoredControl> {
     let spec: ControlSpec = serde_json::from_str(r.str("spec")?)
         .map_err(|e| Error::Corrupt(format!("contact control `{}`: {e}", r.str("key").unwrap_or("?"))))?;
+    let pack = r.opt_string("pack")?;
+    let law = pack.as_deref().and_then(pack_law);
     Ok(StoredControl {
         spec,
-        pack: r.opt_string("pack")?,
+        pack,
+        law: law.map(|l| l.law),
+        binds_first_party_creditor: law.map(|l| l.binds_first_party_creditor),
         created_at: r.string("created_at")?,
         updated_at: r.string("updated_at")?,
     })
@@ -155,10 +199,10 @@ pub fn delete(db: &dyn Db, key: &str, actor: &str, now: DateTime<Utc>) -> Result
     })
 }
 
-/// One call result code (seed 003's pick list).
+/// One call result code of the staff pick list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallResultCode {
-    /// The code.
+    /// The number staff pick and the contact log stores.
     pub code: i64,
     /// What it means.
     pub label: String,

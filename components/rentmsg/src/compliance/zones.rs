@@ -5,7 +5,11 @@
 //!
 //! Data: one row per geographic area code of the US, Canada, and the
 //! Caribbean and Pacific members of the plan, with the IANA zone(s) it
-//! covers. An area code that spans zones (the Florida panhandle, north
+//! covers. Source: NANPA's area code assignments (geographic NPAs in service
+//! and the overlays announced for 2024-2025) against the time zones of the
+//! counties each code serves; last checked 2026-12. A code is listed with
+//! every zone any part of it keeps, including zones that differ only in DST
+//! (the Navajo Nation in 928, Adak in 907, Nunavut's three zones in 867). An area code that spans zones (the Florida panhandle, north
 //! Idaho, west Kansas, ...) lists every zone it spans, and the caller keeps
 //! only the overlap of their windows. Non-geographic codes (toll free 8xx,
 //! 5xx, 900 ...) and numbers outside +1 have no row: they carry no zone of
@@ -120,7 +124,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (330, &[Tz::America__New_York]), // OH
     (331, &[Tz::America__Chicago]), // IL
     (332, &[Tz::America__New_York]), // NY
-    (334, &[Tz::America__Chicago]), // AL
+    (334, &[Tz::America__Chicago, Tz::America__New_York]), // AL; Phenix City and its neighbours keep Eastern time
     (336, &[Tz::America__New_York]), // NC
     (337, &[Tz::America__Chicago]), // LA
     (339, &[Tz::America__New_York]), // MA
@@ -135,6 +139,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (352, &[Tz::America__New_York]), // FL
     (353, &[Tz::America__Chicago]), // WI
     (354, &[Tz::America__Toronto]), // QC
+    (357, &[Tz::America__Los_Angeles]), // CA (559 overlay)
     (360, &[Tz::America__Los_Angeles]), // WA
     (361, &[Tz::America__Chicago]), // TX
     (363, &[Tz::America__New_York]), // NY
@@ -193,6 +198,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (468, &[Tz::America__Toronto]), // QC
     (469, &[Tz::America__Chicago]), // TX
     (470, &[Tz::America__New_York]), // GA
+    (471, &[Tz::America__Chicago]), // MS (662 overlay)
     (472, &[Tz::America__New_York]), // NC
     (473, &[Tz::America__Grenada]), // GD
     (474, &[Tz::America__Regina, Tz::America__Edmonton]), // SK
@@ -254,7 +260,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (603, &[Tz::America__New_York]), // NH
     (604, &[Tz::America__Vancouver]), // BC
     (605, &[Tz::America__Chicago, Tz::America__Denver]), // SD
-    (606, &[Tz::America__Kentucky__Louisville]), // KY
+    (606, &[Tz::America__Kentucky__Louisville, Tz::America__Chicago]), // KY east; Clinton, Cumberland and Russell counties are Central
     (607, &[Tz::America__New_York]), // NY
     (608, &[Tz::America__Chicago]), // WI
     (609, &[Tz::America__New_York]), // NJ
@@ -331,11 +337,13 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (726, &[Tz::America__Chicago]), // TX
     (727, &[Tz::America__New_York]), // FL
     (728, &[Tz::America__New_York]), // FL
+    (729, &[Tz::America__New_York, Tz::America__Chicago]), // TN east border (423 overlay)
     (730, &[Tz::America__Chicago]), // IL
     (731, &[Tz::America__Chicago]), // TN
     (732, &[Tz::America__New_York]), // NJ
     (734, &[Tz::America__Detroit]), // MI
     (737, &[Tz::America__Chicago]), // TX
+    (738, &[Tz::America__Los_Angeles]), // CA (213/323 overlay)
     (740, &[Tz::America__New_York]), // OH
     (742, &[Tz::America__Toronto]), // ON
     (743, &[Tz::America__New_York]), // NC
@@ -414,7 +422,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (863, &[Tz::America__New_York]), // FL
     (864, &[Tz::America__New_York]), // SC
     (865, &[Tz::America__New_York]), // TN east
-    (867, &[Tz::America__Whitehorse, Tz::America__Yellowknife, Tz::America__Iqaluit]), // Territories
+    (867, &[Tz::America__Whitehorse, Tz::America__Edmonton, Tz::America__Iqaluit, Tz::America__Rankin_Inlet, Tz::America__Cambridge_Bay]), // YT (year-round UTC-7), NWT (Mountain), NU (Eastern, Central, Mountain)
     (868, &[Tz::America__Port_of_Spain]), // TT
     (869, &[Tz::America__St_Kitts]), // KN
     (870, &[Tz::America__Chicago]), // AR
@@ -422,13 +430,14 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (873, &[Tz::America__Toronto]), // QC
     (876, &[Tz::America__Jamaica]), // JM
     (878, &[Tz::America__New_York]), // PA
+    (879, &[Tz::America__St_Johns, Tz::America__Halifax]), // NL (709 overlay)
     (901, &[Tz::America__Chicago]), // TN
     (902, &[Tz::America__Halifax]), // NS PE
     (903, &[Tz::America__Chicago]), // TX
     (904, &[Tz::America__New_York]), // FL
     (905, &[Tz::America__Toronto]), // ON
     (906, &[Tz::America__Detroit, Tz::America__Menominee]), // MI upper
-    (907, &[Tz::America__Anchorage]), // AK
+    (907, &[Tz::America__Anchorage, Tz::America__Adak]), // AK; Adak and the western Aleutians are an hour behind
     (908, &[Tz::America__New_York]), // NJ
     (909, &[Tz::America__Los_Angeles]), // CA
     (910, &[Tz::America__New_York]), // NC
@@ -443,7 +452,7 @@ static AREA_CODES: &[(u16, &[Tz])] = &[
     (920, &[Tz::America__Chicago]), // WI
     (924, &[Tz::America__Chicago]), // MN
     (925, &[Tz::America__Los_Angeles]), // CA
-    (928, &[Tz::America__Phoenix]), // AZ
+    (928, &[Tz::America__Phoenix, Tz::America__Denver]), // AZ; the Navajo Nation observes DST
     (929, &[Tz::America__New_York]), // NY
     (930, &[Tz::America__Indiana__Indianapolis, Tz::America__Chicago]), // IN west
     (931, &[Tz::America__Chicago]), // TN
@@ -496,6 +505,12 @@ mod tests {
         assert_eq!(zones_for_number("+16175550123"), &[Tz::America__New_York]);
         assert_eq!(zones_for_number("+14165550199"), &[Tz::America__Toronto]);
         assert_eq!(zones_for_number("+18505550000"), &[Tz::America__New_York, Tz::America__Chicago]);
+        // Arizona keeps MST all year; the Navajo Nation (928) observes DST.
+        assert!(zones_for_number("+19285550100").contains(&Tz::America__Denver));
+        assert!(zones_for_number("+19075550100").contains(&Tz::America__Adak));
+        for z in [Tz::America__Whitehorse, Tz::America__Edmonton, Tz::America__Iqaluit, Tz::America__Rankin_Inlet, Tz::America__Cambridge_Bay] {
+            assert!(zones_for_number("+18675550100").contains(&z), "867 {z:?}");
+        }
         assert!(zones_for_number("+18005550000").is_empty(), "toll free has no zone");
         assert!(zones_for_number("+442079460958").is_empty(), "outside NANP");
         assert!(zones_for_number("+1").is_empty());

@@ -1,8 +1,12 @@
 //! The staff inbox: inbound texts that are not (effective) keywords, from
 //! known numbers (on the tenants' records) and unknown ones (the unmatched
-//! inbox), each marked read and handled by staff.
+//! inbox), each marked read and handled by staff. Replies taken as a
+//! revocation in the tenant's own words are here too, flagged
+//! (`revocation_phrase`), so a person checks them; a misread one is undone
+//! with [`undo_opt_out`].
 
-use crate::records::audit;
+use super::process::{parse_tenant_ids, Effect};
+use crate::records::{audit, exclusions};
 use crate::base::db::{self, Db, Row, Value};
 use crate::base::error::{Error, Result};
 use crate::base::time;
@@ -32,12 +36,20 @@ pub struct InboxMessage {
     pub from: String,
     /// Our number it was sent to.
     pub to: String,
-    /// The text.
+    /// The text as sent.
     pub body: String,
     /// Attached media count.
     pub num_media: i64,
-    /// `text`, or `opt_in` for an opt-in word with nothing to lift.
+    /// `text`; `opt_in` for an opt-in word with nothing to lift; `opt_out`
+    /// for a revocation in the tenant's own words.
     pub kind: String,
+    /// The revocation phrase the reply was taken as (an opt-out of texting
+    /// for this number), when it was one.
+    pub revocation_phrase: Option<String>,
+    /// When staff undid that opt-out as a misreading.
+    pub undone_at: Option<String>,
+    /// Who undid it.
+    pub undone_by: Option<String>,
     /// When it arrived (RFC 3339 UTC).
     pub received_at: String,
     /// True when the number belonged to at least one tenant.
@@ -60,9 +72,9 @@ pub enum InboxStatus {
     /// Not handled yet (default).
     #[default]
     Open,
-    /// Handled.
+    /// Only messages marked handled.
     Handled,
-    /// Everything.
+    /// Open and handled alike.
     All,
 }
 
@@ -107,11 +119,10 @@ pub struct InboxPage {
 }
 
 const COLUMNS: &str = "id, message_sid, from_address, to_address, body, num_media, kind, received_at, tenant_ids, \
-                       read_at, read_by, handled_at, handled_by";
+                       read_at, read_by, handled_at, handled_by, revocation_phrase, undone_at, undone_by, effect";
 
 fn from_row(r: Row<'_>, names: &HashMap<String, (String, String)>) -> Result<InboxMessage> {
-    let ids: Vec<String> =
-        serde_json::from_str(r.str("tenant_ids")?).map_err(|e| Error::Corrupt(format!("inbound tenant_ids: {e}")))?;
+    let ids = parse_tenant_ids(r.str("tenant_ids")?)?;
     let tenants = ids
         .into_iter()
         .map(|tenant_id| {
@@ -131,6 +142,9 @@ fn from_row(r: Row<'_>, names: &HashMap<String, (String, String)>) -> Result<Inb
         body: r.string("body")?,
         num_media: r.i64("num_media")?,
         kind: r.string("kind")?,
+        revocation_phrase: r.opt_string("revocation_phrase")?,
+        undone_at: r.opt_string("undone_at")?,
+        undone_by: r.opt_string("undone_by")?,
         received_at: r.string("received_at")?,
         matched: !tenants.is_empty(),
         tenants,
@@ -145,8 +159,7 @@ fn from_row(r: Row<'_>, names: &HashMap<String, (String, String)>) -> Result<Inb
 fn tenant_names(db: &dyn Db, rows: &db::Rows) -> Result<HashMap<String, (String, String)>> {
     let mut ids: Vec<String> = Vec::new();
     for r in rows.iter() {
-        let list: Vec<String> = serde_json::from_str(r.str("tenant_ids")?).unwrap_or_default();
-        for id in list {
+        for id in parse_tenant_ids(r.str("tenant_ids")?)? {
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -261,6 +274,63 @@ pub fn set_handled(db: &dyn Db, id: i64, handled: bool, actor: &str, now: DateTi
                 now,
             )?;
         }
+        require(tx, id)
+    })
+}
+
+/// Undo an opt-out a reply was taken as in the tenant's own words, when a
+/// person reading it finds it was not one ("stop" in another sense). Lifts
+/// the number's by-customer exclusion that this very message set, records
+/// who undid it and when, and audits it with the message. `Conflict` when
+/// the message was a keyword (STOP is never second-guessed), was already
+/// undone, did not itself set the opt-out, or a later message's opt-out is
+/// the one in force. Runs its own transaction.
+pub fn undo_opt_out(db: &dyn Db, id: i64, actor: &str, now: DateTime<Utc>) -> Result<InboxMessage> {
+    db::transaction(db, |tx| {
+        let rows = tx.execute(
+            &format!("SELECT {COLUMNS} FROM inbound_messages WHERE id = ? AND in_inbox = 1"),
+            &[id.into()],
+        )?;
+        let r = rows.first().ok_or_else(|| Error::NotFound(format!("inbox message {id} not found")))?;
+        let Some(phrase) = r.opt_string("revocation_phrase")? else {
+            return Err(Error::Conflict(format!("inbox message {id} was not taken as an opt-out; nothing to undo")));
+        };
+        if r.opt_str("undone_at")?.is_some() {
+            return Err(Error::Conflict(format!("the opt-out of inbox message {id} was already undone")));
+        }
+        if Effect::parse(r.str("effect")?)? != Effect::OptedOut {
+            return Err(Error::Conflict(format!(
+                "inbox message {id} did not set the opt-out (the number was already opted out); nothing to undo"
+            )));
+        }
+        let sid = r.string("message_sid")?;
+        let from = r.string("from_address")?;
+        let in_force = tx.execute(
+            "SELECT source_ref FROM exclusions WHERE kind = 'number_by_customer' AND address = ?",
+            &[from.as_str().into()],
+        )?;
+        match in_force.first().map(|x| x.opt_string("source_ref")).transpose()?.flatten() {
+            Some(source) if source == sid => {}
+            Some(_) => {
+                return Err(Error::Conflict(format!(
+                    "the opt-out in force on {from} came from a later message; undo it there or let the tenant reply START"
+                )))
+            }
+            None => return Err(Error::Conflict(format!("{from} is not opted out any more; nothing to undo"))),
+        }
+        exclusions::clear_customer_opt_out_in_tx(tx, &from, now, Some(&sid))?;
+        tx.execute(
+            "UPDATE inbound_messages SET undone_at = ?, undone_by = ? WHERE id = ?",
+            &[time::timestamp(now).into(), actor.into(), id.into()],
+        )?;
+        audit::record(
+            tx,
+            actor,
+            "inbox.undo_opt_out",
+            &format!("inbox:{id}"),
+            &serde_json::json!({ "address": from, "message_sid": sid, "revocation_phrase": phrase }),
+            now,
+        )?;
         require(tx, id)
     })
 }

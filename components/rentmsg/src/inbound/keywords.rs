@@ -114,19 +114,6 @@ pub fn parse_action(s: &str) -> Result<KeywordAction> {
     KeywordAction::parse(s).ok_or_else(|| Error::Corrupt(format!("keyword action `{s}`")))
 }
 
-/// Which action a whole message asks for, if it is a keyword: the action
-/// and the keyword matched.
-pub fn classify(db: &dyn Db, body: &str) -> Result<Option<(KeywordAction, String)>> {
-    let Some(k) = lookup_key(body) else {
-        return Ok(None);
-    };
-    let rows = db.execute("SELECT action FROM sms_keywords WHERE keyword = ?", &[k.as_str().into()])?;
-    match rows.first() {
-        None => Ok(None),
-        Some(r) => Ok(Some((parse_action(r.str("action")?)?, k))),
-    }
-}
-
 /// The three lists, each sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KeywordLists {

@@ -5,7 +5,7 @@
 
 use crate::records::number_states::{self as carrier, CarrierVerdict};
 use super::keywords::{self, KeywordAction};
-use super::replies;
+use super::{replies, revocation};
 use crate::base::channel::Channel;
 use crate::records::contact_log::Direction;
 use crate::base::db::{self, Db, Value};
@@ -139,6 +139,15 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// Every effect.
+    pub const ALL: [Effect; 6] =
+        [Effect::OptedOut, Effect::AlreadyOptedOut, Effect::OptedIn, Effect::NothingToLift, Effect::Help, Effect::Inbox];
+
+    /// From its stored name; `Corrupt` for a name this code does not know.
+    pub fn parse(s: &str) -> Result<Effect> {
+        Effect::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| Error::Corrupt(format!("inbound effect `{s}`")))
+    }
+
     /// Stored / log name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,7 +178,10 @@ pub struct InboundOutcome {
     /// What it was taken as.
     pub kind: Kind,
     /// What it did (as first processed, for duplicates).
-    pub effect: String,
+    pub effect: Effect,
+    /// The revocation phrase the message was taken as, when it revoked
+    /// consent in the tenant's own words rather than by keyword.
+    pub revocation_phrase: Option<String>,
     /// The text to answer with, if any.
     pub reply: Option<String>,
     /// Tenants that have the sending number.
@@ -193,16 +205,33 @@ fn parse_matches(json: &str) -> Result<Vec<Match>> {
 
 /// The outcome of a MessageSid seen before: as first processed, no reply.
 fn duplicate(tx: &dyn Db, id: i64) -> Result<InboundOutcome> {
-    let rows = tx.execute("SELECT kind, effect, tenant_ids FROM inbound_messages WHERE id = ?", &[id.into()])?;
+    let rows = tx.execute(
+        "SELECT kind, effect, tenant_ids, revocation_phrase FROM inbound_messages WHERE id = ?",
+        &[id.into()],
+    )?;
     let r = rows.first().ok_or_else(|| Error::Corrupt(format!("inbound message {id} vanished")))?;
     let kind = match r.str("kind")? {
         "opt_out" => Kind::OptOut,
         "opt_in" => Kind::OptIn,
         "help" => Kind::Help,
-        _ => Kind::Text,
+        "text" => Kind::Text,
+        other => return Err(Error::Corrupt(format!("inbound message {id}: kind `{other}`"))),
     };
-    let tenant_ids: Vec<String> = serde_json::from_str(r.str("tenant_ids")?).unwrap_or_default();
-    Ok(InboundOutcome { id, duplicate: true, kind, effect: r.string("effect")?, reply: None, tenant_ids })
+    let tenant_ids = parse_tenant_ids(r.str("tenant_ids")?)?;
+    Ok(InboundOutcome {
+        id,
+        duplicate: true,
+        kind,
+        effect: Effect::parse(r.str("effect")?)?,
+        revocation_phrase: r.opt_string("revocation_phrase")?,
+        reply: None,
+        tenant_ids,
+    })
+}
+
+/// The stored `tenant_ids` JSON array; `Corrupt` when it is not one.
+pub fn parse_tenant_ids(json: &str) -> Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("inbound tenant_ids `{json}`: {e}")))
 }
 
 /// The contact HELP names: the first matched property's own contact, else
@@ -245,6 +274,10 @@ fn help_contact(db: &dyn Db, matches: &[Match], settings: &ReplySettings<'_>, to
 /// transaction; a MessageSid seen before changes nothing.
 pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, now: DateTime<Utc>) -> Result<InboundOutcome> {
     let key = keywords::lookup_key(msg.body);
+    // Up to two forms of the message (whole, and without politeness); an
+    // absent one is bound as NULL, which matches no phrase.
+    let phrase_keys = revocation::lookup_keys(msg.body);
+    let phrase_key = |i: usize| phrase_keys.get(i).map(String::as_str);
     db::transaction(db, |tx| {
         // Everything the decision needs, in one statement under the write
         // lock (each statement is a host call; the lock is held across them).
@@ -252,12 +285,13 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
             "SELECT
                 (SELECT id FROM inbound_messages WHERE message_sid = ?) AS seen_id,
                 (SELECT action FROM sms_keywords WHERE keyword = ?) AS action,
+                (SELECT phrase FROM sms_revocation_phrases WHERE phrase IN (?, ?) ORDER BY length(phrase) DESC LIMIT 1) AS phrase,
                 (SELECT json_group_array(json_array(tenant_id, property_id, property_name)) FROM (
                     SELECT DISTINCT t.tenant_id, t.property_id, p.name AS property_name
                     FROM contact_points cp JOIN tenants t ON t.tenant_id = cp.tenant_id
                     LEFT JOIN properties p ON p.property_id = t.property_id
                     WHERE cp.address = ? AND cp.channel = 'phone' ORDER BY t.tenant_id)) AS tenants",
-            &[msg.message_sid.into(), key.as_deref().into(), msg.from.into()],
+            &[msg.message_sid.into(), key.as_deref().into(), phrase_key(0).into(), phrase_key(1).into(), msg.from.into()],
         )?;
         let facts = facts.first().ok_or_else(|| Error::Corrupt("no row from a scalar select".into()))?;
         if let Some(seen) = facts.opt_i64("seen_id")? {
@@ -267,9 +301,16 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
             Some(a) => Some((keywords::parse_action(a)?, key.clone().unwrap_or_default())),
             None => None,
         };
+        // A keyword (the provider's or ours) decides; otherwise a whole
+        // message that is a revocation phrase is an opt-out in the
+        // tenant's own words.
+        let revocation_phrase = match (msg.provider_keyword, &matched_keyword) {
+            (None, None) => facts.opt_string("phrase")?,
+            _ => None,
+        };
         let (action, provider_handled) = match msg.provider_keyword {
             Some(p) => (Some(p.action()), true),
-            None => (matched_keyword.as_ref().map(|(a, _)| *a), false),
+            None => (matched_keyword.as_ref().map(|(a, _)| *a).or(revocation_phrase.as_ref().map(|_| KeywordAction::OptOut)), false),
         };
         let keyword = match msg.provider_keyword {
             Some(p) => Some(matched_keyword.map_or_else(|| p.as_str().to_owned(), |(_, k)| k)),
@@ -281,8 +322,11 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
         let kind = action.map_or(Kind::Text, Kind::from);
         let (effect, reply) = match action {
             Some(KeywordAction::OptOut) => {
-                let changed =
-                    exclusions::set_customer_opt_out_in_tx(tx, msg.from, now, Some(msg.message_sid), CUSTOMER_STOP_REASON)?;
+                let reason = match &revocation_phrase {
+                    Some(p) => format!("the customer revoked consent in their own words (\"{p}\")"),
+                    None => CUSTOMER_STOP_REASON.to_owned(),
+                };
+                let changed = exclusions::set_customer_opt_out_in_tx(tx, msg.from, now, Some(msg.message_sid), &reason)?;
                 if changed {
                     // The one confirmation allowed; the provider sent its own
                     // when it reports OptOutType.
@@ -309,13 +353,15 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
             }
             None => (Effect::Inbox, None),
         };
-        let in_inbox = matches!(effect, Effect::Inbox | Effect::NothingToLift);
+        // A revocation in the tenant's words also goes to the inbox, for a
+        // person to confirm it was read right.
+        let in_inbox = matches!(effect, Effect::Inbox | Effect::NothingToLift) || revocation_phrase.is_some();
         let tenant_ids: Vec<String> = matches.iter().map(|m| m.tenant_id.clone()).collect();
         let at = time::timestamp(now);
         let inserted = tx.execute(
             "INSERT INTO inbound_messages (message_sid, from_address, to_address, body, num_media, kind, keyword,
-                provider_opt_out_type, effect, tenant_ids, reply, received_at, in_inbox)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                provider_opt_out_type, effect, tenant_ids, reply, received_at, in_inbox, revocation_phrase)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             &[
                 msg.message_sid.into(),
                 msg.from.into(),
@@ -330,11 +376,12 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
                 reply.as_deref().into(),
                 at.as_str().into(),
                 in_inbox.into(),
+                revocation_phrase.as_deref().into(),
             ],
         )?;
         let id = inserted.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
-        log_contacts(tx, msg, &tenant_ids, id, kind, effect, keyword.as_deref(), reply.as_deref(), &at)?;
-        Ok(InboundOutcome { id, duplicate: false, kind, effect: effect.as_str().to_owned(), reply, tenant_ids })
+        log_contacts(tx, msg, &tenant_ids, id, kind, effect, keyword.as_deref(), revocation_phrase.as_deref(), reply.as_deref(), &at)?;
+        Ok(InboundOutcome { id, duplicate: false, kind, effect, revocation_phrase, reply, tenant_ids })
     })
 }
 
@@ -349,6 +396,7 @@ fn log_contacts(
     kind: Kind,
     effect: Effect,
     keyword: Option<&str>,
+    revocation_phrase: Option<&str>,
     reply: Option<&str>,
     at: &str,
 ) -> Result<()> {
@@ -357,6 +405,7 @@ fn log_contacts(
         "kind": kind.as_str(),
         "effect": effect.as_str(),
         "keyword": keyword,
+        "revocation_phrase": revocation_phrase,
         "num_media": msg.num_media,
         "provider_opt_out_type": msg.provider_keyword.map(ProviderKeyword::as_str),
     })

@@ -252,15 +252,7 @@ fn inbound(form: &form::Form, ctx: &WebhookContext<'_>) -> Response {
     match process::receive(ctx.db, &msg, &settings, ctx.now) {
         Ok(outcome) if outcome.duplicate => twiml(route, "duplicate", None),
         Ok(outcome) => {
-            let label = match outcome.effect.as_str() {
-                "opted_out" => "opted_out",
-                "already_opted_out" => "already_opted_out",
-                "opted_in" => "opted_in",
-                "nothing_to_lift" => "nothing_to_lift",
-                "help" => "help",
-                _ => "inbox",
-            };
-            twiml(route, label, outcome.reply.as_deref())
+            twiml(route, outcome.effect.as_str(), outcome.reply.as_deref())
         }
         Err(e) => storage_failure(route, e),
     }

@@ -21,6 +21,7 @@ pub mod v2_compliance;
 pub mod v4_inbound;
 pub mod v5_notices;
 pub mod v6_payments;
+pub mod v7_compliance_law;
 pub mod v8_pause_kinds;
 
 use crate::base::db::{self, Db, DbError};
@@ -44,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v4_inbound::MIGRATION,
     v5_notices::MIGRATION,
     v6_payments::MIGRATION,
+    v7_compliance_law::MIGRATION,
     v8_pause_kinds::MIGRATION,
 ];
 

@@ -302,6 +302,18 @@
     const notes = $("call-notes").value.trim();
     if (notes) body.notes = notes;
     if ($("call-number").value) body.address = $("call-number").value;
+    if ($("call-inbound").checked) {
+      say("Recording the inbound call…");
+      const r = await api("POST", "/api/tenants/" + encodeURIComponent(v.tenant_id) + "/inbound-calls", body);
+      say("");
+      if (r.status !== 201) return fail(errorOf(r));
+      $("call-notes").value = "";
+      $("call-inbound").checked = false;
+      await openTenant(v.tenant_id);
+      say("Inbound call recorded: " + r.data.result_label + (r.data.right_party_contact ? " (a conversation: calls wait 7 days)" : "") + ".");
+      $("history-title").focus();
+      return;
+    }
     if ($("call-promise").checked) {
       const date = $("call-promise-date").value;
       if (!date) { $("call-promise-date").focus(); return fail("Give the promised date."); }
@@ -425,7 +437,14 @@
       const action = m.handled_at
         ? el("span", { text: "Handled " + when(m.handled_at) + " by " + (m.handled_by || "") })
         : el("button", { type: "button", className: "mark-handled", text: "Mark handled", "aria-label": "Mark handled: message from " + m.from, on: { click: () => markHandled(m.id) } });
-      body.append(el("tr", {}, el("td", { text: when(m.received_at) }), el("td", { text: m.from }), el("td", {}, tenants.length ? tenants : "unknown number"), el("td", { text: m.body }), el("td", {}, action)));
+      const actions = [action];
+      if (m.revocation_phrase && !m.undone_at) {
+        actions.unshift(el("span", { text: "Taken as an opt-out (\"" + m.revocation_phrase + "\"). " }));
+        actions.push(el("button", { type: "button", className: "secondary undo-opt-out", text: "Undo opt-out", "aria-label": "Undo the opt-out: message from " + m.from, on: { click: () => undoOptOut(m.id) } }));
+      } else if (m.undone_at) {
+        actions.unshift(el("span", { text: "Opt-out undone " + when(m.undone_at) + " by " + (m.undone_by || "") + ". " }));
+      }
+      body.append(el("tr", {}, el("td", { text: when(m.received_at) }), el("td", { text: m.from }), el("td", {}, tenants.length ? tenants : "unknown number"), el("td", { text: m.body }), el("td", {}, actions)));
     }
     say("Inbox loaded.");
   }
@@ -435,6 +454,13 @@
     if (r.status !== 200) return fail(errorOf(r));
     await loadInbox();
     say("Message marked handled.");
+  }
+
+  async function undoOptOut(id) {
+    const r = await api("POST", "/api/inbox/" + id + "/undo-opt-out", undefined);
+    if (r.status !== 200) return fail(errorOf(r));
+    await loadInbox();
+    say("Opt-out undone (audited).");
   }
 
   // ------------------------------------------------------------ reports
