@@ -81,7 +81,7 @@ fn no_token_or_a_wrong_one_gets_401_and_no_data() {
 fn an_unset_staff_token_locks_everyone_out() {
     let env = seeded();
     for configured in ["", "   "] {
-        let ctx = rentmsg::api::ApiContext { db: &env.db, staff_token: configured, now: env.now };
+        let ctx = rentmsg::api::ApiContext { db: &env.db, staff_token: configured, now: env.now, public_base_url: "https://console.example", counters: &env.counters, sleep: |_| {} };
         for presented in ["Bearer ", "Bearer    ", "Bearer x"] {
             let req = rentmsg::base::http::Request {
                 method: "GET".into(),
@@ -259,7 +259,7 @@ fn opting_in_needs_evidence_and_every_change_is_kept() {
     let history = env.get_ok("/api/tenants/T1/consent");
     let events = history["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0]["actor"], json!("staff:bob"));
+    assert_eq!(events[0]["actor"], json!("bootstrap:bob"));
     assert_eq!(events[0]["evidence"], json!("Lease section 12, signed 2023-06-01"));
     assert_eq!(events[0]["at"], json!("2024-03-10T16:00:00.000Z"));
     assert_eq!(events[0]["source"], json!("staff_api"));
