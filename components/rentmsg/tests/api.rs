@@ -265,7 +265,7 @@ fn opting_in_needs_evidence_and_every_change_is_kept() {
     assert_eq!(events[0]["source"], json!("staff_api"));
     assert_eq!((events[1]["channel"].clone(), events[1]["address"].clone()), (json!("text"), json!("+14155552671")));
     assert_eq!(events[2]["address"], json!("pat@example.com"));
-    assert_eq!(events[2]["actor"], json!("staff"));
+    assert_eq!(events[2]["actor"], json!("bootstrap"));
     let audit = env.get_ok("/api/audit?tenant_id=T1");
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["consent.set", "consent.set", "consent.set"]);
@@ -319,7 +319,7 @@ fn bankruptcy_needs_a_reason_that_becomes_a_note() {
         put(&env, "/api/tenants/T1/exclusions", json!({"bankruptcy": {"on": true, "reason": "Chapter 7 filed 2024-03-08, case 24-10012"}}));
     assert_eq!(status, 200, "{view}");
     let b = &view["exclusions"]["bankruptcy"];
-    assert_eq!((b["on"].clone(), b["reason"].clone(), b["set_by"].clone()), (json!(true), json!("Chapter 7 filed 2024-03-08, case 24-10012"), json!("staff")));
+    assert_eq!((b["on"].clone(), b["reason"].clone(), b["set_by"].clone()), (json!(true), json!("Chapter 7 filed 2024-03-08, case 24-10012"), json!("bootstrap")));
     assert_eq!(view["notes"][0]["kind"], json!("bankruptcy"));
     assert_eq!(view["notes"][0]["body"], json!("Bankruptcy exclusion on: Chapter 7 filed 2024-03-08, case 24-10012"));
     // Tenant flags are not number exclusions: the status stays none.

@@ -310,9 +310,9 @@ fn refuse(call: &Call<'_>, route: &Route, why: &str) -> Result<Response, ApiErro
     Err(ApiError::new(403, format!("{why}: not allowed for this account")))
 }
 
-/// 404 unless every tenant, property, inbox message and outbox row the
-/// request names (path or query) is inside the caller's scope.
-fn check_scope(call: &Call<'_>, route: &Route) -> Result<(), ApiError> {
+/// 404 unless every tenant and property the request names (path or query)
+/// is inside the caller's scope.
+fn check_scope(call: &Call<'_>) -> Result<(), ApiError> {
     let scope = call.scope();
     if scope == Scope::All {
         return Ok(());
@@ -331,6 +331,16 @@ fn check_scope(call: &Call<'_>, route: &Route) -> Result<(), ApiError> {
             return Err(ApiError::new(404, format!("property `{p}` not found")));
         }
     }
+    Ok(())
+}
+
+/// 404 unless the inbox message or outbox row named by `{id}` is in scope.
+fn check_item_scope(call: &Call<'_>, route: &Route) -> Result<(), ApiError> {
+    let scope = call.scope();
+    if scope == Scope::All {
+        return Ok(());
+    }
+    let db = call.db();
     let id = call.params.iter().find(|(k, _)| *k == "id").and_then(|(_, v)| v.parse::<i64>().ok());
     if let Some(id) = id {
         let visible = if route.path.starts_with("/api/inbox/") {
@@ -369,11 +379,14 @@ fn run(
         if p.via_session() && !matches!(route.method, "GET" | "HEAD") && !auth::same_origin(req, ctx.public_base_url) {
             return refuse(&call, route, "cross-origin request");
         }
-        // Scope first: a record outside it is 404 whatever the role.
-        check_scope(&call, route)?;
+        // A tenant or property outside the scope is 404 whatever the role,
+        // so it is checked before the role; inbox and outbox ids after it
+        // (a refusal says nothing about a message).
+        check_scope(&call)?;
         if !permitted(route.need, p, &call.params) {
             return refuse(&call, route, "role");
         }
+        check_item_scope(&call, route)?;
     }
     (route.handler)(&call)
 }

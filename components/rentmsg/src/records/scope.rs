@@ -40,9 +40,22 @@ impl Scope {
         }
     }
 
+    /// ` AND <column> IN (?N, ...)` numbered from `first`, for statements
+    /// with numbered parameters (an unnumbered `?` takes the number after
+    /// the highest seen *so far in the text*, which can collide with a
+    /// numbered one further on).
+    pub fn and_property_in_numbered(&self, column: &str, first: usize) -> (String, Vec<Value>) {
+        match self {
+            Scope::All => (String::new(), Vec::new()),
+            Scope::Properties(ids) => {
+                let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", first + i)).collect();
+                (format!(" AND {column} IN ({})", marks.join(", ")), ids.iter().map(Value::from).collect())
+            }
+        }
+    }
+
     /// ` AND <column> IN (?, ...)` with its parameters, or nothing for every
-    /// property. Unnumbered `?` take the numbers after the statement's
-    /// highest so far, so this can follow `?1`-style parameters.
+    /// property.
     pub fn and_property_in(&self, column: &str) -> (String, Vec<Value>) {
         match self {
             Scope::All => (String::new(), Vec::new()),

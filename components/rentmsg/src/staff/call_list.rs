@@ -139,7 +139,7 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
     let schedule = schedule::load(db)?;
     let latest_today = now.date_naive() + Duration::days(1);
     let cutoff = latest_today - Duration::days(schedule.first_days());
-    let (in_scope, scope_params) = q.scope.and_property_in("t.property_id");
+    let (in_scope, scope_params) = q.scope.and_property_in_numbered("t.property_id", 6);
     let sql = LIST_SQL.replacen("\n    ORDER BY", &format!("{in_scope}\n    ORDER BY"), 1);
     let mut params: Vec<crate::base::db::Value> = vec![
         schedule.spec.min_balance_cents.into(),
