@@ -108,8 +108,8 @@ pub const SESSION_ABSOLUTE: Duration = Duration::hours(12);
 const LAST_SEEN_RESOLUTION: Duration = Duration::minutes(1);
 
 /// Argon2id cost: 19 MiB of memory, 2 passes, 1 lane (the OWASP minimum
-/// for Argon2id). Measured natively at about 20 ms per hash and a few
-/// times that inside the wasm component (see BENCHMARKS.md): well under a
+/// for Argon2id). Measured natively at about 50 ms per sign-in (see
+/// BENCHMARKS.md); wasm runs it a few times slower, still well under a
 /// second per sign-in, while each guess against a leaked hash costs an
 /// attacker 19 MiB and two passes over it.
 const ARGON2_M_KIB: u32 = 19 * 1024;
