@@ -108,11 +108,11 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
     let call = contacts["contacts"].as_array().unwrap().iter().find(|c| c["channel"] == json!("phone") && c["status"] == json!("completed")).unwrap();
     assert_eq!(call["detail"]["call_result"], json!(101));
-    assert_eq!(call["detail"]["recorded_by"], json!("staff:alice"));
+    assert_eq!(call["detail"]["recorded_by"], json!("bootstrap:alice"));
     let (_, promises) = app.staff_get("/api/tenants/C1/promises");
     assert_eq!(promises["promises"][0]["source"], json!("call"));
     assert_eq!(promises["promises"][0]["amount_cents"], json!(25000));
-    assert_eq!(promises["promises"][0]["created_by"], json!("staff:alice"));
+    assert_eq!(promises["promises"][0]["created_by"], json!("bootstrap:alice"));
 
     // Back on the call list C1 is not callable, with the reasons and when.
     b.click("#nav-calls").unwrap();
@@ -134,7 +134,7 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
     b.click("#inbox-table .mark-handled").unwrap();
     wait_until(&mut b, "the handled reply to leave the open inbox", "document.querySelectorAll('#inbox-table tbody tr').length === 0");
     let (_, inbox) = app.staff_get("/api/inbox?status=handled");
-    assert_eq!(inbox["messages"][0]["handled_by"], json!("staff:alice"), "{inbox}");
+    assert_eq!(inbox["messages"][0]["handled_by"], json!("bootstrap:alice"), "{inbox}");
 
     // The report chart renders from the server's SVG under the page's policy.
     b.click("#nav-reports").unwrap();

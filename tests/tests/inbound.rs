@@ -126,7 +126,7 @@ fn stop_start_help_and_free_text_through_the_host() {
     let id = inbox["messages"][1]["id"].as_i64().unwrap();
     let (s, handled) = app.staff_post(&format!("/api/inbox/{id}/handled"), &json!({}));
     assert_eq!(s, 200, "{handled}");
-    assert_eq!(handled["handled_by"], json!("staff"));
+    assert_eq!(handled["handled_by"], json!("bootstrap"));
     let (_, open) = app.staff_get("/api/inbox");
     assert_eq!(open["total"], json!(1));
 

@@ -184,7 +184,7 @@ fn consent_and_exclusions_change_through_the_api() {
             "consent.set"
         ]
     );
-    assert_eq!(audit["entries"][0]["actor"], json!("staff"));
+    assert_eq!(audit["entries"][0]["actor"], json!("bootstrap"));
     assert!(audit["entries"][0]["at"].as_str().is_some_and(|at| at.ends_with('Z')));
 }
 

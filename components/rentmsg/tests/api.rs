@@ -81,7 +81,7 @@ fn no_token_or_a_wrong_one_gets_401_and_no_data() {
 fn an_unset_staff_token_locks_everyone_out() {
     let env = seeded();
     for configured in ["", "   "] {
-        let ctx = rentmsg::api::ApiContext { db: &env.db, staff_token: configured, now: env.now };
+        let ctx = rentmsg::api::ApiContext { db: &env.db, staff_token: configured, now: env.now, public_base_url: "https://console.example", counters: &env.counters, sleep: |_| {} };
         for presented in ["Bearer ", "Bearer    ", "Bearer x"] {
             let req = rentmsg::base::http::Request {
                 method: "GET".into(),
@@ -259,13 +259,13 @@ fn opting_in_needs_evidence_and_every_change_is_kept() {
     let history = env.get_ok("/api/tenants/T1/consent");
     let events = history["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0]["actor"], json!("staff:bob"));
+    assert_eq!(events[0]["actor"], json!("bootstrap:bob"));
     assert_eq!(events[0]["evidence"], json!("Lease section 12, signed 2023-06-01"));
     assert_eq!(events[0]["at"], json!("2024-03-10T16:00:00.000Z"));
     assert_eq!(events[0]["source"], json!("staff_api"));
     assert_eq!((events[1]["channel"].clone(), events[1]["address"].clone()), (json!("text"), json!("+14155552671")));
     assert_eq!(events[2]["address"], json!("pat@example.com"));
-    assert_eq!(events[2]["actor"], json!("staff"));
+    assert_eq!(events[2]["actor"], json!("bootstrap"));
     let audit = env.get_ok("/api/audit?tenant_id=T1");
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["consent.set", "consent.set", "consent.set"]);
@@ -319,7 +319,7 @@ fn bankruptcy_needs_a_reason_that_becomes_a_note() {
         put(&env, "/api/tenants/T1/exclusions", json!({"bankruptcy": {"on": true, "reason": "Chapter 7 filed 2024-03-08, case 24-10012"}}));
     assert_eq!(status, 200, "{view}");
     let b = &view["exclusions"]["bankruptcy"];
-    assert_eq!((b["on"].clone(), b["reason"].clone(), b["set_by"].clone()), (json!(true), json!("Chapter 7 filed 2024-03-08, case 24-10012"), json!("staff")));
+    assert_eq!((b["on"].clone(), b["reason"].clone(), b["set_by"].clone()), (json!(true), json!("Chapter 7 filed 2024-03-08, case 24-10012"), json!("bootstrap")));
     assert_eq!(view["notes"][0]["kind"], json!("bankruptcy"));
     assert_eq!(view["notes"][0]["body"], json!("Bankruptcy exclusion on: Chapter 7 filed 2024-03-08, case 24-10012"));
     // Tenant flags are not number exclusions: the status stays none.

@@ -48,7 +48,7 @@ impl Env {
             body,
             client_addr: None,
         };
-        api::handle(&req, &ApiContext { db: &self.db, staff_token: TOKEN, now: self.now })
+        api::handle(&req, &ApiContext { db: &self.db, staff_token: TOKEN, now: self.now, public_base_url: "https://console.example", counters: &rentmsg::staff::throttle::MemCounter::default(), sleep: |_| {} })
     }
 
     fn send(&self, method: &str, path: &str, body: &Json) -> (u16, Json) {

@@ -315,7 +315,8 @@ fn a_number_listed_twice_is_counted_once() {
             body,
             client_addr: None,
         };
-        let r = api::handle(&req, &ApiContext { db: &db, staff_token: "law-test-token", now });
+        let counters = rentmsg::staff::throttle::MemCounter::default();
+        let r = api::handle(&req, &ApiContext { db: &db, staff_token: "law-test-token", now, public_base_url: "http://127.0.0.1:3000", counters: &counters, sleep: |_| {} });
         (r.status, r.body_json())
     };
     let (s, b) = send("POST", "/api/import/properties", "text/csv", b"property_id,name,time_zone,state,country\np-ma,Elm,America/New_York,MA,US\n".to_vec());

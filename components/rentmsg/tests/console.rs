@@ -115,7 +115,7 @@ fn a_promise_taken_on_a_call_pauses_notices_and_shows_on_the_tenant() {
     assert_eq!(call["promise"]["source"], json!("call"));
     assert_eq!(call["promise"]["status"], json!("active"));
     assert_eq!(call["promise"]["amount_cents"], json!(45000));
-    assert_eq!(call["promise"]["created_by"], json!("staff"));
+    assert_eq!(call["promise"]["created_by"], json!("bootstrap"));
     // The promise and the call are on the tenant.
     let promises = env.get_ok("/api/tenants/T1/promises");
     assert_eq!(promises["promises"].as_array().unwrap().len(), 1);
@@ -213,7 +213,7 @@ fn supplemental_messages_pass_compliance_and_queue_in_the_outbox() {
     let row = r.body_json();
     assert_eq!(row["kind"], json!("supplemental"));
     assert_eq!(row["state"], json!("queued"), "{row}");
-    assert_eq!(row["created_by"], json!("staff"));
+    assert_eq!(row["created_by"], json!("bootstrap"));
     // From an approved template, by email.
     let r = post(&env, "/api/tenants/T1/messages", &json!({"channel": "email", "purpose": "balance_reminder", "template_stage": 2}));
     assert_eq!(r.status, 201, "{}", r.body_json());
@@ -334,7 +334,7 @@ fn a_tenant_compliance_cannot_decide_about_is_listed_as_not_callable() {
     let env = Env::new();
     env.seed();
     let checker = FailingFor("T1", rentmsg::compliance::DbChecker { db: &env.db });
-    let q = rentmsg::staff::call_list::CallListQuery { property_id: None, limit: 50, offset: 0 };
+    let q = rentmsg::staff::call_list::CallListQuery { property_id: None, limit: 50, offset: 0, scope: Default::default() };
     let list = rentmsg::staff::call_list::build(&env.db, &checker, &q, env.now).unwrap();
     let t1 = list.items.iter().find(|i| i.tenant_id == "T1").unwrap();
     assert!(!t1.callable);

@@ -395,7 +395,7 @@ fn each_import_is_audited_with_who_and_the_counts() {
     assert_eq!(r.status, 200);
     let audit = env.get_ok("/api/audit");
     let entry = &audit["entries"][0];
-    assert_eq!(entry["actor"], json!("staff:alice"));
+    assert_eq!(entry["actor"], json!("bootstrap:alice"));
     assert_eq!(entry["action"], json!("import.properties"));
     assert_eq!(entry["detail"], json!({"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}));
     assert_eq!(entry["at"], json!("2024-03-10T16:00:00.000Z"));

@@ -303,9 +303,9 @@ fn free_text_goes_to_the_tenant_record_and_the_inbox_unknown_numbers_to_the_unma
     let id = shared["id"].as_i64().unwrap();
     let r = t.env.send("POST", &format!("/api/inbox/{id}/read"), None, b"");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body_json()["read_by"], json!("staff"));
+    assert_eq!(r.body_json()["read_by"], json!("bootstrap"));
     let r = t.env.send("POST", &format!("/api/inbox/{id}/handled"), None, b"");
-    assert_eq!(r.body_json()["handled_by"], json!("staff"));
+    assert_eq!(r.body_json()["handled_by"], json!("bootstrap"));
     let open = t.env.get("/api/inbox").body_json();
     assert_eq!(open["total"], json!(2));
     assert_eq!(open["unread"], json!(2));

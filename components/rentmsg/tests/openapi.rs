@@ -98,7 +98,8 @@ fn openapi_document_is_3_1_and_consistent() {
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3.1."), "{OPENAPI}: openapi is {version:?}, expected 3.1.x");
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{OPENAPI}: info.title and info.version are required");
-    assert_eq!(doc["security"], json!([{"staffToken": []}]), "every route needs the bearer token");
+    assert_eq!(doc["security"], json!([{"staffToken": []}, {"sessionCookie": []}]), "every route needs the bearer token or the session cookie");
+    assert_eq!(doc["components"]["securitySchemes"]["sessionCookie"]["in"], json!("cookie"));
     assert_eq!(doc["components"]["securitySchemes"]["staffToken"]["scheme"], json!("bearer"));
 
     // Every $ref resolves.
@@ -146,8 +147,9 @@ fn openapi_document_is_3_1_and_consistent() {
             problems.push(format!("{name}: path parameters {declared:?} do not match the template's {template:?}"));
         }
         let responses = op["responses"].as_object().cloned().unwrap_or_default();
-        // Success is 200, or 201 for a route that creates something.
-        if !responses.contains_key("200") && !responses.contains_key("201") {
+        // Success is 200, 201 for a route that creates something, or 204
+        // for one that answers nothing (signing in and out, a password).
+        if !["200", "201", "204"].iter().any(|s| responses.contains_key(*s)) {
             problems.push(format!("{name}: no 200 (or 201) response documented"));
         }
         if !responses.contains_key("401") {
@@ -719,4 +721,33 @@ fn the_yaml_1_1_check_itself_flags_names_and_string_values_only() {
     ] {
         assert!(flagged(good).is_empty(), "flagged: {good}: {:?}", flagged(good));
     }
+}
+
+/// Each operation's `x-required-role` is the route table's: the document
+/// says who may call what, and cannot drift from what is enforced. Routes
+/// served by other components (scan, send) take the break-glass token only.
+#[test]
+fn openapi_required_roles_match_the_route_table() {
+    use rentmsg::api::Need;
+    let doc = document();
+    let mut problems = Vec::new();
+    for (method, path, need) in rentmsg::api::route_needs() {
+        let want = match need {
+            Need::Public => "public".to_owned(),
+            Need::SelfOrAdmin => "self-or-admin".to_owned(),
+            Need::Role(r) => r.as_str().to_owned(),
+        };
+        let got = &doc["paths"][path][method.to_ascii_lowercase()]["x-required-role"];
+        if got.as_str() != Some(want.as_str()) {
+            problems.push(format!("{method} {path}: x-required-role is {got}, the route table says {want}"));
+        }
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) && op["x-required-role"].is_null() {
+                problems.push(format!("{method} {path} has no x-required-role"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

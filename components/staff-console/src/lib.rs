@@ -30,6 +30,7 @@ async fn handle(req: IncomingRequest) -> Response {
     api_request.body = body;
     // No token configured means nobody gets in (fail closed).
     let staff_token = variables::get("staff_token").unwrap_or_default();
+    let public_base_url = variables::get("public_base_url").unwrap_or_default();
     let response = if !complete {
         // Never import a truncated file: part of a CSV would land. The token
         // is still checked first, so strangers learn nothing.
@@ -38,10 +39,24 @@ async fn handle(req: IncomingRequest) -> Response {
             Err(denied) => denied,
         }
     } else {
+        // Failed sign-ins are counted in the shared store so every replica
+        // sees them; a store that cannot be opened refuses sign-ins (fail
+        // closed) but never blocks a token or a live session.
+        let counters: Box<dyn rentmsg::sending::pacing::Counter> = match rentmsg::sending::spin_io::KvCounter::open("default") {
+            Ok(c) => Box::new(c),
+            Err(e) => Box::new(Unavailable(e)),
+        };
         match SpinDb::open_default() {
             Ok(db) => api::handle_with(
                 &api_request,
-                &ApiContext { db: &db, staff_token: &staff_token, now: chrono::Utc::now() },
+                &ApiContext {
+                    db: &db,
+                    staff_token: &staff_token,
+                    now: chrono::Utc::now(),
+                    public_base_url: &public_base_url,
+                    counters: counters.as_ref(),
+                    sleep: std::thread::sleep,
+                },
                 &rentmsg::compliance::client::ComponentChecker,
             ),
             Err(e) => {
@@ -63,6 +78,19 @@ async fn handle(req: IncomingRequest) -> Response {
     });
     eprintln!("{log}");
     response.into_spin()
+}
+
+/// The sign-in counters when the key-value store cannot be opened.
+struct Unavailable(String);
+
+impl rentmsg::sending::pacing::Counter for Unavailable {
+    fn increment(&self, _: &str, _: i64) -> Result<i64, String> {
+        Err(self.0.clone())
+    }
+
+    fn delete(&self, _: &str) -> Result<(), String> {
+        Err(self.0.clone())
+    }
 }
 
 /// Read the body, keeping at most one byte more than the API accepts (so it

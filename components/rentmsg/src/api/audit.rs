@@ -10,6 +10,6 @@ use crate::records::audit;
 pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
     let target = filter_param(call, "tenant_id").map(audit::tenant_target);
-    let entries = audit::list(call.db(), target.as_deref(), limit)?;
+    let entries = audit::list_in_scope(call.db(), target.as_deref(), &call.scope(), limit)?;
     Ok(Response::json(200, &serde_json::json!({ "entries": entries })))
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 pub(super) fn call_list(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(call_list::DEFAULT_LIMIT))?.unwrap_or(call_list::DEFAULT_LIMIT);
     let offset = offset_param(call)?;
-    let q = CallListQuery { property_id: filter_param(call, "property_id"), limit, offset };
+    let q = CallListQuery { property_id: filter_param(call, "property_id"), limit, offset, scope: call.scope() };
     let list = call_list::build(call.db(), call.checker, &q, call.ctx.now)?;
     Ok(Response::json(200, &list))
 }

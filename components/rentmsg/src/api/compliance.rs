@@ -32,6 +32,9 @@ pub(super) fn check(call: &Call<'_>) -> Result<Response, ApiError> {
     if tenant_id.is_empty() {
         return Err(ApiError::bad_request("tenant_id is required"));
     }
+    if !call.scope().allows_tenant(call.db(), tenant_id)? {
+        return Err(ApiError::new(404, format!("tenant `{tenant_id}` not found")));
+    }
     let at = match body.at.as_deref() {
         Some(s) => parse_at(s)?,
         None => call.ctx.now,

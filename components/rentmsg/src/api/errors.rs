@@ -99,3 +99,19 @@ impl From<FormError> for ApiError {
         }
     }
 }
+
+impl From<crate::staff::accounts::AccountError> for ApiError {
+    fn from(e: crate::staff::accounts::AccountError) -> Self {
+        use crate::staff::accounts::AccountError as A;
+        match e {
+            A::Db(d) => d.into(),
+            A::Audit(inner) => inner.into(),
+            A::Invalid(m) => ApiError::bad_request(m),
+            e @ A::WeakPassword => ApiError::bad_request(e.to_string()),
+            e @ A::DuplicateUsername(_) => ApiError::new(409, e.to_string()),
+            e @ A::NotFound(_) => ApiError::new(404, e.to_string()),
+            e @ A::Random(_) => ApiError { status: 503, message: "a service this needs is unavailable; try again".into(), diagnostic: Some(e.to_string()) },
+            e @ (A::Hashing(_) | A::Corrupt(_)) => ApiError { status: 500, message: "internal error".into(), diagnostic: Some(e.to_string()) },
+        }
+    }
+}

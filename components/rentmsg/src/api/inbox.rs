@@ -36,6 +36,7 @@ pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
         tenant_id: filter_param(call, "tenant_id").map(str::to_owned),
         limit: limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT),
         offset,
+        scope: call.scope(),
     };
     let page = inbox::list(call.db(), &query)?;
     Ok(Response::json(200, &page))

@@ -18,9 +18,9 @@ pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
             return Err(ApiError::bad_request(format!("state must be one of {}", outbox::STATES.join(", "))));
         }
     }
-    let filter = ListFilter { tenant_id: filter_param(call, "tenant_id"), state, limit };
+    let filter = ListFilter { tenant_id: filter_param(call, "tenant_id"), state, limit, scope: call.scope() };
     let items = outbox::list(call.db(), &filter)?;
-    let counts: Map<String, Json> = outbox::counts(call.db())?.into_iter().map(|(k, n)| (k, n.into())).collect();
+    let counts: Map<String, Json> = outbox::counts(call.db(), &call.scope())?.into_iter().map(|(k, n)| (k, n.into())).collect();
     Ok(Response::json(200, &json!({ "items": items, "counts": counts })))
 }
 

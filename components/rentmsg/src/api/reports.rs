@@ -17,7 +17,7 @@ fn report_query(call: &Call<'_>) -> Result<ReportQuery, ApiError> {
     };
     let to = date("to")?.unwrap_or_else(|| call.ctx.now.date_naive());
     let from = date("from")?.unwrap_or(to - Duration::days(29));
-    let q = ReportQuery { from, to, property_id: filter_param(call, "property_id").map(str::to_owned) };
+    let q = ReportQuery { from, to, property_id: filter_param(call, "property_id").map(str::to_owned), scope: call.scope() };
     q.validate()?;
     Ok(q)
 }

@@ -20,6 +20,14 @@ pub(super) fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     let carrier_state = carrier::number_state(db, &address)?;
     let mut tenant_ids: Vec<String> = tenants::find_by_address(db, &address)?.into_iter().map(|(t, _)| t).collect();
     tenant_ids.dedup();
+    let scope = call.scope();
+    let mut visible = Vec::with_capacity(tenant_ids.len());
+    for t in tenant_ids {
+        if scope.allows_tenant(db, &t)? {
+            visible.push(t);
+        }
+    }
+    let tenant_ids = visible;
     let texting = if by_customer.on {
         "opted_out"
     } else if carrier_state.is_some() {

@@ -35,7 +35,7 @@ struct TenantSummary<'a> {
 pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT);
     let offset = offset_param(call)?;
-    let (list, total) = tenants::list(call.db(), filter_param(call, "property_id"), limit, offset)?;
+    let (list, total) = tenants::list(call.db(), filter_param(call, "property_id"), &call.scope(), limit, offset)?;
     let items: Vec<TenantSummary<'_>> = list
         .iter()
         .map(|t| TenantSummary {

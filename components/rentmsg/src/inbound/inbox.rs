@@ -103,6 +103,8 @@ pub struct InboxQuery {
     pub limit: i64,
     /// Rows to skip.
     pub offset: i64,
+    /// Only messages matched to a tenant the caller may see.
+    pub scope: crate::records::scope::Scope,
 }
 
 /// A page of the inbox with counters.
@@ -203,6 +205,11 @@ pub fn list(db: &dyn Db, q: &InboxQuery) -> Result<InboxPage> {
     if let Some(t) = &q.tenant_id {
         filter.push_str(" AND EXISTS (SELECT 1 FROM json_each(inbound_messages.tenant_ids) j WHERE j.value = ?)");
         params.push(t.as_str().into());
+    }
+    let (in_scope, scope_params) = q.scope.and_tenant_in("j.value");
+    if !in_scope.is_empty() {
+        filter.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each(inbound_messages.tenant_ids) j WHERE true{in_scope})"));
+        params.extend(scope_params);
     }
     let total = count(db, &format!("SELECT count(*) AS n FROM inbound_messages WHERE {filter}"), &params)?;
     let rows = db.execute(

@@ -215,6 +215,8 @@ pub struct ListFilter<'a> {
     pub state: Option<&'a str>,
     /// Most rows (newest first).
     pub limit: i64,
+    /// Only tenants of properties the caller may see.
+    pub scope: crate::records::scope::Scope,
 }
 
 /// The states a row can be in.
@@ -240,14 +242,18 @@ pub fn list(db: &dyn Db, f: &ListFilter<'_>) -> Result<Vec<OutboxRow>> {
         sql.push_str(" AND state = ?");
         params.push(s.into());
     }
+    let (in_scope, scope_params) = f.scope.and_tenant_in("tenant_id");
+    sql.push_str(&in_scope);
+    params.extend(scope_params);
     sql.push_str(" ORDER BY id DESC ");
     sql.push_str(&db::limit_clause(f.limit, None));
     db.execute(&sql, &params)?.iter().map(row_from).collect()
 }
 
 /// Counts by state (for reports).
-pub fn counts(db: &dyn Db) -> Result<Vec<(String, i64)>> {
-    let rows = db.execute("SELECT state, count(*) AS n FROM outbox GROUP BY state ORDER BY state", &[])?;
+pub fn counts(db: &dyn Db, scope: &crate::records::scope::Scope) -> Result<Vec<(String, i64)>> {
+    let (in_scope, params) = scope.and_tenant_in("tenant_id");
+    let rows = db.execute(&format!("SELECT state, count(*) AS n FROM outbox WHERE true{in_scope} GROUP BY state ORDER BY state"), &params)?;
     rows.iter().map(|r| Ok((r.string("state")?, r.i64("n")?))).collect()
 }
 

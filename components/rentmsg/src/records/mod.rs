@@ -16,6 +16,7 @@ pub mod help_contact;
 pub mod ledger;
 pub mod notes;
 pub mod number_states;
+pub mod scope;
 pub mod settings;
 pub mod tenants;
 pub mod view;

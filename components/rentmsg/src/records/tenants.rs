@@ -235,11 +235,14 @@ pub fn require(db: &dyn Db, tenant_id: &str) -> Result<Tenant> {
 }
 
 /// Tenants in id order, optionally of one property; `(page, total)`.
-pub fn list(db: &dyn Db, property_id: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<Tenant>, i64)> {
-    let (filter, params): (&str, Vec<crate::base::db::Value>) = match property_id {
-        Some(p) => ("WHERE property_id = ?", vec![p.into()]),
-        None => ("", vec![]),
+pub fn list(db: &dyn Db, property_id: Option<&str>, scope: &crate::records::scope::Scope, limit: i64, offset: i64) -> Result<(Vec<Tenant>, i64)> {
+    let (mut filter, mut params): (String, Vec<crate::base::db::Value>) = match property_id {
+        Some(p) => ("WHERE property_id = ?".into(), vec![p.into()]),
+        None => ("WHERE true".into(), vec![]),
     };
+    let (in_scope, scope_params) = scope.and_property_in("property_id");
+    filter.push_str(&in_scope);
+    params.extend(scope_params);
     let total = db
         .execute(&format!("SELECT count(*) AS n FROM tenants {filter}"), &params)?
         .first()

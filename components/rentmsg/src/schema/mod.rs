@@ -23,6 +23,7 @@ pub mod v5_notices;
 pub mod v6_payments;
 pub mod v7_compliance_law;
 pub mod v8_pause_kinds;
+pub mod v9_staff_accounts;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -47,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v6_payments::MIGRATION,
     v7_compliance_law::MIGRATION,
     v8_pause_kinds::MIGRATION,
+    v9_staff_accounts::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

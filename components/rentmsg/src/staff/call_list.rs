@@ -39,6 +39,8 @@ pub struct CallListQuery<'a> {
     pub limit: i64,
     /// Rows to skip.
     pub offset: i64,
+    /// Only tenants of properties the caller may see.
+    pub scope: crate::records::scope::Scope,
 }
 
 /// One tenant on the call list.
@@ -137,16 +139,17 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
     let schedule = schedule::load(db)?;
     let latest_today = now.date_naive() + Duration::days(1);
     let cutoff = latest_today - Duration::days(schedule.first_days());
-    let rows = db.execute(
-        &format!("{LIST_SQL}\n    {}", db::limit_clause(q.limit, Some(q.offset))),
-        &[
-            schedule.spec.min_balance_cents.into(),
-            time::date_string(cutoff).into(),
-            time::timestamp(now).into(),
-            q.property_id.into(),
-            i64::from(schedule.spec.reset_after_any_payment).into(),
-        ],
-    )?;
+    let (in_scope, scope_params) = q.scope.and_property_in_numbered("t.property_id", 6);
+    let sql = LIST_SQL.replacen("\n    ORDER BY", &format!("{in_scope}\n    ORDER BY"), 1);
+    let mut params: Vec<crate::base::db::Value> = vec![
+        schedule.spec.min_balance_cents.into(),
+        time::date_string(cutoff).into(),
+        time::timestamp(now).into(),
+        q.property_id.into(),
+        i64::from(schedule.spec.reset_after_any_payment).into(),
+    ];
+    params.extend(scope_params);
+    let rows = db.execute(&format!("{sql}\n    {}", db::limit_clause(q.limit, Some(q.offset))), &params)?;
     let total = rows.first().map(|r| r.i64("total")).transpose()?.unwrap_or(0);
 
     // The page's calls of the last 30 days, in one read.

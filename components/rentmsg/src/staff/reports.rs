@@ -43,6 +43,8 @@ pub struct ReportQuery {
     pub to: NaiveDate,
     /// Only this property.
     pub property_id: Option<String>,
+    /// Only properties the caller may see.
+    pub scope: crate::records::scope::Scope,
 }
 
 impl ReportQuery {
@@ -156,6 +158,12 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
         .iter()
     {
         let id = r.string("property_id")?;
+        // Every count below is kept only for properties in this map, and
+        // the totals add them up: leaving a property out here leaves it
+        // out of the whole report.
+        if !q.scope.allows_property(&id) {
+            continue;
+        }
         by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, counts: Counts::default() });
     }
     if q.property_id.is_some() && by.is_empty() {

@@ -14,17 +14,22 @@ pub const TOKEN: &str = "test-staff-token-0123456789";
 pub struct Env {
     pub db: NativeDb,
     pub now: DateTime<Utc>,
+    /// The shared sign-in counters (the key-value store in production).
+    pub counters: rentmsg::staff::throttle::MemCounter,
 }
+
+/// The deployment's `public_base_url` in tests.
+pub const BASE_URL: &str = "https://console.example";
 
 impl Env {
     /// Fresh in-memory database; the clock reads 2024-03-10 16:00 UTC
     /// (11:00 in New York).
     pub fn new() -> Self {
-        Env { db: NativeDb::open_in_memory().unwrap(), now: Utc.with_ymd_and_hms(2024, 3, 10, 16, 0, 0).unwrap() }
+        Env { db: NativeDb::open_in_memory().unwrap(), now: Utc.with_ymd_and_hms(2024, 3, 10, 16, 0, 0).unwrap(), counters: Default::default() }
     }
 
     pub fn request(&self, req: Request) -> Response {
-        let ctx = ApiContext { db: &self.db, staff_token: TOKEN, now: self.now };
+        let ctx = ApiContext { db: &self.db, staff_token: TOKEN, now: self.now, public_base_url: BASE_URL, counters: &self.counters, sleep: |_| {} };
         api::handle(&req, &ctx)
     }
 
