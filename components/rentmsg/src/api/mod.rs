@@ -78,6 +78,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/import/ledger", handler: imports::ledger },
     Route { method: "GET", path: "/api/tenants", handler: tenants::list },
     Route { method: "GET", path: "/api/tenants/{tenant_id}", handler: tenants::get },
+    Route { method: "PATCH", path: "/api/tenants/{tenant_id}", handler: tenants::patch },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/ledger", handler: ledger::get },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/consent", handler: consent::get },
     Route { method: "PUT", path: "/api/tenants/{tenant_id}/consent", handler: consent::put },

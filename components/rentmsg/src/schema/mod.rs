@@ -22,6 +22,7 @@ pub mod v4_inbound;
 pub mod v5_notices;
 pub mod v6_payments;
 pub mod v8_pause_kinds;
+pub mod v10_languages;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -45,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v5_notices::MIGRATION,
     v6_payments::MIGRATION,
     v8_pause_kinds::MIGRATION,
+    v10_languages::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest
