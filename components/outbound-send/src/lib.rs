@@ -153,7 +153,9 @@ fn send_route(req: &Request) -> Response {
 
 fn unsubscribe_route(req: &Request, token: &str) -> Response {
     let outcome = SpinDb::open_default().map_err(anyhow::Error::from).and_then(|db| {
-        Ok(rentmsg::notices::unsubscribe::handle(&db, &var("link_key"), &req.method().to_string(), token, req.body(), chrono::Utc::now())?)
+        // `?lang=es` shows the page in another language; unknown values are ignored.
+        let asked = req.query().split('&').find_map(|p| p.strip_prefix("lang=")).and_then(|l| l.parse().ok());
+        Ok(rentmsg::notices::unsubscribe::handle_in(&db, &var("link_key"), &req.method().to_string(), token, req.body(), chrono::Utc::now(), asked)?)
     });
     match outcome {
         Ok(page) => {

@@ -104,7 +104,7 @@ fn unknown_routes_and_methods_are_named() {
     assert_eq!((r.status, error_of(&r)), (404, "no such route: GET /api/nothing-here".to_owned()));
     let r = env.send("DELETE", "/api/tenants/T1", None, b"");
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(r.header("allow"), Some("GET, PATCH"));
     let r = env.get("/api/tenants/T1/consent/extra");
     assert_eq!(r.status, 404);
     let r = env.get("/api/tenants/T%ZZ");

@@ -204,8 +204,8 @@ fn expired_tampered_and_unknown_links_look_the_same() {
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let unknown = rentmsg::notices::links::sign(LINK_KEY, rentmsg::notices::links::Purpose::Pay, &rentmsg::notices::links::new_link_id().unwrap(), now() + Duration::days(3)).unwrap();
-    let unsubscribe_kind = rentmsg::notices::links::sign(LINK_KEY, rentmsg::notices::links::Purpose::Unsubscribe, "00112233445566778899aabb", now() + Duration::days(3)).unwrap();
+    let unknown = rentmsg::notices::links::sign_long(LINK_KEY, rentmsg::notices::links::Purpose::Pay, &rentmsg::notices::links::new_link_id().unwrap(), now() + Duration::days(3)).unwrap();
+    let unsubscribe_kind = rentmsg::notices::links::sign_long(LINK_KEY, rentmsg::notices::links::Purpose::Unsubscribe, "00112233445566778899aabb", now() + Duration::days(3)).unwrap();
     let mut bodies = Vec::new();
     for (token, at) in [(good.as_str(), now() + Duration::days(31)), (tampered.as_str(), now()), (unknown.as_str(), now()), (unsubscribe_kind.as_str(), now()), ("x", now())] {
         for path in [format!("/pay/{token}"), format!("/pay/{token}/checkout"), format!("/pay/{token}/promise")] {

@@ -27,7 +27,7 @@ fn noon() -> DateTime<Utc> {
 fn seeded(n: usize) -> NativeDb {
     let db = NativeDb::open_in_memory().unwrap();
     rentmsg::schema::migrate(&db, noon()).unwrap();
-    db.execute("INSERT INTO properties VALUES ('P', 'Bulk', 'UTC', NULL, 'GB', 'x', 'x')", &[]).unwrap();
+    db.execute("INSERT INTO properties (property_id, name, time_zone, state, country, created_at, updated_at) VALUES ('P', 'Bulk', 'UTC', NULL, 'GB', 'x', 'x')", &[]).unwrap();
     for i in 0..n {
         let t = format!("T{i}");
         let address = format!("t{i}@example.com");
@@ -82,7 +82,9 @@ impl Db for Recording<'_> {
             _ => -1,
         };
         if sql.contains("SET state = 'sending'") && !rows.is_empty() {
-            self.open.borrow_mut().push(("intent", id(9)));
+            // The row id is the parameter of `WHERE id = ?`, however many columns the intent sets.
+            let at = sql.find("WHERE id = ?").map_or(usize::MAX, |w| sql[..w].matches('?').count());
+            self.open.borrow_mut().push(("intent", id(at)));
         } else if sql.contains("WHERE id = ? AND attempts = ? AND state IN ('sending', 'unknown')") {
             self.open.borrow_mut().push(("outcome", id(6)));
         } else if sql.trim() == "COMMIT" {

@@ -63,6 +63,7 @@ fn contract_need(method: &str, path: &str) -> Need {
         (_, p) if p.starts_with("/api/import/") => m,
         ("GET", _) => v,
         ("PUT", "/api/tenants/{tenant_id}/consent")
+        | ("PATCH", "/api/tenants/{tenant_id}")
         | ("PUT", "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion")
         | ("POST", "/api/inbox/{id}/read")
         | ("POST", "/api/inbox/{id}/handled")

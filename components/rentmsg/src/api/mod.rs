@@ -118,6 +118,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/import/ledger", handler: imports::ledger, need: MANAGER },
     Route { method: "GET", path: "/api/tenants", handler: tenants::list, need: VIEWER },
     Route { method: "GET", path: "/api/tenants/{tenant_id}", handler: tenants::get, need: VIEWER },
+    Route { method: "PATCH", path: "/api/tenants/{tenant_id}", handler: tenants::patch, need: COLLECTOR },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/ledger", handler: ledger::get, need: VIEWER },
     Route { method: "GET", path: "/api/tenants/{tenant_id}/consent", handler: consent::get, need: VIEWER },
     Route { method: "PUT", path: "/api/tenants/{tenant_id}/consent", handler: consent::put, need: COLLECTOR },

@@ -7,6 +7,7 @@ use super::input::{json_body, without_read_only};
 use super::{ApiError, Call};
 use crate::base::channel::Channel;
 use crate::base::http::Response;
+use crate::base::locale::Language;
 use crate::notices::templates::{self, Rendered, Template};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -25,7 +26,7 @@ fn template_json(t: &Template) -> Json {
     let mut v = serde_json::to_value(t).unwrap_or_default();
     // A sample rendering: what a tenant would get, and for texts the
     // encoding and segment count.
-    v["preview"] = match templates::check(t.channel, t.subject.as_deref(), &t.body) {
+    v["preview"] = match templates::check_in(t.channel, t.language, t.subject.as_deref(), &t.body) {
         Ok(r) => preview_json(&r),
         Err(e) => json!({ "error": e.to_string() }),
     };
@@ -52,12 +53,21 @@ pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(Response::json(200, &json!({ "templates": all })))
 }
 
-/// `GET /api/notice-templates/{stage}/{channel}`.
+/// The `?language=` of the request (default English).
+fn language(call: &Call<'_>) -> Result<Language, ApiError> {
+    match call.query("language") {
+        None | Some("") => Ok(Language::En),
+        Some(l) => l.parse().map_err(|e: crate::base::locale::LanguageError| ApiError::bad_request(e.to_string())),
+    }
+}
+
+/// `GET /api/notice-templates/{stage}/{channel}?language=`.
 pub(super) fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     let (stage, channel) = stage_channel(call)?;
-    match templates::get(call.db(), stage, channel)? {
+    let lang = language(call)?;
+    match templates::get_in(call.db(), stage, channel, lang)? {
         Some(t) => Ok(Response::json(200, &template_json(&t))),
-        None => Err(ApiError::new(404, format!("no {} template for stage {stage}", channel.as_str()))),
+        None => Err(ApiError::new(404, format!("no {} template in `{lang}` for stage {stage}", channel.as_str()))),
     }
 }
 
@@ -73,8 +83,9 @@ struct TemplateBody {
 pub(super) fn put(call: &Call<'_>) -> Result<Response, ApiError> {
     let (stage, channel) = stage_channel(call)?;
     let raw: Map<String, Json> = json_body(call)?;
-    let body: TemplateBody = without_read_only(raw, &["stage", "channel", "updated_by", "updated_at", "preview"])?;
-    let (t, _) = templates::put(call.db(), stage, channel, body.subject.as_deref(), &body.body, &call.actor, call.ctx.now)?;
+    let lang = language(call)?;
+    let body: TemplateBody = without_read_only(raw, &["stage", "channel", "language", "updated_by", "updated_at", "preview"])?;
+    let (t, _) = templates::put_in(call.db(), stage, channel, lang, body.subject.as_deref(), &body.body, &call.actor, call.ctx.now)?;
     Ok(Response::json(200, &template_json(&t)))
 }
 

@@ -53,3 +53,22 @@ pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
 pub(super) fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     view_response(call, call.param("tenant_id"))
 }
+
+/// `PATCH /api/tenants/{tenant_id}`: `{language}` (`en`, `es`, `fr` or a
+/// BCP 47 tag of one; null = the property's language). Answers the tenant
+/// view.
+pub(super) fn patch(call: &Call<'_>) -> Result<Response, ApiError> {
+    let body: serde_json::Map<String, serde_json::Value> = super::input::json_body(call)?;
+    if let Some(unknown) = body.keys().find(|k| k.as_str() != "language") {
+        return Err(ApiError::bad_request(format!("unknown field `{unknown}`; only `language` can be changed here")));
+    }
+    let language = match body.get("language") {
+        None => return Err(ApiError::bad_request("nothing to change: give `language`")),
+        Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(crate::base::locale::Language::parse_tag(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        Some(_) => return Err(ApiError::bad_request("`language` must be a string (en, es, fr) or null")),
+    };
+    let tenant = require(call)?;
+    tenants::set_language(call.db(), &tenant.tenant_id, language, &call.actor, call.ctx.now)?;
+    view_response(call, &tenant.tenant_id)
+}

@@ -1,5 +1,6 @@
 //! The ground every other module stands on: error types, the [`db::Db`]
-//! trait with its Spin and native implementations, time, money, channels,
+//! trait with its Spin and native implementations, time, money, languages
+//! and currencies, channels,
 //! normalising of addresses and names, and form decoding.
 //!
 //! Owns no table and no domain rule; must not import any other module of
@@ -10,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod form;
 pub mod http;
+pub mod locale;
 pub mod money;
 pub mod normalize;
 pub mod time;

@@ -11,6 +11,8 @@
 //! (`12,50`: ambiguous), a bare `.5` or `5.`, exponents, and magnitudes of
 //! 10^12 major units or more.
 
+use crate::base::locale::{Currency, Language};
+
 /// Why an amount does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -102,21 +104,46 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     Ok(if negative { -cents } else { cents })
 }
 
-/// Format cents as tenants and staff read money: `$1,234.56`, `-$5.00`.
-/// The only money formatter: without the `$` the text parses back with
-/// [`parse_cents`] (US digit grouping is accepted there).
+/// Format cents as English-speaking US readers read money: `$1,234.56`,
+/// `-$5.00` (the staff API and console). Without the `$` the text parses back
+/// with [`parse_cents`] (US digit grouping is accepted there).
 pub fn format_money(cents: i64) -> String {
+    format_amount(cents, Language::En, Currency::Usd)
+}
+
+/// Format cents for a reader of `lang` in `currency`; the one money
+/// formatter.
+///
+/// - English and Spanish (as written in the US): `$1,234.56`; French:
+///   `1 234,56 $`, grouped with a plain space because GSM-7 texts have no
+///   no-break space (pages keep an amount on one line with CSS).
+/// - A bare `$` is the dollar of the language's home market here: USD for
+///   English and Spanish, CAD for French (Quebec). The other dollar is
+///   marked so nobody can mistake it: `CA$1,234.56` in English and Spanish,
+///   `1 234,56 $ US` in French. A property has one currency, so a tenant only
+///   ever sees one; reports that list both also name each total's code.
+pub fn format_amount(cents: i64, lang: Language, currency: Currency) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
     let whole = (abs / 100).to_string();
+    let (group, decimal) = match lang {
+        Language::En | Language::Es => (',', '.'),
+        Language::Fr => (' ', ','),
+    };
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, ch) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
+            grouped.push(group);
         }
         grouped.push(ch);
     }
-    format!("{sign}${grouped}.{:02}", abs % 100)
+    let number = format!("{grouped}{decimal}{:02}", abs % 100);
+    match (lang, currency) {
+        (Language::En | Language::Es, Currency::Usd) => format!("{sign}${number}"),
+        (Language::En | Language::Es, Currency::Cad) => format!("{sign}CA${number}"),
+        (Language::Fr, Currency::Cad) => format!("{sign}{number} $"),
+        (Language::Fr, Currency::Usd) => format!("{sign}{number} $ US"),
+    }
 }
 
 #[cfg(test)]
@@ -180,5 +207,26 @@ mod tests {
         assert_eq!(format_money(123_456), "$1,234.56");
         assert_eq!(format_money(100_000_000), "$1,000,000.00");
         assert_eq!(format_money(-500), "-$5.00");
+    }
+
+    #[test]
+    fn formats_per_language_and_currency() {
+        use Currency::*;
+        use Language::*;
+        let cases = [
+            (12_500, En, Usd, "$125.00"),
+            (12_500, Es, Usd, "$125.00"),
+            (12_500, Fr, Cad, "125,00 $"),
+            (12_500, Fr, Usd, "125,00 $ US"),
+            (12_500, En, Cad, "CA$125.00"),
+            (12_500, Es, Cad, "CA$125.00"),
+            (123_456_789, Fr, Cad, "1 234 567,89 $"),
+            (123_456, En, Usd, "$1,234.56"),
+            (-500, Fr, Cad, "-5,00 $"),
+            (-500, En, Cad, "-CA$5.00"),
+        ];
+        for (cents, lang, cur, want) in cases {
+            assert_eq!(format_amount(cents, lang, cur), want, "{cents} {lang} {cur:?}");
+        }
     }
 }

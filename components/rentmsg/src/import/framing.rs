@@ -18,6 +18,12 @@ impl Table {
     pub(super) fn field<'r>(&self, record: &'r csv::StringRecord, column: &str) -> &'r str {
         self.columns.get(column).and_then(|&i| record.get(i)).unwrap_or("").trim()
     }
+
+    /// Whether the header names `column` (an optional column left out
+    /// leaves what is stored alone).
+    pub(super) fn has(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
 }
 
 /// Check the encoding and the header of `body` and split it into records

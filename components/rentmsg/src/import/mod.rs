@@ -5,7 +5,8 @@
 //! - The body must be UTF-8 (a leading BOM is ignored) with a header row.
 //!   Header names are matched case-insensitively after trimming; every
 //!   column of [`ImportKind::required_columns`] must be present (the
-//!   tenants' trailing `status` column is optional); extra columns are
+//!   tenants' trailing `status` and `language` columns and the properties'
+//!   trailing `currency` are optional); extra columns are
 //!   ignored; a column named twice is an error.
 //! - Each data row is checked on its own. A bad row is rejected with its
 //!   physical line number (header = line 1; blank lines and every line of a
@@ -39,9 +40,9 @@ pub const ROWS_PER_TX: usize = 2000;
 /// Which CSV file an import reads; each kind has its own columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
-    /// `property_id,name,time_zone,state,country`
+    /// `property_id,name,time_zone,state,country[,currency]`
     Properties,
-    /// `tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id[,status]`
+    /// `tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id[,status[,language]]`
     Tenants,
     /// `tenant_id,date,due_date,kind,amount,reference`
     Ledger,
@@ -83,8 +84,9 @@ impl ImportKind {
     /// Columns the header may name.
     pub fn optional_columns(self) -> &'static [&'static str] {
         match self {
-            ImportKind::Tenants => &["status"],
-            _ => &[],
+            ImportKind::Properties => &["currency"],
+            ImportKind::Tenants => &["status", "language"],
+            ImportKind::Ledger => &[],
         }
     }
 }

@@ -1,10 +1,13 @@
-//! The properties file: `property_id,name,time_zone,state,country`.
-//! A property's time zone and country are the defaults of its tenants.
+//! The properties file: `property_id,name,time_zone,state,country` and an
+//! optional `currency` (`USD` / `CAD`; empty or absent: CAD in Canada, else
+//! USD). A property's time zone and country are the defaults of its tenants.
 
 use super::batch::{opt_value, select_in, upsert_clause, write_many};
 use super::framing::{Problems, Table};
 use super::{ImportError, ImportReport, Rejection, ROWS_PER_TX};
 use crate::base::db::{self, Db};
+use crate::base::error::Error;
+use crate::base::locale::{Currency, CurrencyError};
 use crate::base::normalize;
 use crate::base::time;
 use chrono::{DateTime, Utc};
@@ -16,6 +19,7 @@ struct PropertyFields {
     time_zone: String,
     state: Option<String>,
     country: Option<String>,
+    currency: Currency,
 }
 
 /// Check every row, then create or update the good ones.
@@ -34,8 +38,14 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
         let tz = p.take(normalize::time_zone(t.field(rec, "time_zone")));
         let state = p.take(normalize::state(t.field(rec, "state")));
         let country = p.take(normalize::country(t.field(rec, "country")));
-        match (id, name, tz, state, country) {
-            (Some(id), Some(name), Some(tz), Some(state), Some(country)) if p.0.is_empty() => {
+        let currency_raw = t.field(rec, "currency");
+        let currency = if currency_raw.is_empty() {
+            country.as_ref().map(|c| Currency::for_country(c.as_deref()))
+        } else {
+            p.take(currency_raw.parse::<Currency>().map_err(|e| e.to_string()))
+        };
+        match (id, name, tz, state, country, currency) {
+            (Some(id), Some(name), Some(tz), Some(state), Some(country), Some(currency)) if p.0.is_empty() => {
                 if let Some(first) = seen.get(&id) {
                     report.rejected.push(Rejection {
                         line: *line,
@@ -44,7 +54,7 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
                     continue;
                 }
                 seen.insert(id.clone(), *line);
-                rows.push((*line, id, PropertyFields { name, time_zone: tz.name().to_owned(), state, country }));
+                rows.push((*line, id, PropertyFields { name, time_zone: tz.name().to_owned(), state, country, currency }));
             }
             _ => report.rejected.push(Rejection { line: *line, reason: p.reason() }),
         }
@@ -55,7 +65,7 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
             let keys: Vec<&str> = chunk.iter().map(|(_, id, _)| id.as_str()).collect();
             let existing = select_in(
                 tx,
-                "SELECT property_id, name, time_zone, state, country FROM properties WHERE property_id IN ",
+                "SELECT property_id, name, time_zone, state, country, currency FROM properties WHERE property_id IN ",
                 &keys,
             )?;
             let mut current: HashMap<String, PropertyFields> = HashMap::new();
@@ -67,6 +77,7 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
                         time_zone: r.string("time_zone")?,
                         state: r.opt_string("state")?,
                         country: r.opt_string("country")?,
+                        currency: r.str("currency")?.parse().map_err(|e: CurrencyError| Error::Corrupt(e.to_string()))?,
                     },
                 );
             }
@@ -86,6 +97,7 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
                     (&f.time_zone).into(),
                     opt_value(&f.state),
                     opt_value(&f.country),
+                    f.currency.code().into(),
                     (&stamp).into(),
                     (&stamp).into(),
                 ]);
@@ -93,8 +105,8 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
             write_many(
                 tx,
                 "properties",
-                &["property_id", "name", "time_zone", "state", "country", "created_at", "updated_at"],
-                &upsert_clause(&["property_id"], &["name", "time_zone", "state", "country", "updated_at"]),
+                &["property_id", "name", "time_zone", "state", "country", "currency", "created_at", "updated_at"],
+                &upsert_clause(&["property_id"], &["name", "time_zone", "state", "country", "currency", "updated_at"]),
                 writes,
             )?;
             Ok(())

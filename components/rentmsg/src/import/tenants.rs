@@ -1,13 +1,17 @@
 //! The tenants file: `tenant_id,property_id,name,unit,mobile_phone,
 //! home_phone,work_phone,email,work_email,state,country,time_zone,group_id`
-//! and an optional `status`. Each tenant's contact points are replaced by
-//! the file's: a column left empty removes that contact point.
+//! and an optional `status`, then an optional `language` (`en`, `es`, `fr`
+//! or a BCP 47 tag of one of them; empty = the property's language; a file
+//! without the column leaves each tenant's language as it is). Each
+//! tenant's contact points are replaced by the file's: a column left empty
+//! removes that contact point.
 
 use super::batch::{delete_pairs, opt_value, select_in, upsert_clause, write_many};
 use super::framing::{Problems, Table};
 use super::{ImportError, ImportReport, Rejection, ROWS_PER_TX};
 use crate::base::db::{self, Db, Value};
 use crate::base::error::Error;
+use crate::base::locale::Language;
 use crate::base::normalize;
 use crate::base::time;
 use crate::records::tenants::{ContactKind, TenantStatus};
@@ -24,10 +28,13 @@ struct TenantFields {
     time_zone: Option<String>,
     group_id: Option<String>,
     status: TenantStatus,
+    language: Option<Language>,
 }
 
 struct TenantRow {
     line: u64,
+    /// The file has a `language` column (else the stored one stays).
+    language_given: bool,
     tenant_id: String,
     fields: TenantFields,
     /// Raw phone columns, normalised once the property's country is known.
@@ -56,6 +63,12 @@ fn parse_tenant(t: &Table, line: u64, rec: &csv::StringRecord) -> Result<TenantR
     let group_id = p.take(normalize::optional_text(t.field(rec, "group_id"), "group_id", 128));
     let status_raw = t.field(rec, "status");
     let status = if status_raw.is_empty() { Some(TenantStatus::Active) } else { p.take(status_raw.parse()) };
+    let language_raw = t.field(rec, "language");
+    let language = if language_raw.is_empty() {
+        Some(None)
+    } else {
+        p.take(Language::parse_tag(language_raw).map(Some).map_err(|e| e.to_string()))
+    };
     let mut phones = Vec::new();
     let mut emails = Vec::new();
     for kind in ContactKind::ALL {
@@ -69,7 +82,7 @@ fn parse_tenant(t: &Table, line: u64, rec: &csv::StringRecord) -> Result<TenantR
             emails.push((kind, e));
         }
     }
-    match (tenant_id, property_id, name, unit, state, country, time_zone, group_id, status) {
+    match (tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, language) {
         (
             Some(tenant_id),
             Some(property_id),
@@ -80,10 +93,12 @@ fn parse_tenant(t: &Table, line: u64, rec: &csv::StringRecord) -> Result<TenantR
             Some(time_zone),
             Some(group_id),
             Some(status),
+            Some(language),
         ) if p.0.is_empty() => Ok(TenantRow {
             line,
+            language_given: t.has("language"),
             tenant_id,
-            fields: TenantFields { property_id, name, unit, state, country, time_zone, group_id, status },
+            fields: TenantFields { property_id, name, unit, state, country, time_zone, group_id, status, language },
             phones,
             emails,
         }),
@@ -201,7 +216,7 @@ struct Stored {
 fn stored(tx: &dyn Db, keys: &[&str]) -> Result<Stored, ImportError> {
     let existing = select_in(
         tx,
-        "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status FROM tenants WHERE tenant_id IN ",
+        "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, language FROM tenants WHERE tenant_id IN ",
         keys,
     )?;
     let mut tenants: HashMap<String, TenantFields> = HashMap::new();
@@ -217,6 +232,10 @@ fn stored(tx: &dyn Db, keys: &[&str]) -> Result<Stored, ImportError> {
                 time_zone: r.opt_string("time_zone")?,
                 group_id: r.opt_string("group_id")?,
                 status: r.str("status")?.parse().map_err(Error::Corrupt)?,
+                language: r
+                    .opt_str("language")?
+                    .map(|l| Language::parse_tag(l).map_err(|e| Error::Corrupt(e.to_string())))
+                    .transpose()?,
             },
         );
     }
@@ -244,8 +263,12 @@ fn changes(chunk: &[ReadyRow], stored: &Stored, stamp: &str, report: &mut Import
     let mut out = Changes::default();
     let empty = BTreeMap::new();
     for (row, points) in chunk {
-        let f = &row.fields;
+        let mut f = row.fields.clone();
         let id = &row.tenant_id;
+        if !row.language_given {
+            f.language = stored.tenants.get(id).and_then(|old| old.language);
+        }
+        let f = &f;
         let old_points = match stored.tenants.get(id) {
             None => {
                 report.created += 1;
@@ -272,6 +295,7 @@ fn changes(chunk: &[ReadyRow], stored: &Stored, stamp: &str, report: &mut Import
             opt_value(&f.time_zone),
             opt_value(&f.group_id),
             f.status.as_str().into(),
+            f.language.map(Language::as_str).into(),
             stamp.into(),
             stamp.into(),
         ]);
@@ -303,10 +327,10 @@ fn write_chunk(tx: &dyn Db, chunk: &[ReadyRow], stamp: &str, report: &mut Import
     write_many(
         tx,
         "tenants",
-        &["tenant_id", "property_id", "name", "unit", "state", "country", "time_zone", "group_id", "status", "created_at", "updated_at"],
+        &["tenant_id", "property_id", "name", "unit", "state", "country", "time_zone", "group_id", "status", "language", "created_at", "updated_at"],
         &upsert_clause(
             &["tenant_id"],
-            &["property_id", "name", "unit", "state", "country", "time_zone", "group_id", "status", "updated_at"],
+            &["property_id", "name", "unit", "state", "country", "time_zone", "group_id", "status", "language", "updated_at"],
         ),
         changes.tenants,
     )?;

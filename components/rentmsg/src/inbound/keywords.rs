@@ -8,10 +8,16 @@
 //! through the staff API. Words the law or the carriers require cannot be
 //! removed: the per-se revocation words of 47 CFR 64.1200(a)(10), START
 //! (named in every opt-out confirmation) and HELP.
+//!
+//! Each word has a language (`sms_keywords.language`): the confirmation and
+//! the HELP answer go out in the language of the word the tenant used.
+//! Migration 10 adds Spanish and French words, each spelling (with and
+//! without accents) a word of its own, since the match is exact.
 
 use crate::records::audit;
 use crate::base::db::{self, Db};
 use crate::base::error::{Error, Result};
+use crate::base::locale::Language;
 use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -167,6 +173,10 @@ pub struct KeywordUpdate {
     /// New help list.
     #[serde(default)]
     pub help: Option<Vec<String>>,
+    /// The language of words (any list); a word not named keeps its
+    /// language, a new one is English.
+    #[serde(default)]
+    pub languages: Option<BTreeMap<String, Language>>,
 }
 
 impl KeywordUpdate {
@@ -183,8 +193,8 @@ impl KeywordUpdate {
 /// make (pure). Refuses empty or malformed words, a word in two lists, and
 /// the removal of a required word.
 pub fn plan(current: &KeywordLists, update: &KeywordUpdate) -> Result<KeywordLists> {
-    if KeywordAction::ALL.iter().all(|a| update.given(*a).is_none()) {
-        return Err(Error::Invalid("nothing to change: give opt_out, opt_in and/or help".into()));
+    if KeywordAction::ALL.iter().all(|a| update.given(*a).is_none()) && update.languages.is_none() {
+        return Err(Error::Invalid("nothing to change: give opt_out, opt_in, help and/or languages".into()));
     }
     let mut next = KeywordLists::default();
     let mut owner: BTreeMap<String, KeywordAction> = BTreeMap::new();
@@ -233,13 +243,43 @@ pub fn plan(current: &KeywordLists, update: &KeywordUpdate) -> Result<KeywordLis
     Ok(next)
 }
 
+/// The language of every keyword.
+pub fn languages(db: &dyn Db) -> Result<BTreeMap<String, Language>> {
+    let rows = db.execute("SELECT keyword, language FROM sms_keywords ORDER BY keyword", &[])?;
+    rows.iter()
+        .map(|r| {
+            let lang = r.str("language")?.parse().map_err(|e: crate::base::locale::LanguageError| Error::Corrupt(e.to_string()))?;
+            Ok((r.string("keyword")?, lang))
+        })
+        .collect()
+}
+
+/// The languages words get after `update`: as named there (keys normalised
+/// like the words), else as stored, else English.
+fn next_languages(current: &BTreeMap<String, Language>, next: &KeywordLists, update: &KeywordUpdate) -> Result<BTreeMap<String, Language>> {
+    let mut given = BTreeMap::new();
+    for (w, l) in update.languages.iter().flatten() {
+        given.insert(validate(w).map_err(Error::Invalid)?, *l);
+    }
+    let words: Vec<&String> = KeywordAction::ALL.iter().flat_map(|a| next.list(*a)).collect();
+    if let Some(unknown) = given.keys().find(|w| !words.contains(w)) {
+        return Err(Error::Invalid(format!("languages names `{unknown}`, which is in no list")));
+    }
+    Ok(words
+        .into_iter()
+        .map(|w| (w.clone(), given.get(w).or_else(|| current.get(w)).copied().unwrap_or_default()))
+        .collect())
+}
+
 /// Apply an update (validated by [`plan`]); returns the new lists. Audited.
 /// Runs its own transaction.
 pub fn update(db: &dyn Db, update: &KeywordUpdate, actor: &str, now: DateTime<Utc>) -> Result<KeywordLists> {
     db::transaction(db, |tx| {
         let current = lists(tx)?;
         let next = plan(&current, update)?;
-        if next == current {
+        let current_languages = languages(tx)?;
+        let next_languages = next_languages(&current_languages, &next, update)?;
+        if next == current && next_languages == current_languages {
             return Ok(next);
         }
         tx.execute("DELETE FROM sms_keywords", &[])?;
@@ -248,15 +288,16 @@ pub fn update(db: &dyn Db, update: &KeywordUpdate, actor: &str, now: DateTime<Ut
             .into_iter()
             .flat_map(|a| next.list(a).iter().map(move |w| (w, a)))
             .collect();
-        for chunk in rows.chunks(db::MAX_PARAMS / 4) {
-            let mut params = Vec::with_capacity(chunk.len() * 4);
+        for chunk in rows.chunks(db::MAX_PARAMS / 5) {
+            let mut params = Vec::with_capacity(chunk.len() * 5);
             for (w, a) in chunk {
-                params.extend([(*w).into(), a.as_str().into(), actor.into(), at.as_str().into()]);
+                let lang = next_languages.get(*w).copied().unwrap_or_default();
+                params.extend([(*w).into(), a.as_str().into(), lang.as_str().into(), actor.into(), at.as_str().into()]);
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO sms_keywords (keyword, action, updated_by, updated_at) VALUES {}",
-                    db::row_placeholders(chunk.len(), 4)
+                    "INSERT INTO sms_keywords (keyword, action, language, updated_by, updated_at) VALUES {}",
+                    db::row_placeholders(chunk.len(), 5)
                 ),
                 &params,
             )?;
@@ -266,7 +307,7 @@ pub fn update(db: &dyn Db, update: &KeywordUpdate, actor: &str, now: DateTime<Ut
             actor,
             "keywords.update",
             "sms_keywords",
-            &serde_json::json!({ "before": current, "after": next }),
+            &serde_json::json!({ "before": current, "after": next, "languages_before": current_languages, "languages_after": next_languages }),
             now,
         )?;
         Ok(next)

@@ -5,6 +5,7 @@
 
 use crate::records::number_states::{self as carrier, CarrierVerdict};
 use super::keywords::{self, KeywordAction};
+use crate::base::locale::Language;
 use super::{replies, revocation};
 use crate::base::channel::Channel;
 use crate::records::contact_log::Direction;
@@ -285,13 +286,14 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
             "SELECT
                 (SELECT id FROM inbound_messages WHERE message_sid = ?) AS seen_id,
                 (SELECT action FROM sms_keywords WHERE keyword = ?) AS action,
+                (SELECT language FROM sms_keywords WHERE keyword = ?) AS keyword_language,
                 (SELECT phrase FROM sms_revocation_phrases WHERE phrase IN (?, ?) ORDER BY length(phrase) DESC LIMIT 1) AS phrase,
                 (SELECT json_group_array(json_array(tenant_id, property_id, property_name)) FROM (
                     SELECT DISTINCT t.tenant_id, t.property_id, p.name AS property_name
                     FROM contact_points cp JOIN tenants t ON t.tenant_id = cp.tenant_id
                     LEFT JOIN properties p ON p.property_id = t.property_id
                     WHERE cp.address = ? AND cp.channel = 'phone' ORDER BY t.tenant_id)) AS tenants",
-            &[msg.message_sid.into(), key.as_deref().into(), phrase_key(0).into(), phrase_key(1).into(), msg.from.into()],
+            &[msg.message_sid.into(), key.as_deref().into(), key.as_deref().into(), phrase_key(0).into(), phrase_key(1).into(), msg.from.into()],
         )?;
         let facts = facts.first().ok_or_else(|| Error::Corrupt("no row from a scalar select".into()))?;
         if let Some(seen) = facts.opt_i64("seen_id")? {
@@ -316,6 +318,8 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
             Some(p) => Some(matched_keyword.map_or_else(|| p.as_str().to_owned(), |(_, k)| k)),
             None => matched_keyword.map(|(_, k)| k),
         };
+        // Answered in the language of the word the tenant used.
+        let lang: Language = facts.opt_str("keyword_language")?.and_then(|l| l.parse().ok()).unwrap_or_default();
         let matches = parse_matches(facts.str("tenants")?)?;
         let facility = replies::facility_label(matches.iter().filter_map(|m| m.property_name.as_deref()));
         let facility = facility.as_deref();
@@ -330,14 +334,14 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
                 if changed {
                     // The one confirmation allowed; the provider sent its own
                     // when it reports OptOutType.
-                    (Effect::OptedOut, (!provider_handled).then(|| replies::stop_confirmation(facility)))
+                    (Effect::OptedOut, (!provider_handled).then(|| replies::stop_confirmation_in(facility, lang)))
                 } else {
                     (Effect::AlreadyOptedOut, None)
                 }
             }
             Some(KeywordAction::OptIn) => {
                 if exclusions::clear_customer_opt_out_in_tx(tx, msg.from, now, Some(msg.message_sid))? {
-                    (Effect::OptedIn, (!provider_handled).then(|| replies::start_confirmation(facility)))
+                    (Effect::OptedIn, (!provider_handled).then(|| replies::start_confirmation_in(facility, lang)))
                 } else {
                     (Effect::NothingToLift, None)
                 }
@@ -347,7 +351,7 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
                     None
                 } else {
                     let contact = help_contact(tx, &matches, settings, msg.to)?;
-                    Some(replies::help_reply(facility, contact.as_deref()))
+                    Some(replies::help_reply_in(facility, contact.as_deref(), lang))
                 };
                 (Effect::Help, reply)
             }

@@ -7,6 +7,8 @@
 //! says how to come back. The opt-out confirmation is the one text 47 CFR
 //! 64.1200(a)(12) allows after a revocation.
 
+use crate::base::locale::Language;
+
 /// Longest facility label put into a reply (characters).
 const MAX_FACILITY_CHARS: usize = 60;
 
@@ -39,26 +41,71 @@ fn prefixed(facility: Option<&str>, text: &str) -> String {
 
 /// The confirmation of an opt-out.
 pub fn stop_confirmation(facility: Option<&str>) -> String {
-    prefixed(facility, "You are unsubscribed and will get no more texts from this number. Reply START to resubscribe.")
+    stop_confirmation_in(facility, Language::En)
+}
+
+/// The confirmation of an opt-out, in the language of the word used. The
+/// Spanish and French texts keep to GSM-7 (no ó, ú, ê...), one segment
+/// where the facility name allows.
+pub fn stop_confirmation_in(facility: Option<&str>, lang: Language) -> String {
+    let text = match lang {
+        Language::En => "You are unsubscribed and will get no more texts from this number. Reply START to resubscribe.",
+        Language::Es => "Le dimos de baja y no le enviaremos mensajes a este celular. Responda COMENZAR para volver a suscribirse.",
+        Language::Fr => "Votre désabonnement est confirmé; vous ne recevrez plus de textos de ce numéro. Répondez COMMENCER pour vous réabonner.",
+    };
+    prefixed(facility, text)
 }
 
 /// The confirmation of an opt-in (START after a STOP).
 pub fn start_confirmation(facility: Option<&str>) -> String {
-    prefixed(
-        facility,
-        "You are resubscribed to account texts. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
-    )
+    start_confirmation_in(facility, Language::En)
+}
+
+/// The confirmation of an opt-in, in the language of the word used.
+pub fn start_confirmation_in(facility: Option<&str>, lang: Language) -> String {
+    let text = match lang {
+        Language::En => "You are resubscribed to account texts. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+        Language::Es => "Volvera a recibir mensajes de su cuenta. Pueden aplicarse tarifas de mensajes y datos. Responda AYUDA para ayuda, PARAR para cancelar.",
+        Language::Fr => "Vous recevrez de nouveau les textos de votre compte. Des frais de messagerie et de données peuvent s'appliquer. Répondez AIDE pour de l'aide, ARRET pour vous désabonner.",
+    };
+    prefixed(facility, text)
 }
 
 /// The answer to HELP: who we are, a contact, the rates disclosure and how
 /// to opt out.
 pub fn help_reply(facility: Option<&str>, contact: Option<&str>) -> String {
-    let who = match facility {
-        Some(f) => format!("{f} account texts."),
-        None => "Rent account texts.".to_owned(),
-    };
-    let contact = contact.map(str::trim).filter(|c| !c.is_empty()).map(|c| format!(" Help: {c}.")).unwrap_or_default();
-    format!("{who}{contact} Msg freq varies. Msg & data rates may apply. Reply STOP to opt out.")
+    help_reply_in(facility, contact, Language::En)
+}
+
+/// The answer to HELP in the language of the word used.
+pub fn help_reply_in(facility: Option<&str>, contact: Option<&str>, lang: Language) -> String {
+    let contact = contact.map(str::trim).filter(|c| !c.is_empty());
+    match lang {
+        Language::En => {
+            let who = match facility {
+                Some(f) => format!("{f} account texts."),
+                None => "Rent account texts.".to_owned(),
+            };
+            let contact = contact.map(|c| format!(" Help: {c}.")).unwrap_or_default();
+            format!("{who}{contact} Msg freq varies. Msg & data rates may apply. Reply STOP to opt out.")
+        }
+        Language::Es => {
+            let who = match facility {
+                Some(f) => format!("{f}: mensajes de su cuenta."),
+                None => "Mensajes de su cuenta de alquiler.".to_owned(),
+            };
+            let contact = contact.map(|c| format!(" Ayuda: {c}.")).unwrap_or_default();
+            format!("{who}{contact} Frecuencia variable. Pueden aplicarse tarifas de mensajes y datos. Responda PARAR para cancelar.")
+        }
+        Language::Fr => {
+            let who = match facility {
+                Some(f) => format!("{f} : textos de votre compte."),
+                None => "Textos de votre compte de location.".to_owned(),
+            };
+            let contact = contact.map(|c| format!(" Aide : {c}.")).unwrap_or_default();
+            format!("{who}{contact} Fréquence variable. Des frais de messagerie et de données peuvent s'appliquer. Répondez ARRET pour vous désabonner.")
+        }
+    }
 }
 
 /// A phone number as people read it: `(415) 555-2671` for North American
@@ -120,6 +167,23 @@ mod tests {
         assert!(help.chars().count() <= 160, "{help}");
         let generic = help_reply(None, None);
         assert!(generic.starts_with("Rent account texts. Msg freq"));
+    }
+
+    #[test]
+    fn replies_in_spanish_and_french() {
+        let es = stop_confirmation_in(Some("Maple Court"), Language::Es);
+        assert!(es.starts_with("Maple Court: ") && es.contains("COMENZAR"), "{es}");
+        let fr = stop_confirmation_in(Some("Maple Court"), Language::Fr);
+        assert!(fr.contains("COMMENCER") && fr.contains("désabonnement"), "{fr}");
+        assert!(start_confirmation_in(None, Language::Es).contains("PARAR"));
+        assert!(start_confirmation_in(None, Language::Fr).contains("ARRET"));
+        let help = help_reply_in(Some("Maple Court"), Some("(617) 555-0123"), Language::Fr);
+        assert!(help.contains("Aide : (617) 555-0123") && help.contains("Répondez ARRET"), "{help}");
+        assert!(help_reply_in(None, None, Language::Es).contains("Responda PARAR para cancelar"));
+        // The confirmations stay within GSM-7: no switch to 70-character segments.
+        for t in [es, fr] {
+            assert!(!t.chars().any(|c| "áíóúêâîôûç".contains(c)), "{t}");
+        }
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! Notice templates (`notice_templates`, one per stage and channel), rendered
-//! with minijinja, and SMS segment measurement.
+//! Notice templates (`notice_templates`, one per stage, channel and
+//! language), rendered with minijinja, and SMS segment measurement.
+//!
+//! A tenant gets the template in their language ([`find`]); when there is
+//! none, the one in their property's language, then the English one. The
+//! shipped defaults exist in English, Spanish and French, and each default
+//! text fits one GSM-7 segment with a 30-character `public_base_url`.
 //!
 //! Variables: `tenant_name`, `unit` (may be empty), `facility`, `balance`
-//! (`$1,234.56`), `balance_cents`, `days_past_due`, `due_date` (oldest unpaid
-//! charge, `YYYY-MM-DD`), `stage`, `payment_link`, `opt_out` (texts: "Reply
-//! STOP to opt out."; emails: the unsubscribe sentence with its link) and,
-//! in emails, `unsubscribe_url`. An unknown variable is an error, found when
-//! the template is saved.
+//! (formatted for the language and the property's currency: `$1,234.56`,
+//! `1 234,56 $`), `balance_cents`, `days_past_due`, `due_date` (oldest unpaid
+//! charge, `YYYY-MM-DD`, read the same in every language), `stage`, `payment_link`, `opt_out`
+//! (texts: "Reply STOP to opt out." in the language; emails: the
+//! unsubscribe sentence with its link) and, in emails, `unsubscribe_url`.
+//! An unknown variable is an error, found when the template is saved.
 //!
 //! Every text and email carries the opt-out line: a template must print
 //! `opt_out` (checked on save), and a rendered message that still lacks it
@@ -19,6 +25,7 @@
 use crate::records::audit;
 use crate::base::channel::Channel;
 use crate::base::db::{self, Db, Row};
+use crate::base::locale::{Currency, Language};
 use crate::base::error::{Error, Result};
 use crate::base::time;
 use chrono::{DateTime, Utc};
@@ -29,17 +36,34 @@ use serde::Serialize;
 pub const MAX_SMS_CHARS: usize = 1600;
 /// Longest template source accepted.
 pub const MAX_TEMPLATE_CHARS: usize = 20_000;
-/// The opt-out line of every text.
+/// The opt-out line of every English text.
 pub const SMS_OPT_OUT: &str = "Reply STOP to opt out.";
 
-/// The opt-out line of a message on `channel`.
+/// The opt-out line of a text in `lang`. Each names a keyword of that
+/// language the product honours; the French one writes ARRET without its
+/// circumflex because Ê is not in GSM-7 (both spellings are keywords), and
+/// the Spanish one uses the carriers' usual "cancelar".
+pub fn sms_opt_out(lang: Language) -> &'static str {
+    match lang {
+        Language::En => SMS_OPT_OUT,
+        Language::Es => "Responda PARAR para cancelar.",
+        Language::Fr => "Répondez ARRET pour vous désabonner.",
+    }
+}
+
+/// The opt-out line of an English message on `channel`.
 pub fn opt_out_line(channel: Channel, unsubscribe_url: Option<&str>) -> String {
-    match channel {
-        Channel::Email => format!(
-            "To stop receiving these emails, unsubscribe here: {}",
-            unsubscribe_url.unwrap_or("(unsubscribe link)")
-        ),
-        _ => SMS_OPT_OUT.to_owned(),
+    opt_out_line_in(channel, Language::En, unsubscribe_url)
+}
+
+/// The opt-out line of a message on `channel` in `lang`.
+pub fn opt_out_line_in(channel: Channel, lang: Language, unsubscribe_url: Option<&str>) -> String {
+    let url = unsubscribe_url.unwrap_or("(unsubscribe link)");
+    match (channel, lang) {
+        (Channel::Email, Language::En) => format!("To stop receiving these emails, unsubscribe here: {url}"),
+        (Channel::Email, Language::Es) => format!("Para dejar de recibir estos correos, cancele la suscripción aquí: {url}"),
+        (Channel::Email, Language::Fr) => format!("Pour ne plus recevoir ces courriels, désabonnez-vous ici : {url}"),
+        _ => sms_opt_out(lang).to_owned(),
     }
 }
 
@@ -71,8 +95,13 @@ pub struct RenderContext {
 }
 
 impl RenderContext {
-    /// A context for previews and checks (no real tenant).
+    /// A context for previews and checks (no real tenant), in English.
     pub fn sample(channel: Channel) -> Self {
+        Self::sample_in(channel, Language::En, Currency::Usd)
+    }
+
+    /// A context for previews and checks in `lang` and `currency`.
+    pub fn sample_in(channel: Channel, lang: Language, currency: Currency) -> Self {
         let unsubscribe_url = if channel == Channel::Email {
             "https://example.invalid/unsubscribe/SAMPLE-TOKEN-0123456789abcdefghijklmnopq".to_owned()
         } else {
@@ -83,12 +112,12 @@ impl RenderContext {
             unit: "1A".into(),
             facility: "Maple Court Storage".into(),
             balance_cents: 123_456,
-            balance: crate::base::money::format_money(123_456),
+            balance: crate::base::money::format_amount(123_456, lang, currency),
             days_past_due: 12,
             due_date: "2024-03-01".into(),
             stage: 3,
             payment_link: "https://example.invalid/pay/SAMPLE-TOKEN-0123456789abcdefghijklmnopqrs".into(),
-            opt_out: opt_out_line(channel, Some(&unsubscribe_url)),
+            opt_out: opt_out_line_in(channel, lang, Some(&unsubscribe_url)),
             unsubscribe_url,
         }
     }
@@ -277,10 +306,16 @@ pub fn render(
 /// Check a template before it is stored: it parses, names only known
 /// variables, prints the opt-out line, and fits. Returns a sample rendering.
 pub fn check(channel: Channel, subject: Option<&str>, body: &str) -> std::result::Result<Rendered, TemplateError> {
+    check_in(channel, Language::En, subject, body)
+}
+
+/// [`check`] with a sample in `lang` (its usual currency: CAD for French).
+pub fn check_in(channel: Channel, lang: Language, subject: Option<&str>, body: &str) -> std::result::Result<Rendered, TemplateError> {
     if body.chars().count() > MAX_TEMPLATE_CHARS || subject.is_some_and(|s| s.chars().count() > 1000) {
         return Err(TemplateError::TooLong(format!("templates are at most {MAX_TEMPLATE_CHARS} characters")));
     }
-    let ctx = RenderContext::sample(channel);
+    let currency = if lang == Language::Fr { Currency::Cad } else { Currency::Usd };
+    let ctx = RenderContext::sample_in(channel, lang, currency);
     let rendered = render(channel, subject, body, &ctx)?;
     if rendered.opt_out_appended {
         return Err(TemplateError::NoOptOut(if channel == Channel::Email { "email" } else { "text" }));
@@ -295,6 +330,8 @@ pub struct Template {
     pub stage: i64,
     /// Text or email.
     pub channel: Channel,
+    /// The language it is written in.
+    pub language: Language,
     /// Email subject template (None for texts).
     pub subject: Option<String>,
     /// Body template.
@@ -309,6 +346,7 @@ fn from_row(r: Row<'_>) -> Result<Template> {
     Ok(Template {
         stage: r.i64("stage")?,
         channel: r.str("channel")?.parse().map_err(Error::Corrupt)?,
+        language: r.str("language")?.parse().map_err(|e: crate::base::locale::LanguageError| Error::Corrupt(e.to_string()))?,
         subject: r.opt_string("subject")?,
         body: r.string("body")?,
         updated_by: r.string("updated_by")?,
@@ -316,30 +354,72 @@ fn from_row(r: Row<'_>) -> Result<Template> {
     })
 }
 
-/// Every template, by stage then channel.
+/// Every template, by stage, channel, then language (English first).
 pub fn list(db: &dyn Db) -> Result<Vec<Template>> {
     let rows = db.execute(
-        "SELECT stage, channel, subject, body, updated_by, updated_at FROM notice_templates ORDER BY stage, channel DESC",
+        "SELECT stage, channel, language, subject, body, updated_by, updated_at FROM notice_templates
+         ORDER BY stage, channel DESC, CASE language WHEN 'en' THEN 0 WHEN 'es' THEN 1 ELSE 2 END",
         &[],
     )?;
     rows.iter().map(from_row).collect()
 }
 
-/// One template.
+/// The English template of a stage and channel.
 pub fn get(db: &dyn Db, stage: i64, channel: Channel) -> Result<Option<Template>> {
+    get_in(db, stage, channel, Language::En)
+}
+
+/// One template in exactly `lang`.
+pub fn get_in(db: &dyn Db, stage: i64, channel: Channel, lang: Language) -> Result<Option<Template>> {
     let rows = db.execute(
-        "SELECT stage, channel, subject, body, updated_by, updated_at FROM notice_templates WHERE stage = ? AND channel = ?",
-        &[stage.into(), channel.as_str().into()],
+        "SELECT stage, channel, language, subject, body, updated_by, updated_at FROM notice_templates
+         WHERE stage = ? AND channel = ? AND language = ?",
+        &[stage.into(), channel.as_str().into(), lang.as_str().into()],
     )?;
     rows.first().map(from_row).transpose()
 }
 
-/// Create or replace a template after [`check`]; audited. Returns the
-/// stored template and a sample rendering (texts: encoding and segments).
+/// The template a reader of `reader` at a property speaking `property`
+/// gets: theirs, else the property's language, else English.
+pub fn find(db: &dyn Db, stage: i64, channel: Channel, reader: Language, property: Language) -> Result<Option<Template>> {
+    let rows = db.execute(
+        "SELECT stage, channel, language, subject, body, updated_by, updated_at FROM notice_templates
+         WHERE stage = ? AND channel = ? AND language IN (?, ?, 'en')
+         ORDER BY CASE language WHEN ? THEN 0 WHEN ? THEN 1 ELSE 2 END LIMIT 1",
+        &[
+            stage.into(),
+            channel.as_str().into(),
+            reader.as_str().into(),
+            property.as_str().into(),
+            reader.as_str().into(),
+            property.as_str().into(),
+        ],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
+/// Create or replace the English template after [`check`]; audited.
 pub fn put(
     db: &dyn Db,
     stage: i64,
     channel: Channel,
+    subject: Option<&str>,
+    body: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(Template, Rendered)> {
+    put_in(db, stage, channel, Language::En, subject, body, actor, now)
+}
+
+/// Create or replace the template in `lang` after [`check_in`]; audited.
+/// Returns the stored template and a sample rendering (texts: encoding and
+/// segments).
+#[allow(clippy::too_many_arguments)]
+pub fn put_in(
+    db: &dyn Db,
+    stage: i64,
+    channel: Channel,
+    lang: Language,
     subject: Option<&str>,
     body: &str,
     actor: &str,
@@ -356,26 +436,26 @@ pub fn put(
         }
         _ => {}
     }
-    let sample = check(channel, subject, body).map_err(|e| Error::Invalid(e.to_string()))?;
+    let sample = check_in(channel, lang, subject, body).map_err(|e| Error::Invalid(e.to_string()))?;
     let at = time::timestamp(now);
     // With its audit row or not at all: a change answered as failed must not
     // have happened.
     let template = db::transaction(db, |tx| -> Result<Template> {
         tx.execute(
-            "INSERT INTO notice_templates (stage, channel, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (stage, channel) DO UPDATE SET subject = excluded.subject, body = excluded.body,
+            "INSERT INTO notice_templates (stage, channel, language, subject, body, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (stage, channel, language) DO UPDATE SET subject = excluded.subject, body = excluded.body,
                  updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            &[stage.into(), channel.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
+            &[stage.into(), channel.as_str().into(), lang.as_str().into(), subject.into(), body.into(), actor.into(), at.as_str().into()],
         )?;
         audit::record(
             tx,
             actor,
             "notice_template.set",
             "",
-            &serde_json::json!({ "stage": stage, "channel": channel, "subject": subject, "body": body }),
+            &serde_json::json!({ "stage": stage, "channel": channel, "language": lang, "subject": subject, "body": body }),
             now,
         )?;
-        get(tx, stage, channel)?.ok_or_else(|| Error::Corrupt("template vanished".into()))
+        get_in(tx, stage, channel, lang)?.ok_or_else(|| Error::Corrupt("template vanished".into()))
     })?;
     Ok((template, sample))
 }
@@ -453,9 +533,10 @@ mod tests {
         let db = crate::base::db::NativeDb::open_in_memory().unwrap();
         crate::schema::migrate(&db, Utc::now()).unwrap();
         let all = list(&db).unwrap();
-        assert_eq!(all.len(), 10);
+        // Five stages, text and email, in English, Spanish and French.
+        assert_eq!(all.len(), 30);
         for t in all {
-            let r = check(t.channel, t.subject.as_deref(), &t.body).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+            let r = check_in(t.channel, t.language, t.subject.as_deref(), &t.body).unwrap_or_else(|e| panic!("{t:?}: {e}"));
             if let Some(m) = r.measure {
                 assert!(m.segments <= 2, "stage {} text is {} segments", t.stage, m.segments);
             }

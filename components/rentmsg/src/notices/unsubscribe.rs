@@ -15,6 +15,7 @@ use crate::base::channel::Channel;
 use crate::records::contact_log::{self, Direction, NewContact};
 use crate::base::db::{self, Db};
 use crate::base::error::Result;
+use crate::base::locale::Language;
 use crate::records::exclusions;
 use crate::notices::links::{self, Purpose};
 use chrono::{DateTime, Utc};
@@ -32,31 +33,96 @@ pub struct Page {
     pub allow: Option<&'static str>,
 }
 
+/// The page's words in a language.
+struct Words {
+    unsubscribe: &'static str,
+    invalid_title: &'static str,
+    invalid_text: &'static str,
+    confirm_text: &'static str,
+    done_title: &'static str,
+    done_text: &'static str,
+}
+
+fn words(lang: Language) -> Words {
+    match lang {
+        Language::En => Words {
+            unsubscribe: "Unsubscribe",
+            invalid_title: "Link not valid",
+            invalid_text: "This unsubscribe link is not valid or has expired. Reply to the email to ask us to stop.",
+            confirm_text: "Press the button to stop receiving account emails at this address.",
+            done_title: "Unsubscribed",
+            done_text: "You will not receive account emails at this address any more.",
+        },
+        Language::Es => Words {
+            unsubscribe: "Cancelar suscripción",
+            invalid_title: "Enlace no válido",
+            invalid_text: "Este enlace para cancelar la suscripción no es válido o ya venció. Responda al correo para pedirnos que dejemos de escribirle.",
+            confirm_text: "Pulse el botón para dejar de recibir correos de su cuenta en esta dirección.",
+            done_title: "Suscripción cancelada",
+            done_text: "Ya no recibirá correos de su cuenta en esta dirección.",
+        },
+        Language::Fr => Words {
+            unsubscribe: "Me désabonner",
+            invalid_title: "Lien non valide",
+            invalid_text: "Ce lien de désabonnement n'est pas valide ou a expiré. Répondez au courriel pour nous demander d'arrêter.",
+            confirm_text: "Appuyez sur le bouton pour ne plus recevoir de courriels sur votre compte à cette adresse.",
+            done_title: "Désabonnement confirmé",
+            done_text: "Vous ne recevrez plus de courriels sur votre compte à cette adresse.",
+        },
+    }
+}
+
 fn page(status: u16, title: &str, text: &str, form: bool, outcome: &'static str) -> Page {
+    page_in(Language::En, status, title, text, form, outcome, None)
+}
+
+/// A page in `lang`; `switch` is the token, to link the other languages
+/// (`?lang=es` changes the words only).
+fn page_in(lang: Language, status: u16, title: &str, text: &str, form: bool, outcome: &'static str, switch: Option<&str>) -> Page {
+    let label = words(lang).unsubscribe;
     let button = if form {
-        "<form method=\"post\"><input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\">Unsubscribe</button></form>"
+        format!("<form method=\"post\"><input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\">{label}</button></form>")
     } else {
-        ""
+        String::new()
     };
+    let links = match switch {
+        Some(token) => {
+            let others: Vec<String> = Language::ALL
+                .into_iter()
+                .filter(|l| *l != lang)
+                .map(|l| format!("<a href=\"/unsubscribe/{token}?lang={0}\" hreflang=\"{0}\" lang=\"{0}\">{1}</a>", l.as_str(), l.endonym()))
+                .collect();
+            format!("<p>{}</p>", others.join(" · "))
+        }
+        None => String::new(),
+    };
+    let lang = lang.as_str();
     Page {
         status,
         body: format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+            "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <meta name=\"robots\" content=\"noindex\"><title>{title}</title></head>\
              <body style=\"font-family: sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem\">\
-             <h1>{title}</h1><p>{text}</p>{button}</body></html>"
+             <h1>{title}</h1><p>{text}</p>{button}{links}</body></html>"
         ),
         outcome,
         allow: None,
     }
 }
 
-fn invalid() -> Page {
-    page(404, "Link not valid", "This unsubscribe link is not valid or has expired. Reply to the email to ask us to stop.", false, "invalid_link")
+fn invalid(lang: Language) -> Page {
+    let w = words(lang);
+    page_in(lang, 404, w.invalid_title, w.invalid_text, false, "invalid_link", None)
 }
 
-/// Answer one request for `/unsubscribe/{token}`.
+/// Answer one request for `/unsubscribe/{token}`, in the tenant's language.
 pub fn handle(db: &dyn Db, link_key: &str, method: &str, token: &str, body: &[u8], now: DateTime<Utc>) -> Result<Page> {
+    handle_in(db, link_key, method, token, body, now, None)
+}
+
+/// [`handle`] with the language asked for by `?lang=` (wins over the
+/// tenant's; an unknown value is ignored by the caller).
+pub fn handle_in(db: &dyn Db, link_key: &str, method: &str, token: &str, body: &[u8], now: DateTime<Utc>, asked: Option<Language>) -> Result<Page> {
     let method = method.to_ascii_uppercase();
     if method != "GET" && method != "POST" && method != "HEAD" {
         let mut p = page(405, "Not allowed", "Use the link in the email.", false, "method_not_allowed");
@@ -66,19 +132,24 @@ pub fn handle(db: &dyn Db, link_key: &str, method: &str, token: &str, body: &[u8
     crate::schema::migrate(db, now)?;
     let target = match links::resolve(db, link_key, Purpose::Unsubscribe, token, now)? {
         Ok(t) => t,
-        Err(_) => return Ok(invalid()),
+        Err(_) => return Ok(invalid(asked.unwrap_or_default())),
     };
+    let lang = match asked {
+        Some(l) => l,
+        None => match crate::records::tenants::get(db, &target.tenant_id)? {
+            Some(t) => {
+                let property = crate::records::tenants::property(db, &t.property_id)?;
+                crate::records::tenants::language_of(&t, property.as_ref())
+            }
+            None => Language::En,
+        },
+    };
+    let w = words(lang);
     let Some(address) = target.address.filter(|_| target.channel == Channel::Email) else {
-        return Ok(invalid());
+        return Ok(invalid(lang));
     };
     if method != "POST" {
-        return Ok(page(
-            200,
-            "Unsubscribe",
-            "Press the button to stop receiving account emails at this address.",
-            true,
-            "confirm_page",
-        ));
+        return Ok(page_in(lang, 200, w.unsubscribe, w.confirm_text, true, "confirm_page", Some(token)));
     }
     let one_click = String::from_utf8_lossy(body).contains("List-Unsubscribe=One-Click");
     let how = if one_click { "one-click (RFC 8058)" } else { "the unsubscribe page" };
@@ -108,11 +179,5 @@ pub fn handle(db: &dyn Db, link_key: &str, method: &str, token: &str, body: &[u8
         }
         Ok(changed)
     })?;
-    Ok(page(
-        200,
-        "Unsubscribed",
-        "You will not receive account emails at this address any more.",
-        false,
-        if changed { "unsubscribed" } else { "already_unsubscribed" },
-    ))
+    Ok(page_in(lang, 200, w.done_title, w.done_text, false, if changed { "unsubscribed" } else { "already_unsubscribed" }, None))
 }

@@ -34,7 +34,8 @@ use crate::notices::links::{self, LinkTarget, Purpose};
 use crate::notices::promises::{self, PromiseSource};
 use crate::sending::providers::{HttpClient, TransportError};
 use crate::records::tenants::TenantStatus;
-use crate::base::money::format_money;
+use crate::base::locale::{long_date, Currency, Language};
+use crate::base::money::format_amount;
 use crate::base::time;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
@@ -54,7 +55,8 @@ pub struct PayConfig {
     pub secret_key: String,
     /// `payments_webhook_secret`: verifies the provider's webhook signatures.
     pub webhook_secret: String,
-    /// Currency of the balances (`usd`).
+    /// Currency of a balance whose property is missing (`usd`); otherwise
+    /// the property's currency wins.
     pub currency: String,
 }
 
@@ -118,7 +120,16 @@ fn not_allowed(allow: &str) -> Result<Response> {
 }
 
 fn invalid_link() -> Result<Response> {
-    Ok(html(404, page::render_invalid()?, "invalid_link", none()))
+    invalid_link_in(Language::En)
+}
+
+fn invalid_link_in(lang: Language) -> Result<Response> {
+    Ok(html(404, page::render_invalid_in(lang)?, "invalid_link", none()))
+}
+
+/// The language asked for with `?lang=` (unknown values are ignored).
+fn asked_language(req: &Request) -> Option<Language> {
+    req.query().split('&').find_map(|p| p.strip_prefix("lang=")).and_then(|l| Language::parse_tag(l).ok())
 }
 
 /// Answer one request for the payment-link routes.
@@ -155,6 +166,10 @@ struct Account {
     property_id: String,
     zone: chrono_tz::Tz,
     summary: crate::records::ledger::Summary,
+    /// The tenant's language (own, else the property's).
+    language: Language,
+    /// The property's currency (None: no property, the configured one).
+    currency: Option<Currency>,
 }
 
 fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
@@ -169,6 +184,8 @@ fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
     let today = time::local_date(env.now, zone);
     let summary = crate::records::ledger::summary(env.db, &tenant.tenant_id, today)?;
     Ok(Some(Account {
+        language: crate::records::tenants::language_of(&tenant, property.as_ref()),
+        currency: property.as_ref().map(|p| p.currency),
         facility: property.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         property_id: tenant.property_id.clone(),
         target,
@@ -178,21 +195,28 @@ fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
     }))
 }
 
-fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
+fn view(env: &PayEnv<'_>, a: &Account, token: &str, lang: Language) -> Result<PageView> {
     let today = time::local_date(env.now, a.zone);
+    let currency = a.currency.unwrap_or_else(|| env.config.currency.parse().unwrap_or_default());
+    let money = |c: i64| format_amount(c, lang, currency);
+    let the_balance_of = match lang {
+        Language::En => "the balance of",
+        Language::Es => "el saldo de",
+        Language::Fr => "le solde de",
+    };
     let (min, max) = promises::allowed_dates(env.db, a.zone, env.now)?;
     let promise = promises::active(env.db, &a.tenant.tenant_id)?.map(|p| PromiseLine {
         amount: match p.amount_cents {
-            Some(c) => format_money(c),
-            None => format!("the balance of {}", format_money(p.balance_cents)),
+            Some(c) => money(c),
+            None => format!("{the_balance_of} {}", money(p.balance_cents)),
         },
-        date: time::parse_date(&p.promised_date).map(page::long_date).unwrap_or(p.promised_date),
+        date: time::parse_date(&p.promised_date).map(|d| long_date(lang, d)).unwrap_or(p.promised_date),
     });
     Ok(PageView {
         tenant_name: a.tenant.name.clone(),
         facility: a.facility.clone(),
         unit: a.tenant.unit.clone(),
-        balance: format_money(a.summary.balance_cents.max(0)),
+        balance: money(a.summary.balance_cents.max(0)),
         settled: a.summary.balance_cents <= 0,
         stop: a.tenant.status == TenantStatus::Stop,
         office_contact: crate::records::help_contact::get(env.db, &a.property_id)?,
@@ -203,9 +227,9 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
             .iter()
             .filter(|c| c.open_cents > 0)
             .map(|c| ChargeLine {
-                due: page::long_date(c.due_date),
-                amount: format_money(c.amount_cents),
-                open: (c.open_cents != c.amount_cents).then(|| format_money(c.open_cents)),
+                due: long_date(lang, c.due_date),
+                amount: money(c.amount_cents),
+                open: (c.open_cents != c.amount_cents).then(|| money(c.open_cents)),
                 overdue: c.due_date < today,
             })
             .collect(),
@@ -213,8 +237,15 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str) -> Result<PageView> {
         promise_action: format!("/pay/{token}/promise"),
         min_date: time::date_string(min),
         max_date: time::date_string(max),
-        max_date_text: page::long_date(max),
+        max_date_text: long_date(lang, max),
         promise,
+        lang,
+        // Switching changes nothing else: the same page, other words.
+        switch: Language::ALL
+            .into_iter()
+            .filter(|l| *l != lang)
+            .map(|l| (l.endonym().to_owned(), format!("/pay/{token}?lang={}", l.as_str()), l.as_str().to_owned()))
+            .collect(),
         ..Default::default()
     })
 }
@@ -273,26 +304,44 @@ fn log_open(env: &PayEnv<'_>, a: &Account, client: Option<&str>) -> Result<()> {
 }
 
 fn page_route(env: &PayEnv<'_>, req: &Request, token: &str, log: bool) -> Result<Response> {
-    let Some(a) = account(env, token)? else { return invalid_link() };
+    let asked = asked_language(req);
+    let Some(a) = account(env, token)? else { return invalid_link_in(asked.unwrap_or_default()) };
     if log {
         log_open(env, &a, req.client_addr.as_deref())?;
     }
-    let mut v = view(env, &a, token)?;
+    let lang = asked.unwrap_or(a.language);
+    let mut v = view(env, &a, token, lang)?;
     for pair in req.query().split('&') {
         match pair {
-            "paid=1" => {
-                v.notice = Some(if v.settled {
-                    "Thank you: your payment has been received.".into()
-                } else {
-                    "Thank you: your payment is being processed. The balance below updates once it is confirmed.".into()
-                })
-            }
-            "promised=1" => v.notice = Some("Thank you: your promise to pay is recorded.".into()),
+            "paid=1" => v.notice = Some(thanks(lang, if v.settled { Thanks::Received } else { Thanks::Processing }).into()),
+            "promised=1" => v.notice = Some(thanks(lang, Thanks::Promised).into()),
             _ => {}
         }
     }
     let body = if log { page::render_page(&v)? } else { String::new() };
     Ok(html(200, body, "page", serde_json::json!({ "notice_id": a.target.outbox_id, "settled": v.settled, "stop": v.stop })))
+}
+
+/// Which confirmation the page shows.
+#[derive(Clone, Copy)]
+enum Thanks {
+    Received,
+    Processing,
+    Promised,
+}
+
+fn thanks(lang: Language, which: Thanks) -> &'static str {
+    match (lang, which) {
+        (Language::En, Thanks::Received) => "Thank you: your payment has been received.",
+        (Language::En, Thanks::Processing) => "Thank you: your payment is being processed. The balance below updates once it is confirmed.",
+        (Language::En, Thanks::Promised) => "Thank you: your promise to pay is recorded.",
+        (Language::Es, Thanks::Received) => "Gracias: recibimos su pago.",
+        (Language::Es, Thanks::Processing) => "Gracias: su pago se está procesando. El saldo se actualizará cuando se confirme.",
+        (Language::Es, Thanks::Promised) => "Gracias: registramos su promesa de pago.",
+        (Language::Fr, Thanks::Received) => "Merci : votre paiement a été reçu.",
+        (Language::Fr, Thanks::Processing) => "Merci : votre paiement est en cours de traitement. Le solde sera mis à jour une fois confirmé.",
+        (Language::Fr, Thanks::Promised) => "Merci : votre promesse de paiement est enregistrée.",
+    }
 }
 
 fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
@@ -327,7 +376,8 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
     };
     let request = checkout::SessionRequest {
         amount_cents: amount,
-        currency: env.config.currency.clone(),
+        // The property's currency wins over the configured default.
+        currency: a.currency.map_or_else(|| env.config.currency.clone(), |c| c.code().to_ascii_lowercase()),
         product_name: product,
         success_url: format!("{page_url}?paid=1"),
         cancel_url: page_url.clone(),
@@ -399,7 +449,7 @@ fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i6
 fn promise_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Response> {
     let Some(a) = account(env, token)? else { return invalid_link() };
     let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<Response> {
-        let mut v = view(env, &a, token)?;
+        let mut v = view(env, &a, token, a.language)?;
         v.error = Some(msg);
         v.form_date = date;
         v.form_amount = amount;

@@ -3,6 +3,7 @@
 
 use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};
+use crate::base::locale::{Currency, Language};
 use crate::base::normalize;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,16 @@ pub struct Property {
     pub state: Option<String>,
     /// ISO country code.
     pub country: Option<String>,
+    /// The currency its balances are kept and charged in.
+    pub currency: Currency,
+}
+
+impl Property {
+    /// The language of its tenants who have none: French in Quebec, else
+    /// English.
+    pub fn language(&self) -> Language {
+        Language::for_property(self.state.as_deref(), self.country.as_deref())
+    }
 }
 
 /// A tenant as stored.
@@ -161,6 +172,8 @@ pub struct Tenant {
     pub group_id: Option<String>,
     /// AR status.
     pub status: TenantStatus,
+    /// The language the tenant reads (None = the property's).
+    pub language: Option<Language>,
     /// When first imported.
     pub created_at: String,
     /// When last changed by an import.
@@ -190,6 +203,7 @@ fn property_from_row(row: Row<'_>) -> Result<Property> {
         time_zone: row.string("time_zone")?,
         state: row.opt_string("state")?,
         country: row.opt_string("country")?,
+        currency: row.str("currency")?.parse().map_err(|e: crate::base::locale::CurrencyError| Error::Corrupt(e.to_string()))?,
     })
 }
 
@@ -205,6 +219,10 @@ pub(crate) fn tenant_from_row(row: Row<'_>) -> Result<Tenant> {
         time_zone: row.opt_string("time_zone")?,
         group_id: row.opt_string("group_id")?,
         status: status.parse().map_err(Error::Corrupt)?,
+        language: row
+            .opt_str("language")?
+            .map(|l| l.parse().map_err(|e: crate::base::locale::LanguageError| Error::Corrupt(e.to_string())))
+            .transpose()?,
         created_at: row.string("created_at")?,
         updated_at: row.string("updated_at")?,
     })
@@ -213,7 +231,7 @@ pub(crate) fn tenant_from_row(row: Row<'_>) -> Result<Tenant> {
 /// A property by id.
 pub fn property(db: &dyn Db, property_id: &str) -> Result<Option<Property>> {
     let rows = db.execute(
-        "SELECT property_id, name, time_zone, state, country FROM properties WHERE property_id = ?",
+        "SELECT property_id, name, time_zone, state, country, currency FROM properties WHERE property_id = ?",
         &[property_id.into()],
     )?;
     rows.first().map(property_from_row).transpose()
@@ -222,7 +240,7 @@ pub fn property(db: &dyn Db, property_id: &str) -> Result<Option<Property>> {
 /// A tenant by id.
 pub fn get(db: &dyn Db, tenant_id: &str) -> Result<Option<Tenant>> {
     let rows = db.execute(
-        "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, created_at, updated_at
+        "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, language, created_at, updated_at
          FROM tenants WHERE tenant_id = ?",
         &[tenant_id.into()],
     )?;
@@ -251,7 +269,7 @@ pub fn list(db: &dyn Db, property_id: Option<&str>, scope: &crate::records::scop
         .unwrap_or(0);
     let rows = db.execute(
         &format!(
-            "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, created_at, updated_at
+            "SELECT tenant_id, property_id, name, unit, state, country, time_zone, group_id, status, language, created_at, updated_at
              FROM tenants {filter} ORDER BY tenant_id {}",
             db::limit_clause(limit, Some(offset))
         ),
@@ -312,6 +330,33 @@ pub struct Effective {
     pub state: Option<String>,
     /// Country code (default US).
     pub country: String,
+}
+
+/// The language a tenant reads: their own, else the property's, else
+/// English.
+pub fn language_of(tenant: &Tenant, property: Option<&Property>) -> Language {
+    tenant.language.or_else(|| property.map(Property::language)).unwrap_or_default()
+}
+
+/// Set or clear (None: the property's) a tenant's language; audited.
+/// NotFound for an unknown tenant.
+pub fn set_language(db: &dyn Db, tenant_id: &str, language: Option<Language>, actor: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Tenant> {
+    crate::base::db::transaction(db, |tx| -> Result<Tenant> {
+        let before = require(tx, tenant_id)?;
+        tx.execute(
+            "UPDATE tenants SET language = ?, updated_at = ? WHERE tenant_id = ?",
+            &[language.map(Language::as_str).into(), crate::base::time::timestamp(now).into(), tenant_id.into()],
+        )?;
+        crate::records::audit::record(
+            tx,
+            actor,
+            "tenant.language",
+            tenant_id,
+            &serde_json::json!({ "before": before.language, "after": language }),
+            now,
+        )?;
+        require(tx, tenant_id)
+    })
 }
 
 /// Resolve a tenant's time zone, state and country against its property.

@@ -59,6 +59,12 @@ pub struct TenantView {
     pub time_zone: String,
     /// Where the time zone came from.
     pub time_zone_source: Source,
+    /// The language the tenant reads (own or the property's).
+    pub language: crate::base::locale::Language,
+    /// Where it came from (`tenant`, `property`).
+    pub language_source: tenants::Source,
+    /// The currency of the tenant's balance (the property's).
+    pub currency: crate::base::locale::Currency,
     /// Group (co-signers, household).
     pub group_id: Option<String>,
     /// Charges minus payments and credits, in cents.
@@ -117,6 +123,9 @@ pub fn tenant_view(db: &dyn Db, tenant_id: &str, now: DateTime<Utc>) -> Result<O
             }
         })
         .collect();
+    let language = tenants::language_of(&tenant, property.as_ref());
+    let language_source = if tenant.language.is_some() { tenants::Source::Tenant } else { tenants::Source::Property };
+    let currency = property.as_ref().map(|p| p.currency).unwrap_or_default();
     let Tenant { tenant_id, property_id, name, unit, group_id, status, created_at, updated_at, .. } = tenant;
     Ok(Some(TenantView {
         tenant_id: tenant_id.clone(),
@@ -129,6 +138,9 @@ pub fn tenant_view(db: &dyn Db, tenant_id: &str, now: DateTime<Utc>) -> Result<O
         country: eff.country,
         time_zone: eff.time_zone.name().to_owned(),
         time_zone_source: eff.time_zone_source,
+        language,
+        language_source,
+        currency,
         group_id,
         balance_cents: summary.balance_cents,
         overdue_cents: summary.overdue_cents,

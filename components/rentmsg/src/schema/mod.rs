@@ -24,6 +24,7 @@ pub mod v6_payments;
 pub mod v7_compliance_law;
 pub mod v8_pause_kinds;
 pub mod v9_staff_accounts;
+pub mod v10_languages;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -49,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v7_compliance_law::MIGRATION,
     v8_pause_kinds::MIGRATION,
     v9_staff_accounts::MIGRATION,
+    v10_languages::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

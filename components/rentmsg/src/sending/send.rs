@@ -61,6 +61,7 @@ use crate::notices::outbox::{self, DecisionUpdate, Leased, OutboxState};
 use crate::sending::pacing::{Clock, Counter, Pacer, Slot};
 use crate::sending::providers::{self, CallId, EmailConfig, HttpClient, HttpRequest, HttpResponse, Outcome, SmsConfig, Started, TransportError};
 use crate::notices::schedule::{self, Schedule};
+use crate::base::locale::{Currency, Language};
 use crate::notices::templates::{self, RenderContext, Rendered};
 use crate::base::time;
 use chrono::{DateTime, Duration, Utc};
@@ -174,11 +175,16 @@ struct TenantNow {
     oldest: Option<chrono::NaiveDate>,
     last_payment: Option<chrono::NaiveDate>,
     paused_until: Option<String>,
+    /// The language the tenant reads, and the property's (template fallback).
+    language: Language,
+    property_language: Language,
+    currency: Currency,
 }
 
 fn tenant_now(db: &dyn Db, tenant_id: &str, now: DateTime<Utc>) -> Result<Option<TenantNow>> {
     let rows = db.execute(
         "SELECT t.name, t.unit, t.status, t.time_zone AS tenant_zone, p.name AS facility, p.time_zone AS property_zone,
+                t.language, p.state AS property_state, p.country AS property_country, p.currency,
                 b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
                 (SELECT paused_until FROM notice_pauses np WHERE np.tenant_id = t.tenant_id AND np.paused_until > ?2) AS paused_until
          FROM tenants t JOIN properties p ON p.property_id = t.property_id
@@ -192,7 +198,11 @@ fn tenant_now(db: &dyn Db, tenant_id: &str, now: DateTime<Utc>) -> Result<Option
     let date = |c: &str| -> Result<Option<chrono::NaiveDate>> {
         r.opt_str(c)?.map(|s| time::parse_date(s).map_err(Error::Corrupt)).transpose()
     };
+    let property_language = Language::for_property(r.opt_str("property_state")?, r.opt_str("property_country")?);
     Ok(Some(TenantNow {
+        language: r.opt_str("language")?.and_then(|l| l.parse().ok()).unwrap_or(property_language),
+        property_language,
+        currency: r.str("currency")?.parse().unwrap_or_default(),
         name: r.string("name")?,
         unit: r.opt_string("unit")?,
         status: r.string("status")?,
@@ -242,8 +252,9 @@ struct Pass<'p> {
     pacer: Pacer<'p>,
     schedule: Schedule,
     expiry_days: i64,
-    /// Templates read so far, by stage and channel (None: there is none).
-    templates: HashMap<(i64, Channel), Option<templates::Template>>,
+    /// Templates read so far, by stage, channel, reader's and property's
+    /// language (None: there is none).
+    templates: HashMap<(i64, Channel, Language, Language), Option<templates::Template>>,
     /// Channels still taking messages this pass.
     channels: Vec<Channel>,
     report: SendReport,
@@ -444,7 +455,7 @@ fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: Leased) -> Result<Step> 
     let address = go!(recheck_compliance(env, pass, row, &tenant)?);
     let message = go!(render(env, pass, row, &tenant, days_past_due)?);
     let request = go!(provider_request(env, pass, row, &address, &message)?);
-    let Some((attempt, log_id)) = record_intent(env, row, &address, &message.link_id, &message.rendered, env.clock.now())? else {
+    let Some((attempt, log_id)) = record_intent(env, row, &address, (&message.link_id, message.expires), &message.rendered, env.clock.now())? else {
         // The lease was lost (expired and taken): the other holder sends it.
         return Ok(Step::Next);
     };
@@ -568,6 +579,8 @@ fn recheck_compliance(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tena
 struct Message {
     /// The row's random link id the links are signed for.
     link_id: String,
+    /// When the links expire (kept on the row: short tokens do not carry it).
+    expires: DateTime<Utc>,
     rendered: Rendered,
     unsubscribe_url: String,
 }
@@ -582,7 +595,7 @@ fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantN
         None => links::new_link_id().map_err(|e| Error::RandomUnavailable(e.to_string()))?,
     };
     let expires = links::expiry_from(now, pass.expiry_days);
-    let sign = |p: Purpose| links::sign(&env.config.link_key, p, &link_id, expires);
+    let sign = |p: Purpose| links::sign(&env.config.link_key, p, &link_id);
     let (pay_token, unsub_token) = match (sign(Purpose::Pay), sign(Purpose::Unsubscribe)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -597,18 +610,18 @@ fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantN
         unit: tenant.unit.clone().unwrap_or_default(),
         facility: tenant.facility.clone(),
         balance_cents,
-        balance: crate::base::money::format_money(balance_cents),
+        balance: crate::base::money::format_amount(balance_cents, tenant.language, tenant.currency),
         days_past_due,
         due_date: tenant.oldest.map(time::date_string).unwrap_or_default(),
         stage: row.stage.unwrap_or(0),
         payment_link: links::url(&env.config.public_base_url, Purpose::Pay, &pay_token),
         unsubscribe_url: if row.channel == Channel::Email { unsubscribe_url.clone() } else { String::new() },
-        opt_out: templates::opt_out_line(row.channel, Some(&unsubscribe_url)),
+        opt_out: templates::opt_out_line_in(row.channel, tenant.language, Some(&unsubscribe_url)),
     };
     let source = if row.kind == "notice" {
-        let key = (row.stage.unwrap_or(0), row.channel);
+        let key = (row.stage.unwrap_or(0), row.channel, tenant.language, tenant.property_language);
         if let std::collections::hash_map::Entry::Vacant(e) = pass.templates.entry(key) {
-            e.insert(templates::get(env.db, key.0, key.1)?);
+            e.insert(templates::find(env.db, key.0, key.1, key.2, key.3)?);
         }
         pass.templates.get(&key).cloned().flatten().map(|t| (t.subject, t.body))
     } else {
@@ -619,7 +632,7 @@ fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantN
         Some((subject, body)) => templates::render(row.channel, subject.as_deref(), &body, &ctx).map_err(|e| e.to_string()),
     };
     match rendered {
-        Ok(rendered) => Ok(Flow::Go(Message { link_id, rendered, unsubscribe_url })),
+        Ok(rendered) => Ok(Flow::Go(Message { link_id, expires, rendered, unsubscribe_url })),
         Err(reason) => {
             pass.report.failed += 1;
             settle_as(env, row, OutboxState::Failed, &reason, None, now)
@@ -764,7 +777,7 @@ fn record_intent(
     env: &SendEnv<'_>,
     row: &Leased,
     address: &str,
-    link_id: &str,
+    (link_id, link_expires): (&str, DateTime<Utc>),
     rendered: &Rendered,
     now: DateTime<Utc>,
 ) -> Result<Option<(i64, i64)>> {
@@ -775,11 +788,12 @@ fn record_intent(
     };
     db::transaction(env.db, |tx| -> Result<Option<(i64, i64)>> {
         let rows = tx.execute(
-            "UPDATE outbox SET state = 'sending', state_reason = NULL, attempts = attempts + 1, link_id = ?, address = ?,
+            "UPDATE outbox SET state = 'sending', state_reason = NULL, attempts = attempts + 1, link_id = ?, link_expires_at = ?, address = ?,
                     subject = ?, body = ?, encoding = ?, segments = ?, intent_at = ?, leased_until = ?, updated_at = ?
              WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'deferred') RETURNING attempts",
             &[
                 link_id.into(),
+                time::timestamp(link_expires).into(),
                 address.into(),
                 rendered.subject.as_deref().into(),
                 rendered.body.as_str().into(),
