@@ -31,7 +31,6 @@ use e2e::{json, App, FakeServer, Recorded};
 use rentmsg::base::db::{Db, NativeDb};
 use rentmsg::records::consent::{self, ConsentChange, ConsentStatus};
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
