@@ -414,3 +414,16 @@ fn reports_never_add_two_currencies_into_one_figure() {
     assert_eq!(row("ALL-USD")[col("payments_after_notice_cents")], "10000");
     assert_eq!(row("P2")[col("currency")], "CAD");
 }
+
+#[test]
+fn a_supplemental_from_a_template_is_in_the_tenants_language() {
+    let env = Env::new();
+    env.seed();
+    env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in", "evidence": "lease"}));
+    let r = env.send("PATCH", "/api/tenants/T1", Some("application/json"), json!({"language": "es"}).to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body_json());
+    let r = post(&env, "/api/tenants/T1/messages", &json!({"channel": "text", "purpose": "balance_reminder", "template_stage": 1}));
+    assert_eq!(r.status, 201, "{}", r.body_json());
+    let spanish = rentmsg::notices::templates::get_in(&env.db, 1, rentmsg::base::channel::Channel::Text, rentmsg::base::locale::Language::Es).unwrap().unwrap();
+    assert_eq!(r.body_json()["custom_body"], json!(spanish.body), "{}", r.body_json());
+}
