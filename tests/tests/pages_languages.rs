@@ -122,7 +122,10 @@ fn check_text(b: &mut Browser, needles: &[&str]) {
     }
     let width = b.eval("document.documentElement.scrollWidth").unwrap().as_i64().unwrap();
     assert!(width <= 390, "no sideways scrolling on a phone ({width}px)");
-    assert!(b.console_errors().is_empty(), "{:?}", b.console_errors());
+    // A refused form (400) or a bad link (404) is logged by the browser as
+    // a failed load of the document itself; nothing else may fail.
+    let errors: Vec<String> = b.console_errors().into_iter().filter(|e| !e.contains("the server responded with a status of 40")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]
