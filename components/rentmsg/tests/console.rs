@@ -291,7 +291,8 @@ fn reports_count_what_happened_per_property_as_json_csv_and_svg() {
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), rentmsg::staff::reports::CSV_COLUMNS.join(","));
         let rows: Vec<&str> = lines.collect();
-        assert_eq!(rows.len(), 3, "{text}");
+        // P2 bills in CAD: per-currency totals rows follow ALL.
+        assert_eq!(rows.len(), 5, "{text}");
         assert!(rows[1].starts_with("P2,Lakeview,2024-03-01,2024-03-10,1,0,0,1,0,0,0,0,0,0,0,0,0,consent=1"), "{text}");
         assert!(rows[2].starts_with("ALL,"), "{text}");
     }
@@ -372,4 +373,57 @@ fn listing_pages_run_their_statements_without_preparing_them_again() {
         env.get_ok(page);
     }
     assert_eq!(env.db.reprepares() - before, 0, "statements prepared again on the second read of the same pages");
+}
+
+#[test]
+fn reports_never_add_two_currencies_into_one_figure() {
+    let env = Env::new();
+    env.seed();
+    env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in", "evidence": "lease"}));
+    post(&env, "/api/tenants/T1/messages", &json!({"channel": "text", "purpose": "balance_reminder", "body": "Please pay."}));
+    post(&env, "/api/tenants/T2/messages", &json!({"channel": "text", "purpose": "balance_reminder", "body": "Please pay."}));
+    let yesterday = rentmsg::base::time::timestamp(env.now - Duration::days(1));
+    env.db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, created_at = ?", &[yesterday.as_str().into(), yesterday.as_str().into()]).unwrap();
+    env.import_ok("ledger", "tenant_id,date,due_date,kind,amount,reference\nT1,2024-03-10,,payment,100.00,PAY-2\nT2,2024-03-10,,payment,40.00,PAY-3\n");
+    env.db.execute("UPDATE properties SET currency = 'USD'", &[]).unwrap();
+    // One currency: the single figure is the sum, and the split agrees.
+    let r = env.get_ok("/api/reports?from=2024-03-01&to=2024-03-10");
+    assert_eq!(r["currencies"], json!(["USD"]));
+    assert_eq!(r["totals"]["payments_after_notice_cents"], json!(14000));
+    assert_eq!(r["totals"]["payments_after_notice_cents_by_currency"], json!({"USD": 14000}));
+    // P2 bills in Canadian dollars: no single money total any more.
+    env.db.execute("UPDATE properties SET currency = 'CAD' WHERE property_id = 'P2'", &[]).unwrap();
+    let r = env.get_ok("/api/reports?from=2024-03-01&to=2024-03-10");
+    assert_eq!(r["currencies"], json!(["CAD", "USD"]));
+    assert_eq!(r["totals"]["payments_after_notice_cents"], json!(null), "{r}");
+    assert_eq!(r["totals"]["payments_after_notice_cents_by_currency"], json!({"USD": 10000, "CAD": 4000}));
+    assert_eq!(r["totals"]["payments_after_notice"], json!(2), "counts still add up");
+    let p2 = r["properties"].as_array().unwrap().iter().find(|p| p["property_id"] == json!("P2")).unwrap();
+    assert_eq!((p2["currency"].clone(), p2["payments_after_notice_cents"].clone()), (json!("CAD"), json!(4000)));
+    assert_eq!(p2["payments_after_notice_cents_by_currency"], json!({"CAD": 4000}));
+    // One property alone is one currency again.
+    let only = env.get_ok("/api/reports?from=2024-03-01&to=2024-03-10&property_id=P2");
+    assert_eq!(only["totals"]["payments_after_notice_cents"], json!(4000));
+    // CSV: the ALL row leaves the money cell empty; a totals row per currency.
+    let csv = String::from_utf8(env.get("/api/reports?from=2024-03-01&to=2024-03-10&format=csv").body).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| rentmsg::staff::reports::CSV_COLUMNS.iter().position(|c| *c == name).unwrap();
+    let row = |id: &str| rows.iter().find(|r| r[0] == id).unwrap_or_else(|| panic!("no {id} row in {csv}"));
+    assert_eq!(row("ALL")[col("payments_after_notice_cents")], "", "{csv}");
+    assert_eq!((row("ALL-CAD")[col("payments_after_notice_cents")], row("ALL-CAD")[col("currency")]), ("4000", "CAD"));
+    assert_eq!(row("ALL-USD")[col("payments_after_notice_cents")], "10000");
+    assert_eq!(row("P2")[col("currency")], "CAD");
+}
+
+#[test]
+fn a_supplemental_from_a_template_is_in_the_tenants_language() {
+    let env = Env::new();
+    env.seed();
+    env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in", "evidence": "lease"}));
+    let r = env.send("PATCH", "/api/tenants/T1", Some("application/json"), json!({"language": "es"}).to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body_json());
+    let r = post(&env, "/api/tenants/T1/messages", &json!({"channel": "text", "purpose": "balance_reminder", "template_stage": 1}));
+    assert_eq!(r.status, 201, "{}", r.body_json());
+    let spanish = rentmsg::notices::templates::get_in(&env.db, 1, rentmsg::base::channel::Channel::Text, rentmsg::base::locale::Language::Es).unwrap().unwrap();
+    assert_eq!(r.body_json()["custom_body"], json!(spanish.body), "{}", r.body_json());
 }

@@ -377,7 +377,7 @@ fn a_promise_from_the_page_pauses_notices_and_a_bad_one_is_explained() {
     let path = format!("/pay/{}/promise", f.tokens["A"]);
     let r = call(&f.db, &http, now(), "POST", &path, b"date=2024-06-30&amount=", &[]);
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("The promised date must be no later than 2024-06-19."), "{}", r.text());
+    assert!(r.text().contains("The promised date must be no later than June 19, 2024."), "{}", r.text());
     assert!(r.text().contains(r#"value="2024-06-30""#), "the form keeps what was typed");
     let r = call(&f.db, &http, now(), "POST", &path, b"date=2024-06-07&amount=5000", &[]);
     assert_eq!(r.status, 400);

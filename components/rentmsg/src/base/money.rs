@@ -104,6 +104,28 @@ pub fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     Ok(if negative { -cents } else { cents })
 }
 
+/// Parse an amount as a reader of `lang` types it into a form: a `$`
+/// before or after is ignored; French also writes a decimal comma and
+/// groups with spaces (`150,00`, `1 234,56`). `150.00` reads the same in
+/// every language. In French a comma followed by three digits (`1,234`)
+/// is refused: it could be either mark.
+pub fn parse_cents_in(text: &str, lang: Language) -> Result<i64, MoneyError> {
+    let t = text.trim().trim_start_matches('$').trim_end_matches('$').trim();
+    if lang != Language::Fr {
+        return parse_cents(t);
+    }
+    let compact: String = t.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}')).collect();
+    if compact.contains('.') {
+        return parse_cents(&compact);
+    }
+    match compact.split_once(',') {
+        None => parse_cents(&compact),
+        Some((whole, frac)) if (1..=2).contains(&frac.len()) && !frac.contains(',') => parse_cents(&format!("{whole}.{frac}")),
+        Some((_, frac)) if frac.len() > 2 && frac.bytes().all(|b| b.is_ascii_digit()) => Err(MoneyError::TooManyDecimals(t.to_owned())),
+        Some(_) => Err(MoneyError::NotANumber(t.to_owned())),
+    }
+}
+
 /// Format cents as English-speaking US readers read money: `$1,234.56`,
 /// `-$5.00` (the staff API and console). Without the `$` the text parses back
 /// with [`parse_cents`] (US digit grouping is accepted there).
@@ -207,6 +229,26 @@ mod tests {
         assert_eq!(format_money(123_456), "$1,234.56");
         assert_eq!(format_money(100_000_000), "$1,000,000.00");
         assert_eq!(format_money(-500), "-$5.00");
+    }
+
+    #[test]
+    fn french_readers_type_a_decimal_comma() {
+        use Language::*;
+        for (text, lang, want) in [
+            ("150,00", Fr, Ok(15_000)),
+            ("150.00", Fr, Ok(15_000)),
+            ("150,5", Fr, Ok(15_050)),
+            ("1 234,56", Fr, Ok(123_456)),
+            ("1\u{a0}234,56 $", Fr, Ok(123_456)),
+            ("150", Fr, Ok(15_000)),
+            ("150.00", En, Ok(15_000)),
+            ("$150.00", Es, Ok(15_000)),
+            ("150,00", En, Err(MoneyError::BadGrouping("150,00".into()))),
+            ("1,234", Fr, Err(MoneyError::TooManyDecimals("1,234".into()))),
+            ("1,2,3", Fr, Err(MoneyError::NotANumber("1,2,3".into()))),
+        ] {
+            assert_eq!(parse_cents_in(text, lang), want, "{text:?} {lang}");
+        }
     }
 
     #[test]

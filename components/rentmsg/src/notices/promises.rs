@@ -24,6 +24,7 @@ use crate::base::db::{self, Db, Row};
 use crate::base::error::{Error, Result};
 use crate::records::tenants::{self, TenantStatus};
 use crate::base::time;
+use crate::base::locale::Language;
 use crate::notices::pauses::{self, Pause, PauseKind};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -199,6 +200,54 @@ pub fn record(
     now: DateTime<Utc>,
 ) -> Result<Promise> {
     record_new(db, &NewPromise { tenant_id, amount_cents, date, source, actor, contact: None }, now)
+}
+
+/// Why a promise made on the payment page is refused, for the tenant's
+/// own words ([`refusal_text`]); the staff API keeps the English errors of
+/// [`record_in_tx`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account is on stop status.
+    Stop,
+    /// The date is before the first allowed one (written out).
+    TooEarly(String),
+    /// The date is after the last allowed one (written out).
+    TooLate(String),
+    /// Nothing is owed.
+    Settled,
+    /// Zero or less.
+    NotPositive,
+    /// More than the balance (formatted).
+    OverBalance(String),
+    /// Anything else (the page changed under the form).
+    Other,
+}
+
+/// What the tenant reads when a promise is refused, in `lang`.
+pub fn refusal_text(lang: Language, r: &Refusal) -> String {
+    match (lang, r) {
+        (Language::En, Refusal::Stop) => "This account does not take promises online. Please call the office.".into(),
+        (Language::Es, Refusal::Stop) => "Esta cuenta no acepta promesas en línea. Llame a la oficina.".into(),
+        (Language::Fr, Refusal::Stop) => "Ce compte n'accepte pas les promesses en ligne. Veuillez appeler le bureau.".into(),
+        (Language::En, Refusal::TooEarly(d)) => format!("The promised date must be today ({d}) or later."),
+        (Language::Es, Refusal::TooEarly(d)) => format!("La fecha prometida debe ser hoy ({d}) o posterior."),
+        (Language::Fr, Refusal::TooEarly(d)) => format!("La date promise doit être aujourd'hui ({d}) ou plus tard."),
+        (Language::En, Refusal::TooLate(d)) => format!("The promised date must be no later than {d}."),
+        (Language::Es, Refusal::TooLate(d)) => format!("La fecha prometida no puede ser posterior al {d}."),
+        (Language::Fr, Refusal::TooLate(d)) => format!("La date promise doit être au plus tard le {d}."),
+        (Language::En, Refusal::Settled) => "The balance is settled: there is nothing to promise.".into(),
+        (Language::Es, Refusal::Settled) => "El saldo está al día: no hay nada que prometer.".into(),
+        (Language::Fr, Refusal::Settled) => "Le solde est réglé : il n'y a rien à promettre.".into(),
+        (Language::En, Refusal::NotPositive) => "The promised amount must be more than 0.".into(),
+        (Language::Es, Refusal::NotPositive) => "El monto prometido debe ser mayor que 0.".into(),
+        (Language::Fr, Refusal::NotPositive) => "Le montant promis doit être supérieur à 0.".into(),
+        (Language::En, Refusal::OverBalance(b)) => format!("The promised amount must not be more than the balance ({b})."),
+        (Language::Es, Refusal::OverBalance(b)) => format!("El monto prometido no puede superar el saldo ({b})."),
+        (Language::Fr, Refusal::OverBalance(b)) => format!("Le montant promis ne peut pas dépasser le solde ({b})."),
+        (Language::En, Refusal::Other) => "The promise could not be recorded. Please reload the page and try again.".into(),
+        (Language::Es, Refusal::Other) => "No se pudo registrar la promesa. Vuelva a cargar la página e inténtelo de nuevo.".into(),
+        (Language::Fr, Refusal::Other) => "La promesse n'a pas pu être enregistrée. Veuillez recharger la page et réessayer.".into(),
+    }
 }
 
 /// [`record`] with the contact that carried the promise.

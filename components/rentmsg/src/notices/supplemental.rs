@@ -67,7 +67,12 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
             if req.subject.is_some() {
                 return Err(Error::Invalid("a template brings its own subject; leave subject out".into()));
             }
-            let t = templates::get(db, stage, req.channel)?
+            // The tenant's language first, as the scheduled notices choose.
+            let tenant = tenants::require(db, req.tenant_id)?;
+            let property = tenants::property(db, &tenant.property_id)?;
+            let reader = tenants::language_of(&tenant, property.as_ref());
+            let home = property.as_ref().map(|p| p.language()).unwrap_or_default();
+            let t = templates::find(db, stage, req.channel, reader, home)?
                 .ok_or_else(|| Error::Invalid(format!("no {} template for stage {stage}", req.channel.as_str())))?;
             (t.subject, t.body)
         }

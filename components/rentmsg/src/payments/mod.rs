@@ -151,10 +151,10 @@ pub fn handle(env: &PayEnv<'_>, req: &Request) -> Result<Response> {
     match (action, method.as_str()) {
         ("", "GET" | "HEAD") => page_route(env, req, token, method == "GET"),
         ("", _) => not_allowed("GET"),
-        ("checkout", "POST") => checkout_route(env, token),
+        ("checkout", "POST") => checkout_route(env, req, token),
         ("promise", "POST") => promise_route(env, req, token),
         ("checkout" | "promise", _) => not_allowed("POST"),
-        _ => invalid_link(),
+        _ => invalid_link_in(asked_language(req).unwrap_or_default()),
     }
 }
 
@@ -195,7 +195,13 @@ fn account(env: &PayEnv<'_>, token: &str) -> Result<Option<Account>> {
     }))
 }
 
-fn view(env: &PayEnv<'_>, a: &Account, token: &str, lang: Language) -> Result<PageView> {
+/// `?lang=xx` (or `&lang=xx` after `lead`) when the reader switched: forms
+/// and redirects keep the language they chose.
+fn lang_query(asked: Option<Language>, lead: char) -> String {
+    asked.map(|l| format!("{lead}lang={}", l.as_str())).unwrap_or_default()
+}
+
+fn view(env: &PayEnv<'_>, a: &Account, token: &str, lang: Language, asked: Option<Language>) -> Result<PageView> {
     let today = time::local_date(env.now, a.zone);
     let currency = a.currency.unwrap_or_else(|| env.config.currency.parse().unwrap_or_default());
     let money = |c: i64| format_amount(c, lang, currency);
@@ -233,8 +239,8 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str, lang: Language) -> Result<Pa
                 overdue: c.due_date < today,
             })
             .collect(),
-        checkout_action: format!("/pay/{token}/checkout"),
-        promise_action: format!("/pay/{token}/promise"),
+        checkout_action: format!("/pay/{token}/checkout{}", lang_query(asked, '?')),
+        promise_action: format!("/pay/{token}/promise{}", lang_query(asked, '?')),
         min_date: time::date_string(min),
         max_date: time::date_string(max),
         max_date_text: long_date(lang, max),
@@ -310,7 +316,7 @@ fn page_route(env: &PayEnv<'_>, req: &Request, token: &str, log: bool) -> Result
         log_open(env, &a, req.client_addr.as_deref())?;
     }
     let lang = asked.unwrap_or(a.language);
-    let mut v = view(env, &a, token, lang)?;
+    let mut v = view(env, &a, token, lang, asked)?;
     for pair in req.query().split('&') {
         match pair {
             "paid=1" => v.notice = Some(thanks(lang, if v.settled { Thanks::Received } else { Thanks::Processing }).into()),
@@ -344,30 +350,53 @@ fn thanks(lang: Language, which: Thanks) -> &'static str {
     }
 }
 
-fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
-    let Some(a) = account(env, token)? else { return invalid_link() };
+/// The checkout's refusal pages: `(title, text)` in `lang`.
+fn checkout_words(lang: Language, which: CheckoutTrouble, office: &str) -> (&'static str, String) {
+    match (lang, which) {
+        (Language::En, CheckoutTrouble::Stop) => ("Online payment not accepted", format!("Online payment is not accepted for this account. Please call {office}.")),
+        (Language::Es, CheckoutTrouble::Stop) => ("Pago en línea no aceptado", format!("Esta cuenta no acepta pagos en línea. Llame a {office}.")),
+        (Language::Fr, CheckoutTrouble::Stop) => ("Paiement en ligne non accepté", format!("Le paiement en ligne n'est pas accepté pour ce compte. Veuillez appeler {office}.")),
+        (Language::En, CheckoutTrouble::Off) => ("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.".into()),
+        (Language::Es, CheckoutTrouble::Off) => ("Pago en línea no disponible", "El pago en línea no está disponible en este momento. Inténtelo más tarde o llame a la oficina.".into()),
+        (Language::Fr, CheckoutTrouble::Off) => ("Paiement en ligne indisponible", "Le paiement en ligne n'est pas disponible pour le moment. Réessayez plus tard ou appelez le bureau.".into()),
+        (Language::En, CheckoutTrouble::Failed) => ("Payment not started", "We could not start the payment just now. Please try again in a moment.".into()),
+        (Language::Es, CheckoutTrouble::Failed) => ("Pago no iniciado", "No pudimos iniciar el pago en este momento. Inténtelo de nuevo en unos instantes.".into()),
+        (Language::Fr, CheckoutTrouble::Failed) => ("Paiement non commencé", "Nous n'avons pas pu commencer le paiement pour le moment. Veuillez réessayer dans un instant.".into()),
+    }
+}
+
+/// Why no checkout was started.
+#[derive(Clone, Copy)]
+enum CheckoutTrouble {
+    Stop,
+    Off,
+    Failed,
+}
+
+fn checkout_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Response> {
+    let asked = asked_language(req);
+    let Some(a) = account(env, token)? else { return invalid_link_in(asked.unwrap_or_default()) };
+    let lang = asked.unwrap_or(a.language);
     // Absolute for the provider; relative for our own pages.
-    let page_url = links::url(&env.config.public_base_url, Purpose::Pay, token);
-    let back = format!("/pay/{token}");
+    let page_url = format!("{}{}", links::url(&env.config.public_base_url, Purpose::Pay, token), lang_query(asked, '?'));
+    let back = format!("/pay/{token}{}", lang_query(asked, '?'));
     let notice = serde_json::json!({ "notice_id": a.target.outbox_id });
     if a.tenant.status == TenantStatus::Stop {
         let contact = crate::records::help_contact::get(env.db, &a.property_id)?;
-        let text = format!(
-            "Online payment is not accepted for this account. Please call {}.",
-            contact.unwrap_or_else(|| format!("the {} office", a.facility))
-        );
-        return Ok(html(409, page::render_message("Online payment not accepted", &text, Some(&back))?, "checkout_refused_stop", notice));
+        let office = contact.unwrap_or_else(|| match lang {
+            Language::En => format!("the {} office", a.facility),
+            Language::Es => format!("la oficina de {}", a.facility),
+            Language::Fr => format!("le bureau de {}", a.facility),
+        });
+        let (title, text) = checkout_words(lang, CheckoutTrouble::Stop, &office);
+        return Ok(html(409, page::render_message_in(lang, title, &text, Some(&back))?, "checkout_refused_stop", notice));
     }
     if a.summary.balance_cents <= 0 {
-        return Ok(redirect(&format!("/pay/{token}"), "checkout_nothing_owed", notice));
+        return Ok(redirect(&back, "checkout_nothing_owed", notice));
     }
     if env.config.secret_key.is_empty() {
-        return Ok(html(
-            503,
-            page::render_message("Online payment unavailable", "Online payment is not available just now. Please try again later or call the office.", Some(&back))?,
-            "checkout_not_configured",
-            notice,
-        ));
+        let (title, text) = checkout_words(lang, CheckoutTrouble::Off, "");
+        return Ok(html(503, page::render_message_in(lang, title, &text, Some(&back))?, "checkout_not_configured", notice));
     }
     let amount = a.summary.balance_cents;
     let product = match &a.tenant.unit {
@@ -379,7 +408,7 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
         // The property's currency wins over the configured default.
         currency: a.currency.map_or_else(|| env.config.currency.clone(), |c| c.code().to_ascii_lowercase()),
         product_name: product,
-        success_url: format!("{page_url}?paid=1"),
+        success_url: if asked.is_some() { format!("{page_url}&paid=1") } else { format!("{page_url}?paid=1") },
         cancel_url: page_url.clone(),
         tenant_id: a.tenant.tenant_id.clone(),
         notice_id: a.target.outbox_id,
@@ -388,9 +417,10 @@ fn checkout_route(env: &PayEnv<'_>, token: &str) -> Result<Response> {
     };
     let http_request = checkout::build(&env.config.api_base, &env.config.secret_key, &request);
     let failed = |what: &'static str, detail: String| -> Result<Response> {
+        let (title, text) = checkout_words(lang, CheckoutTrouble::Failed, "");
         let mut r = html(
             502,
-            page::render_message("Payment not started", "We could not start the payment just now. Please try again in a moment.", Some(&back))?,
+            page::render_message_in(lang, title, &text, Some(&back))?,
             what,
             serde_json::json!({ "notice_id": a.target.outbox_id, "detail": detail }),
         );
@@ -428,40 +458,96 @@ type Typed = (String, String);
 /// The form refused: what was typed and why.
 type FormRefusal = (String, String, String);
 
-/// Read the promise form: `date` (YYYY-MM-DD) and optional `amount`.
-fn promise_form(body: &[u8]) -> std::result::Result<(Typed, NaiveDate, Option<i64>), FormRefusal> {
-    let form = crate::base::form::parse(body).map_err(|e| (String::new(), String::new(), e.to_string()))?;
+/// The promise form's own complaints, in `lang`.
+fn form_words(lang: Language, which: FormTrouble) -> &'static str {
+    match (lang, which) {
+        (Language::En, FormTrouble::NoDate) => "Please choose the date you will pay.",
+        (Language::Es, FormTrouble::NoDate) => "Elija la fecha en que pagará.",
+        (Language::Fr, FormTrouble::NoDate) => "Veuillez choisir la date à laquelle vous paierez.",
+        (Language::En, FormTrouble::BadDate) => "Please give the date as YYYY-MM-DD.",
+        (Language::Es, FormTrouble::BadDate) => "Escriba la fecha como AAAA-MM-DD.",
+        (Language::Fr, FormTrouble::BadDate) => "Veuillez écrire la date au format AAAA-MM-JJ.",
+        (Language::En, FormTrouble::BadAmount) => "Please give the amount in dollars and cents, like 150.00.",
+        (Language::Es, FormTrouble::BadAmount) => "Escriba el monto en dólares y centavos, por ejemplo 150.00.",
+        (Language::Fr, FormTrouble::BadAmount) => "Veuillez écrire le montant en dollars et en cents, par exemple 150,00.",
+        (Language::En, FormTrouble::TooLarge) => "The form is too large.",
+        (Language::Es, FormTrouble::TooLarge) => "El formulario es demasiado grande.",
+        (Language::Fr, FormTrouble::TooLarge) => "Le formulaire est trop volumineux.",
+        (Language::En, FormTrouble::Unreadable) => "The form could not be read. Please try again.",
+        (Language::Es, FormTrouble::Unreadable) => "No se pudo leer el formulario. Inténtelo de nuevo.",
+        (Language::Fr, FormTrouble::Unreadable) => "Le formulaire n'a pas pu être lu. Veuillez réessayer.",
+    }
+}
+
+/// What is wrong with the promise form as sent.
+#[derive(Clone, Copy)]
+enum FormTrouble {
+    NoDate,
+    BadDate,
+    BadAmount,
+    TooLarge,
+    Unreadable,
+}
+
+/// Read the promise form: `date` (YYYY-MM-DD) and optional `amount`, typed
+/// as a reader of `lang` types amounts (`150,00` in French).
+fn promise_form(body: &[u8], lang: Language) -> std::result::Result<(Typed, NaiveDate, Option<i64>), FormRefusal> {
+    let form = crate::base::form::parse(body).map_err(|_| (String::new(), String::new(), form_words(lang, FormTrouble::Unreadable).to_owned()))?;
     let date_text = form.get("date").unwrap_or_default().trim().to_owned();
     let amount_text = form.get("amount").unwrap_or_default().trim().to_owned();
     let keep = |msg: String| (date_text.clone(), amount_text.clone(), msg);
     if date_text.is_empty() {
-        return Err(keep("Please choose the date you will pay.".into()));
+        return Err(keep(form_words(lang, FormTrouble::NoDate).into()));
     }
-    let date = time::parse_date(&date_text).map_err(|_| keep("Please give the date as YYYY-MM-DD.".into()))?;
+    let date = time::parse_date(&date_text).map_err(|_| keep(form_words(lang, FormTrouble::BadDate).into()))?;
     let amount = if amount_text.is_empty() {
         None
     } else {
-        Some(crate::base::money::parse_cents(amount_text.trim_start_matches('$')).map_err(|_| keep("Please give the amount in dollars and cents, like 150.00.".into()))?)
+        Some(crate::base::money::parse_cents_in(&amount_text, lang).map_err(|_| keep(form_words(lang, FormTrouble::BadAmount).into()))?)
     };
     Ok(((date_text.clone(), amount_text.clone()), date, amount))
 }
 
 fn promise_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Response> {
-    let Some(a) = account(env, token)? else { return invalid_link() };
+    let asked = asked_language(req);
+    let Some(a) = account(env, token)? else { return invalid_link_in(asked.unwrap_or_default()) };
+    let lang = asked.unwrap_or(a.language);
     let refuse = |date: String, amount: String, msg: String, status: u16| -> Result<Response> {
-        let mut v = view(env, &a, token, a.language)?;
+        let mut v = view(env, &a, token, lang, asked)?;
         v.error = Some(msg);
         v.form_date = date;
         v.form_amount = amount;
         Ok(html(status, page::render_page(&v)?, "promise_refused", serde_json::json!({ "notice_id": a.target.outbox_id })))
     };
     if req.body.len() > MAX_FORM_BYTES {
-        return refuse(String::new(), String::new(), "The form is too large.".into(), 413);
+        return refuse(String::new(), String::new(), form_words(lang, FormTrouble::TooLarge).into(), 413);
     }
-    let ((date_text, amount_text), date, amount) = match promise_form(&req.body) {
+    let ((date_text, amount_text), date, amount) = match promise_form(&req.body, lang) {
         Ok(x) => x,
         Err((d, m, msg)) => return refuse(d, m, msg, 400),
     };
+    // The same checks as the promise itself makes, first, so the tenant
+    // reads why in their own language (the record's errors are staff English).
+    let currency = a.currency.unwrap_or_else(|| env.config.currency.parse().unwrap_or_default());
+    let (first, last) = promises::allowed_dates(env.db, a.zone, env.now)?;
+    let refusal = if a.tenant.status == TenantStatus::Stop {
+        Some((promises::Refusal::Stop, 409))
+    } else if a.summary.balance_cents <= 0 {
+        Some((promises::Refusal::Settled, 409))
+    } else if date < first {
+        Some((promises::Refusal::TooEarly(long_date(lang, first)), 400))
+    } else if date > last {
+        Some((promises::Refusal::TooLate(long_date(lang, last)), 400))
+    } else if amount.is_some_and(|c| c <= 0) {
+        Some((promises::Refusal::NotPositive, 400))
+    } else if amount.is_some_and(|c| c > a.summary.balance_cents) {
+        Some((promises::Refusal::OverBalance(format_amount(a.summary.balance_cents, lang, currency)), 400))
+    } else {
+        None
+    };
+    if let Some((why, status)) = refusal {
+        return refuse(date_text, amount_text, promises::refusal_text(lang, &why), status);
+    }
     let contact = a.target.address.as_deref().map(|addr| (a.target.channel, addr));
     let recorded = promises::record_new(
         env.db,
@@ -477,18 +563,11 @@ fn promise_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Respons
     );
     match recorded {
         // Relative: back to the page on whatever host served it.
-        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1"), "promise", serde_json::json!({ "notice_id": a.target.outbox_id, "promise_id": p.id }))),
-        Err(Error::Invalid(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 400),
-        Err(Error::Conflict(m)) => refuse(date_text, amount_text, format!("{}.", capitalise(&m)), 409),
+        Ok(p) => Ok(redirect(&format!("/pay/{token}?promised=1{}", lang_query(asked, '&')), "promise", serde_json::json!({ "notice_id": a.target.outbox_id, "promise_id": p.id }))),
+        // Checked above; only a change between the two reads gets here.
+        Err(Error::Invalid(_)) => refuse(date_text, amount_text, promises::refusal_text(lang, &promises::Refusal::Other), 400),
+        Err(Error::Conflict(_)) => refuse(date_text, amount_text, promises::refusal_text(lang, &promises::Refusal::Other), 409),
         Err(e) => Err(e),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 

@@ -21,6 +21,14 @@
 //!   `promises_broken`: promises settled as kept or broken in the range;
 //! - `payments_after_notice` / `_cents`: ledger payments dated in the range
 //!   made within 30 days after a message was sent to the tenant.
+//!
+//! Money is never added across currencies. Each property row carries its
+//! property's `currency`, and `payments_after_notice_cents_by_currency`
+//! splits the cents by ISO code (`{"USD": ..., "CAD": ...}`) on every row
+//! and in the totals. `payments_after_notice_cents` stays the single figure
+//! of a single-currency report; when the report covers properties in more
+//! than one currency the totals' figure is `null` (JSON) or empty (CSV),
+//! and the CSV adds one `ALL-<code>` totals row per currency.
 
 use crate::base::db::{Db, Value};
 use crate::base::error::{Error, Result};
@@ -89,8 +97,12 @@ pub struct Counts {
     pub promises_broken: i64,
     /// Payments within 30 days after a message.
     pub payments_after_notice: i64,
-    /// Their total, in cents.
-    pub payments_after_notice_cents: i64,
+    /// Their total, in cents; `None` (null) only in totals over more
+    /// than one currency, where one figure would add unlike money.
+    pub payments_after_notice_cents: Option<i64>,
+    /// Their total in cents per currency (ISO code): the one figure to use
+    /// when properties bill in different currencies.
+    pub payments_after_notice_cents_by_currency: BTreeMap<String, i64>,
 }
 
 impl Counts {
@@ -110,7 +122,13 @@ impl Counts {
         self.promises_kept += o.promises_kept;
         self.promises_broken += o.promises_broken;
         self.payments_after_notice += o.payments_after_notice;
-        self.payments_after_notice_cents += o.payments_after_notice_cents;
+        for (k, v) in &o.payments_after_notice_cents_by_currency {
+            *self.payments_after_notice_cents_by_currency.entry(k.clone()).or_default() += v;
+        }
+        self.payments_after_notice_cents = match (self.payments_after_notice_cents, o.payments_after_notice_cents) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
     }
 }
 
@@ -121,6 +139,8 @@ pub struct PropertyReport {
     pub property_id: String,
     /// Its name.
     pub property_name: String,
+    /// The property's currency (ISO code): its money figures are in it.
+    pub currency: String,
     /// The property's own figures, flattened into its row.
     #[serde(flatten)]
     pub counts: Counts,
@@ -137,7 +157,10 @@ pub struct Report {
     pub property_id: Option<String>,
     /// Per property (every property, zeros included), in id order.
     pub properties: Vec<PropertyReport>,
-    /// All properties together.
+    /// The currencies of the properties covered (ISO codes, sorted); more
+    /// than one means the totals' single money figure is null.
+    pub currencies: Vec<String>,
+    /// All properties together (money split by currency).
     pub totals: Counts,
 }
 
@@ -154,7 +177,7 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
     };
     let mut by: BTreeMap<String, PropertyReport> = BTreeMap::new();
     for r in db
-        .execute("SELECT property_id, name FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", std::slice::from_ref(&prop))?
+        .execute("SELECT property_id, name, currency FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", std::slice::from_ref(&prop))?
         .iter()
     {
         let id = r.string("property_id")?;
@@ -164,7 +187,13 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
         if !q.scope.allows_property(&id) {
             continue;
         }
-        by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, counts: Counts::default() });
+        let currency = r.opt_string("currency")?.unwrap_or_else(|| crate::base::locale::Currency::default().code().to_owned());
+        let counts = Counts {
+            payments_after_notice_cents: Some(0),
+            payments_after_notice_cents_by_currency: BTreeMap::from([(currency.clone(), 0)]),
+            ..Counts::default()
+        };
+        by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, currency, counts });
     }
     if q.property_id.is_some() && by.is_empty() {
         return Err(Error::NotFound(format!("property `{}` not found", q.property_id.as_deref().unwrap_or_default())));
@@ -276,21 +305,28 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
         ]),
     )?;
     for r in payments.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.payments_after_notice = r.i64("n")?;
-            c.payments_after_notice_cents = r.i64("cents")?;
+        if let Some(p) = by.get_mut(r.str("property_id")?) {
+            let cents = r.i64("cents")?;
+            p.counts.payments_after_notice = r.i64("n")?;
+            p.counts.payments_after_notice_cents = Some(cents);
+            p.counts.payments_after_notice_cents_by_currency = BTreeMap::from([(p.currency.clone(), cents)]);
         }
     }
     let properties: Vec<PropertyReport> = by.into_values().collect();
-    let mut totals = Counts::default();
+    let currencies: Vec<String> = properties.iter().map(|p| p.currency.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut totals = Counts { payments_after_notice_cents: Some(0), ..Counts::default() };
     for p in &properties {
         totals.add(&p.counts);
+    }
+    if currencies.len() > 1 {
+        totals.payments_after_notice_cents = None;
     }
     Ok(Report {
         from: time::date_string(q.from),
         to: time::date_string(q.to),
         property_id: q.property_id.clone(),
         properties,
+        currencies,
         totals,
     })
 }
@@ -315,9 +351,10 @@ pub const CSV_COLUMNS: &[&str] = &[
     "payments_after_notice",
     "payments_after_notice_cents",
     "blocked_by_reason",
+    "currency",
 ];
 
-fn csv_row(id: &str, name: &str, r: &Report, c: &Counts) -> Vec<String> {
+fn csv_row(id: &str, name: &str, r: &Report, c: &Counts, currency: &str) -> Vec<String> {
     let reasons: Vec<String> = c.blocked_by_reason.iter().map(|(k, v)| format!("{k}={v}")).collect();
     vec![
         id.to_owned(),
@@ -336,8 +373,9 @@ fn csv_row(id: &str, name: &str, r: &Report, c: &Counts) -> Vec<String> {
         c.promises_kept.to_string(),
         c.promises_broken.to_string(),
         c.payments_after_notice.to_string(),
-        c.payments_after_notice_cents.to_string(),
+        c.payments_after_notice_cents.map(|n| n.to_string()).unwrap_or_default(),
         reasons.join("; "),
+        currency.to_owned(),
     ]
 }
 
@@ -357,9 +395,21 @@ pub fn to_csv(r: &Report) -> Result<Vec<u8>> {
     let err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
     w.write_record(CSV_COLUMNS).map_err(err)?;
     for p in &r.properties {
-        w.write_record(csv_row(&p.property_id, &p.property_name, r, &p.counts).into_iter().map(cell)).map_err(err)?;
+        w.write_record(csv_row(&p.property_id, &p.property_name, r, &p.counts, &p.currency).into_iter().map(cell)).map_err(err)?;
     }
-    w.write_record(csv_row("ALL", "All properties", r, &r.totals).into_iter().map(cell)).map_err(err)?;
+    let single = if r.currencies.len() == 1 { r.currencies[0].as_str() } else { "" };
+    w.write_record(csv_row("ALL", "All properties", r, &r.totals, single).into_iter().map(cell)).map_err(err)?;
+    if r.currencies.len() > 1 {
+        // One totals row per currency: its money figures and its counts.
+        for code in &r.currencies {
+            let mut t = Counts { payments_after_notice_cents: Some(0), ..Counts::default() };
+            for p in r.properties.iter().filter(|p| &p.currency == code) {
+                t.add(&p.counts);
+            }
+            let row = csv_row(&format!("ALL-{code}"), &format!("All {code} properties"), r, &t, code);
+            w.write_record(row.into_iter().map(cell)).map_err(err)?;
+        }
+    }
     w.into_inner().map_err(|e| Error::Corrupt(format!("writing CSV: {e}")))
 }
 

@@ -206,6 +206,14 @@
     add("Time zone", v.time_zone);
     add("Consent", v.consent);
     add("Exclusion status", v.exclusion_status);
+    // The language notices, pages and replies use; staff change it here.
+    const langSel = el("select", { id: "tenant-language", on: { change: () => setLanguage(langSel.value) } });
+    for (const [code, name] of [["en", "English"], ["es", "Español"], ["fr", "Français"]]) {
+      langSel.append(el("option", { value: code, text: name }));
+    }
+    langSel.value = v.language;
+    facts.append(el("dt", {}, el("label", { for: "tenant-language", text: "Language" })),
+      el("dd", {}, langSel, el("span", { text: v.language_source === "tenant" ? " (the tenant's own)" : " (the property's default)" })));
 
     const num = clear($("call-number"));
     for (const p of v.contact_points.filter((p) => p.channel === "phone")) {
@@ -408,6 +416,15 @@
     if (r.status !== 200) return fail(errorOf(r));
     await openTenant(v.tenant_id);
     say("Exclusions saved.");
+  }
+
+  async function setLanguage(language) {
+    fail("");
+    const v = state.tenant;
+    const r = await api("PATCH", "/api/tenants/" + encodeURIComponent(v.tenant_id), { language });
+    if (r.status !== 200) return fail(errorOf(r));
+    await openTenant(v.tenant_id);
+    say("Language set.");
   }
 
   async function setPointExclusion(ev, kind, on, reasonId) {
