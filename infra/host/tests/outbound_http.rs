@@ -90,3 +90,74 @@ async fn service_chaining_reaches_private_components_it_names() {
     // The private component has no public route.
     assert_eq!(app.get("/any/path").await.0, 404);
 }
+
+/// One component instance keeps several outgoing requests in flight: the
+/// host runs each `outgoing-handler.handle` as its own task, so the send
+/// pass (one instance, one thread, a `wasi:io/poll` over its requests) gets
+/// answers that overlap. The real app's `outbound-send` cron tick sends to a
+/// fake provider that holds each request 500 ms; the fake counts how many
+/// it holds at once.
+#[test]
+fn one_instance_keeps_several_outgoing_requests_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const TENANTS: usize = 6;
+    let (held, max_held) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (h, m) = (held.clone(), max_held.clone());
+    let sms = FakeServer::start(move |r| {
+        let now = h.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        h.fetch_sub(1, Ordering::SeqCst);
+        let to = r.form_field("To").unwrap_or_default();
+        (201, "application/json".into(), format!(r#"{{"sid":"SM{}","status":"queued"}}"#, to.trim_start_matches('+')))
+    });
+    let app = e2e::App::builder()
+        .variable("public_base_url", "http://rent.example")
+        .variable("sms_api_base", sms.base.as_str())
+        .variable("sms_account_sid", "AC00000000000000000000000000000009")
+        .variable("sms_auth_token", "host-test-token")
+        .variable("sms_from", "+15005550006")
+        // A start every 100 ms against 500 ms answers: about five at once.
+        .variable("send_rate_per_minute", "600")
+        .start();
+    let zone = e2e::zone_at_local_hour(12);
+    let (s, b) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{zone},,GB\n"));
+    assert_eq!(s, 200, "{b}");
+    let due = (chrono::Utc::now() - chrono::Duration::days(12)).format("%Y-%m-%d").to_string();
+    let mut csv = String::from("tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n");
+    let mut ledger = String::from("tenant_id,date,due_date,kind,amount,reference\n");
+    for i in 0..TENANTS {
+        csv.push_str(&format!("t{i},P1,Tenant {i},U{i},07911 {:06},,,,,,GB,,\n", 100_000 + i));
+        ledger.push_str(&format!("t{i},{due},{due},charge,950.00,RENT\n"));
+    }
+    assert_eq!(app.import("tenants", &csv).0, 200);
+    assert_eq!(app.import("ledger", &ledger).0, 200);
+    for i in 0..TENANTS {
+        let (s, b) = app.staff_put(&format!("/api/tenants/t{i}/consent"), &json!({"status": "opted_in", "evidence": "lease section 12"}));
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, mut schedule) = app.staff_get("/api/notice-schedule");
+    schedule["skip_sundays"] = json!(false);
+    for stage in schedule["stages"].as_array_mut().into_iter().flatten() {
+        stage["channels"] = json!(["text"]);
+    }
+    assert_eq!(app.staff_put("/api/notice-schedule", &schedule).0, 200);
+    let (s, report) = app.staff_post("/api/scan", &json!({}));
+    assert!(s == 200 && report["allowed"] == json!(TENANTS), "{report}");
+    // A pass ends with its minute; one that starts near the end may leave some for the next tick.
+    for _ in 0..3 {
+        let out = app.cron("outbound-send");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        if sms.requests().len() >= TENANTS {
+            break;
+        }
+    }
+    let mut tos: Vec<String> = sms.requests().iter().filter_map(|r| r.form_field("To")).collect();
+    assert_eq!(tos.len(), TENANTS);
+    tos.sort();
+    tos.dedup();
+    assert_eq!(tos.len(), TENANTS, "a message went out twice");
+    let most = max_held.load(Ordering::SeqCst);
+    assert!(most >= 2, "the fake never held two requests at once ({most}): the host ran them one after another");
+}
