@@ -138,7 +138,7 @@ const PAGE: &str = r#"<!doctype html>
 {% if stop %}
 <section class="card" aria-labelledby="stop">
 <h2 id="stop">{{ t.stop_title }}</h2>
-<p>{{ t.please_call }} {% if office_contact %}{{ office_contact }}{% else %}{{ t.the_office }} {{ facility }}{% endif %} {{ t.to_arrange }}</p>
+<p>{{ t.please_call }} {% if office_contact %}{{ office_contact }}{% else %}{{ t.office_of | replace("{facility}", facility) }}{% endif %} {{ t.to_arrange }}</p>
 </section>
 {% else %}
 {% if promise %}
@@ -220,7 +220,7 @@ fn words(lang: Language) -> serde_json::Value {
         ("of", ["of", "de", "sur"]),
         ("stop_title", ["Online payment is not accepted for this account", "Esta cuenta no acepta pagos en línea", "Le paiement en ligne n'est pas accepté pour ce compte"]),
         ("please_call", ["Please call", "Llame a", "Veuillez appeler"]),
-        ("the_office", ["the office of", "la oficina de", "le bureau de"]),
+        ("office_of", ["the {facility} office", "la oficina de {facility}", "le bureau de {facility}"]),
         ("to_arrange", ["to arrange payment.", "para acordar el pago.", "pour convenir du paiement."]),
         ("your_promise", ["Your promise to pay", "Su promesa de pago", "Votre promesse de paiement"]),
         ("you_promised", ["You promised to pay", "Prometió pagar", "Vous avez promis de payer"]),
@@ -352,6 +352,10 @@ mod tests {
         assert!(html.contains("Online payment is not accepted for this account"));
         assert!(html.contains("Please call 617-555-0123"));
         assert!(!html.contains("<form"));
+        // Without a HELP contact, the office is named as each language says it.
+        v.office_contact = None;
+        let html = render_page(&v).unwrap();
+        assert!(html.contains("Please call the Maple &lt;Court&gt; office to arrange payment."), "{html}");
         let mut v = view();
         v.settled = true;
         v.balance = "$0.00".into();
