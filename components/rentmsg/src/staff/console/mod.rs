@@ -1,12 +1,16 @@
 //! The staff console page (`/console`): plain HTML, one stylesheet and one
 //! script, embedded in the component (no CDN, no build step). The page holds
-//! no data: it asks for the staff token once, keeps it in `sessionStorage`
-//! (gone when the tab closes) and calls `/api/*` with
-//! `Authorization: Bearer`.
+//! no data and no credential: a person signs in with username and password
+//! (`POST /api/session`), the server sets an `HttpOnly` `SameSite=Strict`
+//! session cookie the script cannot read, and every `/api/*` call rides on
+//! it (the API checks the `Origin` of cookie-carried writes). Nothing is
+//! kept in web storage. Controls the person's role may not use are hidden
+//! (`data-role` = the least role; the API refuses them anyway); an admin
+//! also gets the staff-users page (new and rotated tokens shown once).
 //!
 //! Every asset goes out with a strict Content-Security-Policy: scripts and
 //! styles only from this origin (no inline script or style), images from
-//! this origin and `blob:` (the report chart, fetched with the token),
+//! this origin and `blob:` (the report chart, fetched on the session),
 //! requests only to this origin, no framing, no form posts.
 
 use crate::base::http::Response;
@@ -78,6 +82,25 @@ mod tests {
         assert!(!is_console_path("/consoles") && !is_console_path("/api/call-list"));
     }
 
+    /// Every control that writes carries the least role that may use it
+    /// (the same roles as the API's route table).
+    #[test]
+    fn write_controls_are_marked_with_the_role_they_need() {
+        for (id, role) in [
+            ("call-card", "collector"),
+            ("msg-card", "collector"),
+            ("consent-form", "collector"),
+            ("msg-send-now", "manager"),
+            ("excl-card", "manager"),
+            ("nav-users", "admin"),
+        ] {
+            let tag = INDEX_HTML.split('<').find(|t| t.contains(&format!("id=\"{id}\""))).unwrap_or_default();
+            assert!(tag.contains(&format!("data-role=\"{role}\"")), "#{id} should need {role}: <{tag}");
+        }
+        assert!(INDEX_HTML.contains("id=\"login-username\"") && INDEX_HTML.contains("id=\"login-password\""));
+        assert!(!INDEX_HTML.contains("login-token"), "no staff-token sign-in in the page");
+    }
+
     #[test]
     fn the_page_has_no_inline_script_style_or_external_assets() {
         let html = INDEX_HTML.to_ascii_lowercase();
@@ -90,7 +113,12 @@ mod tests {
         }
         // Data only ever goes into the page as text, never as markup.
         assert!(!APP_JS.contains("innerHTML") && !APP_JS.contains("outerHTML") && !APP_JS.contains("eval("));
-        // The token lives in sessionStorage only.
-        assert!(APP_JS.contains("sessionStorage") && !APP_JS.contains("localStorage") && !APP_JS.contains("document.cookie"));
+        // No credential in the page: no web storage, no cookie access, no
+        // bearer header; every call rides on the HttpOnly session cookie.
+        for banned in ["sessionStorage", "localStorage", "document.cookie", "Authorization", "Bearer"] {
+            assert!(!APP_JS.contains(banned), "app.js mentions {banned}");
+        }
+        assert!(APP_JS.contains("credentials: \"same-origin\""));
+        assert!(APP_JS.contains("\"/api/session\"") && APP_JS.contains("\"/api/me\""));
     }
 }
