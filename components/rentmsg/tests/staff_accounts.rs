@@ -409,9 +409,15 @@ fn scan_and_send_gate_takes_managers_tokens_and_sessions_and_audits_them() {
     let cookie = session_cookie(&sign_in(&env, "max", "correct horse battery"));
     assert_eq!(status(gate("POST", &[("cookie", cookie.clone()), ("origin", "https://evil.example".to_owned())])), 403);
     assert_eq!(status(gate("POST", &[("cookie", cookie.clone())])), 403);
-    assert_eq!(status(gate("POST", &[("cookie", cookie), ("origin", BASE_URL.to_owned())])), 200);
+    assert_eq!(status(gate("POST", &[("cookie", cookie.clone()), ("origin", BASE_URL.to_owned())])), 200);
+    // Spin gives components no `Host`: the request's own origin comes from
+    // `spin-full-url` (the console opened at another address than public_base_url).
+    let own = [("cookie", cookie.clone()), ("origin", "http://127.0.0.1:3000".to_owned()), ("spin-full-url", "http://127.0.0.1:3000/api/scan".to_owned())];
+    assert_eq!(status(gate("POST", &own)), 200);
+    let other = [("cookie", cookie), ("origin", "http://127.0.0.1:3001".to_owned()), ("spin-full-url", "http://127.0.0.1:3000/api/scan".to_owned())];
+    assert_eq!(status(gate("POST", &other)), 403);
     let runs = env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'scan.run' AND actor = 'user:max'");
-    assert_eq!(runs, 2);
+    assert_eq!(runs, 3);
     assert_eq!(env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'scan.run' AND actor = 'bootstrap'"), 1);
     assert!(env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'auth.refused' AND actor = 'user:cole'") >= 1);
     assert_eq!(api::RUN_NEED, Role::Manager);

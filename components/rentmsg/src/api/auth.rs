@@ -165,7 +165,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// A state-changing request carried by the session cookie must come from
 /// the console's own origin: its `Origin` (or, without one, its `Referer`)
-/// must be `public_base_url`'s origin or the request's own `Host`. Neither
+/// must be `public_base_url`'s origin or the request's own host. Neither
 /// header present is refused too (browsers send `Origin` on every such
 /// request). Bearer-token callers are not browsers riding a cookie, so
 /// they are not checked.
@@ -178,7 +178,13 @@ pub(super) fn same_origin(req: &Request, public_base_url: &str) -> bool {
     if origin_of(public_base_url).is_some_and(|o| o == claimed) {
         return true;
     }
-    let host = req.header("host").map(|h| h.trim().to_ascii_lowercase());
+    // The request's own host: `Host`, or (Spin hands components no `Host`)
+    // the authority of `spin-full-url`, which the host builds from it. A
+    // forged page cannot choose either for the victim's browser.
+    let host = req
+        .header("host")
+        .map(|h| h.trim().to_ascii_lowercase())
+        .or_else(|| req.header("spin-full-url").and_then(origin_of).and_then(|o| o.split_once("://").map(|(_, h)| h.to_owned())));
     host.is_some_and(|h| claimed.split_once("://").is_some_and(|(_, ch)| ch == h))
 }
 

@@ -65,11 +65,11 @@
     e.hidden = !text;
   }
 
-  // One request on the session cookie. The page's Referrer-Policy is
-  // no-referrer, under which a browser sends `Origin: null` on a same-origin
-  // POST; "same-origin" here lets it send the real origin, which the API's
-  // CSRF check wants on every cookie-carried write (and nothing leaves for
-  // other origins: this page calls no other origin).
+  // One request on the session cookie. Referrer policy "same-origin" (the
+  // page's too): under "no-referrer" a browser sends `Origin: null` on a
+  // same-origin POST, and the API's CSRF check wants the real origin on
+  // every cookie-carried write (nothing leaves for other origins: this page
+  // calls no other origin).
   function request(method, path, body, accept) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";

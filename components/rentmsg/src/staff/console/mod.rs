@@ -29,7 +29,11 @@ fn response(status: u16, content_type: &str, body: &str) -> Response {
     let mut r = Response::new(status, content_type, body)
         .with_header("content-security-policy", CONTENT_SECURITY_POLICY)
         .with_header("x-content-type-options", "nosniff")
-        .with_header("referrer-policy", "no-referrer")
+        // Not `no-referrer`: under it browsers send `Origin: null` on the
+        // page's own POSTs, and the API's CSRF check on cookie-carried
+        // writes needs the real origin. `same-origin` still sends nothing
+        // to any other origin (and the page links to none).
+        .with_header("referrer-policy", "same-origin")
         .with_header("x-frame-options", "DENY")
         // Always the current page with the current script.
         .with_header("cache-control", "no-cache");
@@ -75,6 +79,7 @@ mod tests {
             assert_eq!(r.status, 200, "{path}");
             assert!(r.header("content-type").unwrap().starts_with(ct), "{path}");
             assert_eq!(r.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY));
+            assert_eq!(r.header("referrer-policy"), Some("same-origin"));
         }
         assert_eq!(serve("GET", "/console/nope.js").status, 404);
         assert_eq!(serve("POST", "/console").status, 405);
