@@ -114,7 +114,7 @@ fn json(status: u16, body: &serde_json::Value) -> Response {
 fn send_route(req: &Request) -> Response {
     let started = std::time::Instant::now();
     // No token configured means nobody gets in (fail closed).
-    if let Some(refusal) = rentmsg::api::staff_post_refusal(req, &variables::get("staff_token").unwrap_or_default(), "run a send pass") {
+    if let Some(refusal) = rentmsg::api::staff_post_refusal(req, &variables::get("staff_token").unwrap_or_default(), "run a send pass", "send.run") {
         return refusal;
     }
     let body = req.body();

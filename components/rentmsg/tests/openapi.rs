@@ -725,7 +725,7 @@ fn the_yaml_1_1_check_itself_flags_names_and_string_values_only() {
 
 /// Each operation's `x-required-role` is the route table's: the document
 /// says who may call what, and cannot drift from what is enforced. Routes
-/// served by other components (scan, send) take the break-glass token only.
+/// served by other components (scan, send) need `api::RUN_NEED` (manager).
 #[test]
 fn openapi_required_roles_match_the_route_table() {
     use rentmsg::api::Need;
@@ -740,6 +740,13 @@ fn openapi_required_roles_match_the_route_table() {
         let got = &doc["paths"][path][method.to_ascii_lowercase()]["x-required-role"];
         if got.as_str() != Some(want.as_str()) {
             problems.push(format!("{method} {path}: x-required-role is {got}, the route table says {want}"));
+        }
+    }
+    // Scan and send are gated by `api::run_gate`: the same callers, a manager or stronger.
+    for (method, path, _) in SERVED_ELSEWHERE {
+        let got = &doc["paths"][path][method.to_ascii_lowercase()]["x-required-role"];
+        if got.as_str() != Some(rentmsg::api::RUN_NEED.as_str()) {
+            problems.push(format!("{method} {path}: x-required-role is {got}, run_gate needs {}", rentmsg::api::RUN_NEED.as_str()));
         }
     }
     for (path, item) in doc["paths"].as_object().unwrap() {

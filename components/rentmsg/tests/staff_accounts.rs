@@ -382,3 +382,43 @@ impl WithPath for Request {
         self
     }
 }
+
+// ------------------------------------------------------------ scan and send
+
+/// `/api/scan` and `/api/send` (served by other components) decide who is
+/// calling exactly as the staff API does: break-glass, a manager's or an
+/// admin's personal token or session (CSRF rule for the cookie); weaker
+/// roles 403, strangers 401, GET 405; every run audited under the caller.
+#[test]
+fn scan_and_send_gate_takes_managers_tokens_and_sessions_and_audits_them() {
+    let env = seeded();
+    let (_, manager) = create_user(&env, "max", "manager", &[], Some("correct horse battery"));
+    let (_, collector) = create_user(&env, "cole", "collector", &["P1"], None);
+    let gate = |method: &str, headers: &[(&str, String)]| {
+        let h: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let req = Request { method: method.into(), path: "/api/scan".into(), headers: h, body: Vec::new(), client_addr: None };
+        api::run_gate(&req, &env.db, TOKEN, BASE_URL, env.now, "run a scan", "scan.run")
+    };
+    let status = |r: Result<api::Principal, Response>| r.err().map_or(200, |e| e.status);
+    assert_eq!(status(gate("POST", &[])), 401);
+    assert_eq!(status(gate("POST", &bearer("rmsu_not-a-token"))), 401);
+    assert_eq!(status(gate("GET", &bearer(TOKEN))), 405);
+    assert_eq!(status(gate("POST", &bearer(TOKEN))), 200);
+    assert_eq!(gate("POST", &bearer(&manager)).map(|p| p.actor()).ok(), Some("user:max".to_owned()));
+    assert_eq!(status(gate("POST", &bearer(&collector))), 403);
+    let cookie = session_cookie(&sign_in(&env, "max", "correct horse battery"));
+    assert_eq!(status(gate("POST", &[("cookie", cookie.clone()), ("origin", "https://evil.example".to_owned())])), 403);
+    assert_eq!(status(gate("POST", &[("cookie", cookie.clone())])), 403);
+    assert_eq!(status(gate("POST", &[("cookie", cookie.clone()), ("origin", BASE_URL.to_owned())])), 200);
+    // Spin gives components no `Host`: the request's own origin comes from
+    // `spin-full-url` (the console opened at another address than public_base_url).
+    let own = [("cookie", cookie.clone()), ("origin", "http://127.0.0.1:3000".to_owned()), ("spin-full-url", "http://127.0.0.1:3000/api/scan".to_owned())];
+    assert_eq!(status(gate("POST", &own)), 200);
+    let other = [("cookie", cookie), ("origin", "http://127.0.0.1:3001".to_owned()), ("spin-full-url", "http://127.0.0.1:3000/api/scan".to_owned())];
+    assert_eq!(status(gate("POST", &other)), 403);
+    let runs = env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'scan.run' AND actor = 'user:max'");
+    assert_eq!(runs, 3);
+    assert_eq!(env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'scan.run' AND actor = 'bootstrap'"), 1);
+    assert!(env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'auth.refused' AND actor = 'user:cole'") >= 1);
+    assert_eq!(api::RUN_NEED, Role::Manager);
+}

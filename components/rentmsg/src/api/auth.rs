@@ -2,11 +2,15 @@
 //! time), a person's API token (`rmsu_...`, looked up by its hash), or a
 //! console session cookie. Checked before any routing so a stranger learns
 //! nothing. Also used by the components that serve staff-only `POST`
-//! routes outside the API (`/api/scan`, `/api/send`), which take the
-//! break-glass token only.
+//! routes outside the API (`/api/scan`, `/api/send`): the same callers
+//! (break-glass token, personal token, session cookie with the CSRF rule),
+//! a manager or stronger ([`RUN_NEED`]), audited ([`run_gate`]).
 
 use super::ApiContext;
+use crate::base::db::Db;
 use crate::base::http::{header, Request, Response};
+use crate::records::audit as audit_log;
+use chrono::{DateTime, Utc};
 use crate::records::scope::Scope;
 use crate::staff::accounts::{self, Role, StaffUser};
 use sha2::{Digest, Sha256};
@@ -117,7 +121,13 @@ fn unauthorized() -> Response {
 /// 503 when no `staff_token` is configured, or when the account store
 /// cannot be read: fail closed).
 pub fn identify(req: &Request, ctx: &ApiContext<'_>) -> Result<Principal, Response> {
-    if ctx.staff_token.trim().is_empty() {
+    identify_in(req, ctx.db, ctx.staff_token, ctx.now)
+}
+
+/// [`identify`] without a whole [`ApiContext`] (the scan and send routes
+/// have no sign-in counters).
+fn identify_in(req: &Request, db: &dyn Db, staff_token: &str, now: DateTime<Utc>) -> Result<Principal, Response> {
+    if staff_token.trim().is_empty() {
         return Err(Response::error(503, "staff_token not configured"));
     }
     let store_down = |e: accounts::AccountError| {
@@ -128,16 +138,16 @@ pub fn identify(req: &Request, ctx: &ApiContext<'_>) -> Result<Principal, Respon
     if let Some(value) = req.header("authorization") {
         let Some(token) = bearer(value) else { return Err(unauthorized()) };
         if token.starts_with(accounts::TOKEN_PREFIX) {
-            return match accounts::by_token(ctx.db, token) {
+            return match accounts::by_token(db, token) {
                 Ok(Some(user)) => Ok(Principal::User { user, via_session: false }),
                 Ok(None) => Err(unauthorized()),
                 Err(e) => Err(store_down(e)),
             };
         }
-        return authenticate(&req.headers, ctx.staff_token).map(|actor| Principal::Bootstrap { actor });
+        return authenticate(&req.headers, staff_token).map(|actor| Principal::Bootstrap { actor });
     }
     if let Some(sid) = cookie(req, SESSION_COOKIE) {
-        return match accounts::session_user(ctx.db, sid, ctx.now) {
+        return match accounts::session_user(db, sid, now) {
             Ok(Some(user)) => Ok(Principal::User { user, via_session: true }),
             Ok(None) => Err(unauthorized()),
             Err(e) => Err(store_down(e)),
@@ -155,7 +165,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// A state-changing request carried by the session cookie must come from
 /// the console's own origin: its `Origin` (or, without one, its `Referer`)
-/// must be `public_base_url`'s origin or the request's own `Host`. Neither
+/// must be `public_base_url`'s origin or the request's own host. Neither
 /// header present is refused too (browsers send `Origin` on every such
 /// request). Bearer-token callers are not browsers riding a cookie, so
 /// they are not checked.
@@ -168,7 +178,13 @@ pub(super) fn same_origin(req: &Request, public_base_url: &str) -> bool {
     if origin_of(public_base_url).is_some_and(|o| o == claimed) {
         return true;
     }
-    let host = req.header("host").map(|h| h.trim().to_ascii_lowercase());
+    // The request's own host: `Host`, or (Spin hands components no `Host`)
+    // the authority of `spin-full-url`, which the host builds from it. A
+    // forged page cannot choose either for the victim's browser.
+    let host = req
+        .header("host")
+        .map(|h| h.trim().to_ascii_lowercase())
+        .or_else(|| req.header("spin-full-url").and_then(origin_of).and_then(|o| o.split_once("://").map(|(_, h)| h.to_owned())));
     host.is_some_and(|h| claimed.split_once("://").is_some_and(|(_, ch)| ch == h))
 }
 
@@ -194,28 +210,78 @@ pub fn authenticate(headers: &[(String, String)], staff_token: &str) -> Result<S
     })
 }
 
-/// The refusal, if any, of a staff-only `POST` route served outside the
-/// staff API: the staff token first (no token configured lets nobody in),
-/// then the method. `what` names the action in the 405 message ("run a
-/// scan"). Only Spin components serve such routes.
-#[cfg_attr(not(feature = "spin"), allow(dead_code))]
-fn post_refusal(method: &str, headers: &[(String, String)], staff_token: &str, what: &str) -> Option<Response> {
-    if let Err(denied) = authenticate(headers, staff_token) {
-        return Some(denied);
+/// The least role that may run a scan or a send pass over HTTP
+/// (`/api/scan`, `/api/send`; the OpenAPI document says the same).
+pub const RUN_NEED: Role = Role::Manager;
+
+/// The gate of a staff-only `POST` route served outside the staff API
+/// (`/api/scan`, `/api/send`), in this order: who is calling, exactly as
+/// the staff API decides it ([`identify_in`]: 401, or 503 with no
+/// `staff_token` configured, fail closed); the method (405; `what` names
+/// the action: "run a scan"); a session cookie from another origin (403);
+/// a role weaker than [`RUN_NEED`] (403). Refusals and runs are audited,
+/// a run as `action` ("scan.run") under the caller's name. Ok is the caller.
+pub fn run_gate(
+    req: &Request,
+    db: &dyn Db,
+    staff_token: &str,
+    public_base_url: &str,
+    now: DateTime<Utc>,
+    what: &str,
+    action: &str,
+) -> Result<Principal, Response> {
+    // Accounts and sessions live in the database: bring the schema up to
+    // date before anyone is looked up (one statement when it is current).
+    if let Err(e) = crate::schema::migrate(db, now) {
+        let mut r = Response::error(503, "the database is unavailable; try again");
+        r.diagnostic = Some(e.to_string());
+        return Err(r);
     }
-    if method != "POST" {
-        return Some(Response::error(405, format!("use POST to {what}")).with_header("allow", "POST"));
+    let principal = identify_in(req, db, staff_token, now)?;
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return Err(Response::error(405, format!("use POST to {what}")).with_header("allow", "POST"));
     }
-    None
+    let refuse = |why: &str| -> Response {
+        let detail = serde_json::json!({ "method": "POST", "route": req.path_only(), "why": why });
+        if let Err(e) = audit_log::record(db, &principal.actor(), "auth.refused", "", &detail, now) {
+            let mut r = Response::error(503, "the database is unavailable; try again");
+            r.diagnostic = Some(e.to_string());
+            return r;
+        }
+        Response::error(403, format!("{why}: not allowed for this account"))
+    };
+    if principal.via_session() && !same_origin(req, public_base_url) {
+        return Err(refuse("cross-origin request"));
+    }
+    if principal.role() < RUN_NEED {
+        return Err(refuse("role"));
+    }
+    let detail = serde_json::json!({ "route": req.path_only() });
+    if let Err(e) = audit_log::record(db, &principal.actor(), action, "", &detail, now) {
+        let mut r = Response::error(503, "the database is unavailable; try again");
+        r.diagnostic = Some(e.to_string());
+        return Err(r);
+    }
+    Ok(principal)
 }
 
-/// [`post_refusal`] for a Spin request, as the overdue-scan and
-/// outbound-send components call it.
+/// [`run_gate`] for a Spin request against the `default` database, as the
+/// overdue-scan and outbound-send components call it: None means go ahead.
+/// `public_base_url` is read here (the CSRF check); without it the
+/// request's own `Host` is the console's origin.
 #[cfg(feature = "spin")]
-pub fn staff_post_refusal(req: &spin_sdk::http::Request, staff_token: &str, what: &str) -> Option<spin_sdk::http::Response> {
-    let headers: Vec<(String, String)> =
-        req.headers().filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string()))).collect();
-    post_refusal(&req.method().to_string(), &headers, staff_token, what).map(Response::into_spin)
+pub fn staff_post_refusal(req: &spin_sdk::http::Request, staff_token: &str, what: &str, action: &str) -> Option<spin_sdk::http::Response> {
+    let request = Request::from_spin(req);
+    let public_base_url = spin_sdk::variables::get("public_base_url").unwrap_or_default();
+    let db = match crate::base::db::SpinDb::open_default() {
+        Ok(db) => db,
+        Err(e) => {
+            let mut r = Response::error(503, "database unavailable");
+            r.diagnostic = Some(e.to_string());
+            return Some(r.into_spin());
+        }
+    };
+    run_gate(&request, &db, staff_token, &public_base_url, Utc::now(), what, action).err().map(Response::into_spin)
 }
 
 #[cfg(test)]
@@ -234,16 +300,5 @@ mod tests {
         assert!(!token_matches("s3cret-and-more", "s3cret"));
         assert!(!token_matches("", ""));
         assert!(!token_matches("x", ""));
-    }
-
-    #[test]
-    fn staff_posts_need_the_token_then_post() {
-        let token = vec![("Authorization".to_owned(), "Bearer t0k".to_owned())];
-        assert_eq!(post_refusal("POST", &[], "t0k", "run a scan").map(|r| r.status), Some(401));
-        assert_eq!(post_refusal("GET", &[], "", "run a scan").map(|r| r.status), Some(503));
-        let r = post_refusal("GET", &token, "t0k", "run a scan").unwrap();
-        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
-        assert_eq!(r.body_json(), serde_json::json!({ "error": "use POST to run a scan" }));
-        assert!(post_refusal("POST", &token, "t0k", "run a scan").is_none());
     }
 }

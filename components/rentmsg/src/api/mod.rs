@@ -57,7 +57,7 @@ mod tenants;
 
 #[cfg(feature = "spin")]
 pub use auth::staff_post_refusal;
-pub use auth::{authenticate, Principal, SESSION_COOKIE};
+pub use auth::{authenticate, run_gate, Principal, RUN_NEED, SESSION_COOKIE};
 use errors::ApiError;
 
 /// Largest accepted request body (a CSV import of a large portfolio).

@@ -1,12 +1,28 @@
-// Staff console: plain JavaScript over the staff API. The token is kept in
-// sessionStorage only (this tab); data is only ever put in the page as text.
+// Staff console: plain JavaScript over the staff API. Each person signs in
+// with their username and password (POST /api/session); the server answers
+// with an HttpOnly session cookie that this script never sees or stores, and
+// every call rides on it (credentials: "same-origin"). No token is kept in
+// the page or in web storage: the break-glass staff_token
+// is for API clients and recovery, not for the console. Controls the
+// signed-in role may not use are hidden (the API refuses them anyway).
+// Data is only ever put in the page as text.
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "rentmsg.staffToken";
-  const USER_KEY = "rentmsg.staffUser";
   const $ = (id) => document.getElementById(id);
-  const state = { codes: [], tenant: null, templates: [] };
+  const state = { codes: [], tenant: null, templates: [], me: null, users: [], editing: null };
+  const RANKS = { viewer: 0, collector: 1, manager: 2, admin: 3 };
+  const ROLE_NAMES = { viewer: "Viewer", collector: "Collector", manager: "Manager", admin: "Administrator" };
+
+  // May the signed-in person use a control that needs `role`?
+  function can(role) {
+    return !!state.me && (RANKS[state.me.role] ?? -1) >= RANKS[role];
+  }
+
+  // Show only what the role may use: every element with data-role="<least role>".
+  function applyRole() {
+    for (const node of document.querySelectorAll("[data-role]")) node.hidden = !can(node.dataset.role);
+  }
 
   // ------------------------------------------------------------ helpers
 
@@ -49,22 +65,23 @@
     e.hidden = !text;
   }
 
-  function token() {
-    return sessionStorage.getItem(TOKEN_KEY) || "";
+  // One request on the session cookie. Referrer policy "same-origin" (the
+  // page's too): under "no-referrer" a browser sends `Origin: null` on a
+  // same-origin POST, and the API's CSRF check wants the real origin on
+  // every cookie-carried write (nothing leaves for other origins: this page
+  // calls no other origin).
+  function request(method, path, body, accept) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (accept) headers["Accept"] = accept;
+    return fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store", credentials: "same-origin", referrerPolicy: "same-origin",
+    }).catch((e) => { throw new Error("The server could not be reached: " + e.message); });
   }
 
   async function api(method, path, body, accept) {
-    const headers = { Authorization: "Bearer " + token() };
-    const user = sessionStorage.getItem(USER_KEY);
-    if (user) headers["X-Staff-User"] = user;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (accept) headers["Accept"] = accept;
-    let resp;
-    try {
-      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
-    } catch (e) {
-      throw new Error("The server could not be reached: " + e.message);
-    }
+    const resp = await request(method, path, body, accept);
     if (resp.status === 401) {
       signOut("Your session is not valid any more; sign in again.");
       throw new Error("not signed in");
@@ -90,7 +107,7 @@
 
   // ------------------------------------------------------------ views
 
-  const VIEWS = ["login", "calls", "tenant", "inbox", "reports"];
+  const VIEWS = ["login", "calls", "tenant", "inbox", "reports", "users"];
 
   function show(view) {
     for (const v of VIEWS) $("view-" + v).hidden = v !== view;
@@ -102,34 +119,81 @@
     if (heading) { heading.tabIndex = -1; heading.focus(); }
   }
 
+  // Back to the sign-in page (the cookie is already gone or refused).
   function signOut(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
+    state.me = null;
+    state.tenant = null;
+    state.users = [];
+    applyRole();
     $("nav").hidden = true;
+    $("whoami").hidden = true;
+    $("me-name").textContent = "";
+    $("me-role").textContent = "";
+    $("users-secret-token").value = "";
     show("login");
     say("");
     fail(message || "");
+    $("login-username").focus();
+  }
+
+  async function signOutClicked() {
+    fail("");
+    try { await request("DELETE", "/api/session"); } catch (_) { /* signed out locally anyway */ }
+    signOut("");
+    say("Signed out.");
+  }
+
+  // "Retry-After: 840" → "14 minutes" (at least one).
+  function minutes(retryAfter) {
+    const secs = parseInt(retryAfter || "", 10);
+    const n = Math.max(1, Math.ceil((isNaN(secs) ? 900 : secs) / 60));
+    return n + (n === 1 ? " minute" : " minutes");
   }
 
   async function signIn(ev) {
     ev.preventDefault();
     fail("");
-    const t = $("login-token").value.trim();
-    const user = $("login-user").value.trim();
-    if (!t) return fail("Enter the staff token.");
-    sessionStorage.setItem(TOKEN_KEY, t);
-    if (user) sessionStorage.setItem(USER_KEY, user); else sessionStorage.removeItem(USER_KEY);
-    let r;
-    try { r = await api("GET", "/api/call-result-codes"); } catch (e) { return fail(e.message === "not signed in" ? "That token was not accepted." : e.message); }
-    if (r.status !== 200) { sessionStorage.removeItem(TOKEN_KEY); return fail(errorOf(r)); }
-    $("login-token").value = "";
-    await started(r.data.codes);
+    const username = $("login-username").value.trim();
+    const password = $("login-password").value;
+    if (!username) { $("login-username").focus(); return fail("Enter your username."); }
+    if (!password) { $("login-password").focus(); return fail("Enter your password."); }
+    $("login-submit").disabled = true;
+    say("Signing in…");
+    let resp;
+    try {
+      resp = await request("POST", "/api/session", { username, password });
+    } catch (e) {
+      $("login-submit").disabled = false;
+      say("");
+      return fail(e.message);
+    } finally {
+      $("login-password").value = "";
+    }
+    $("login-submit").disabled = false;
+    say("");
+    if (resp.status === 401) { $("login-password").focus(); return fail("Wrong username or password."); }
+    if (resp.status === 429) { $("login-password").focus(); return fail("Too many attempts, try again in " + minutes(resp.headers.get("Retry-After")) + "."); }
+    if (resp.status !== 204) {
+      let msg = "Sign-in failed (" + resp.status + ")";
+      try { const d = await resp.json(); if (d && d.error) msg = d.error; } catch (_) { /* keep the status */ }
+      return fail(msg);
+    }
+    await started();
   }
 
-  async function started(codes) {
-    state.codes = codes || [];
+  // Who is signed in (GET /api/me), then the first page.
+  async function started() {
+    const me = await api("GET", "/api/me");
+    if (me.status !== 200) return fail(errorOf(me));
+    state.me = me.data;
+    $("me-name").textContent = me.data.display_name || me.data.username;
+    $("me-role").textContent = (ROLE_NAMES[me.data.role] || me.data.role) + (me.data.property_ids && me.data.property_ids.length ? " · properties " + me.data.property_ids.join(", ") : "");
+    applyRole();
+    $("whoami").hidden = false;
     $("nav").hidden = false;
-    say("Signed in.");
+    const codes = await api("GET", "/api/call-result-codes");
+    state.codes = codes.status === 200 ? codes.data.codes : [];
+    say("Signed in as " + (me.data.display_name || me.data.username) + ".");
     await loadCalls();
   }
 
@@ -178,7 +242,7 @@
       api("GET", "/api/tenants/" + enc),
       api("GET", "/api/tenants/" + enc + "/ledger"),
       api("GET", "/api/tenants/" + enc + "/contacts?limit=200"),
-      api("POST", "/api/compliance/check", { tenant_id: id, channel: "phone", manual: true }),
+      can("collector") ? api("POST", "/api/compliance/check", { tenant_id: id, channel: "phone", manual: true }) : Promise.resolve({ status: 0 }),
       api("GET", "/api/notice-templates"),
       api("GET", "/api/tenants/" + enc + "/promises"),
     ]);
@@ -239,7 +303,7 @@
       const cust = p.exclusions.by_customer.on ? "Yes (STOP" + (p.exclusions.by_customer.set_at ? ", " + when(p.exclusions.by_customer.set_at) : "") + "; only their START lifts it)" : "No";
       const user = p.exclusions.by_user;
       const reasonId = "px-" + p.kind;
-      const toggle = el("form", { className: "inline", on: { submit: (ev) => setPointExclusion(ev, p.kind, !user.on, reasonId) } },
+      const toggle = !can("collector") ? el("span", { text: user.on ? "Yes" + (user.reason ? " (" + user.reason + ")" : "") : "No" }) : el("form", { className: "inline point-exclusion", on: { submit: (ev) => setPointExclusion(ev, p.kind, !user.on, reasonId) } },
         user.on ? el("span", { text: "Yes" + (user.reason ? " (" + user.reason + ")" : "") }) : null,
         user.on ? null : el("label", { for: reasonId, className: "sr-only", text: "Reason to exclude " + p.address }),
         user.on ? null : el("input", { id: reasonId, placeholder: "reason", maxlength: "500" }),
@@ -453,11 +517,12 @@
       const tenants = (m.tenants || []).map((t) => el("button", { type: "button", className: "secondary", text: (t.name || "") + " (" + t.tenant_id + ")", on: { click: () => openTenant(t.tenant_id) } }));
       const action = m.handled_at
         ? el("span", { text: "Handled " + when(m.handled_at) + " by " + (m.handled_by || "") })
+        : !can("collector") ? el("span", { text: "Open" })
         : el("button", { type: "button", className: "mark-handled", text: "Mark handled", "aria-label": "Mark handled: message from " + m.from, on: { click: () => markHandled(m.id) } });
       const actions = [action];
       if (m.revocation_phrase && !m.undone_at) {
         actions.unshift(el("span", { text: "Taken as an opt-out (\"" + m.revocation_phrase + "\"). " }));
-        actions.push(el("button", { type: "button", className: "secondary undo-opt-out", text: "Undo opt-out", "aria-label": "Undo the opt-out: message from " + m.from, on: { click: () => undoOptOut(m.id) } }));
+        if (can("collector")) actions.push(el("button", { type: "button", className: "secondary undo-opt-out", text: "Undo opt-out", "aria-label": "Undo the opt-out: message from " + m.from, on: { click: () => undoOptOut(m.id) } }));
       } else if (m.undone_at) {
         actions.unshift(el("span", { text: "Opt-out undone " + when(m.undone_at) + " by " + (m.undone_by || "") + ". " }));
       }
@@ -533,11 +598,129 @@
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
+  // ------------------------------------------------------------ staff users (admin)
+
+  function propertyList(text) {
+    return text.split(",").map((p) => p.trim()).filter((p) => p);
+  }
+
+  // A token is shown once, in a read-only field, focused so it can be copied.
+  function showToken(username, token) {
+    $("users-secret-who").textContent = username;
+    $("users-secret-token").value = token;
+    $("users-secret").hidden = false;
+    $("users-secret-title").focus();
+  }
+
+  function hideToken() {
+    $("users-secret-token").value = "";
+    $("users-secret").hidden = true;
+  }
+
+  async function loadUsers() {
+    fail("");
+    show("users");
+    const r = await api("GET", "/api/staff-users");
+    if (r.status !== 200) return fail(errorOf(r));
+    state.users = r.data.users || [];
+    const body = clear($("users-table").tBodies[0]);
+    for (const u of state.users) {
+      body.append(el("tr", { "data-user": u.username },
+        el("td", { text: u.username }),
+        el("td", { text: u.display_name }),
+        el("td", { text: ROLE_NAMES[u.role] || u.role }),
+        el("td", { text: u.property_ids.length ? u.property_ids.join(", ") : "all" }),
+        el("td", { text: (u.disabled ? "disabled" : "active") + (u.has_password ? "" : ", no password") }),
+        el("td", {}, el("button", { type: "button", className: "secondary edit-user", text: "Edit", "aria-label": "Edit " + u.username, on: { click: () => editUser(u.id) } }))));
+    }
+    say(state.users.length + " staff account(s).");
+  }
+
+  function editUser(id) {
+    const u = state.users.find((x) => x.id === id);
+    if (!u) return;
+    state.editing = u;
+    $("user-edit-title").textContent = "Edit " + u.username;
+    $("user-edit-display").value = u.display_name || "";
+    $("user-edit-role").value = u.role;
+    $("user-edit-properties").value = u.property_ids.join(", ");
+    $("user-edit-disabled").checked = !!u.disabled;
+    $("user-password").value = "";
+    $("user-edit").hidden = false;
+    $("user-edit-title").focus();
+  }
+
+  async function createUser(ev) {
+    ev.preventDefault();
+    fail("");
+    hideToken();
+    const body = { username: $("user-new-username").value.trim(), role: $("user-new-role").value, property_ids: propertyList($("user-new-properties").value) };
+    const display = $("user-new-display").value.trim();
+    if (display) body.display_name = display;
+    const password = $("user-new-password").value;
+    if (password) body.password = password;
+    const r = await api("POST", "/api/staff-users", body);
+    $("user-new-password").value = "";
+    if (r.status !== 201) return fail(errorOf(r));
+    for (const f of ["user-new-username", "user-new-display", "user-new-properties"]) $(f).value = "";
+    await loadUsers();
+    say("Account " + r.data.username + " created.");
+    showToken(r.data.username, r.data.token);
+  }
+
+  async function saveUser(ev) {
+    ev.preventDefault();
+    fail("");
+    const u = state.editing;
+    if (!u) return;
+    const body = {
+      display_name: $("user-edit-display").value.trim(),
+      role: $("user-edit-role").value,
+      property_ids: propertyList($("user-edit-properties").value),
+      disabled: $("user-edit-disabled").checked,
+    };
+    const r = await api("PATCH", "/api/staff-users/" + u.id, body);
+    if (r.status !== 200) return fail(errorOf(r));
+    await loadUsers();
+    editUser(u.id);
+    say("Account " + u.username + " saved.");
+  }
+
+  async function rotateToken() {
+    fail("");
+    const u = state.editing;
+    if (!u) return;
+    const r = await api("POST", "/api/staff-users/" + u.id + "/token", undefined);
+    if (r.status !== 200) return fail(errorOf(r));
+    say("New token for " + u.username + "; the old one no longer works.");
+    showToken(u.username, r.data.token);
+  }
+
+  async function setPassword(ev) {
+    ev.preventDefault();
+    fail("");
+    const u = state.editing;
+    if (!u) return;
+    const password = $("user-password").value;
+    if (password.length < 12) { $("user-password").focus(); return fail("The password needs at least 12 characters."); }
+    const r = await api("PUT", "/api/staff-users/" + u.id + "/password", { password });
+    $("user-password").value = "";
+    if (r.status !== 204) return fail(errorOf(r));
+    await loadUsers();
+    say("Password set for " + u.username + ".");
+  }
+
   // ------------------------------------------------------------ wiring
 
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", signIn);
-    $("sign-out").addEventListener("click", () => signOut("Signed out."));
+    $("sign-out").addEventListener("click", signOutClicked);
+    $("nav-users").addEventListener("click", () => loadUsers());
+    $("user-new-form").addEventListener("submit", createUser);
+    $("user-edit-form").addEventListener("submit", saveUser);
+    $("user-rotate").addEventListener("click", rotateToken);
+    $("user-password-form").addEventListener("submit", setPassword);
+    $("users-secret-done").addEventListener("click", () => { hideToken(); $("users-title").focus(); });
     $("nav-calls").addEventListener("click", () => loadCalls());
     $("nav-inbox").addEventListener("click", () => loadInbox());
     $("nav-reports").addEventListener("click", () => loadReports());
@@ -554,10 +737,8 @@
     $("reports-form").addEventListener("submit", loadReports);
     $("reports-csv").addEventListener("click", downloadCsv);
     window.addEventListener("unhandledrejection", (e) => { if (!(e.reason && e.reason.message === "not signed in")) fail(String(e.reason && e.reason.message || e.reason)); });
-    if (token()) {
-      api("GET", "/api/call-result-codes").then((r) => (r.status === 200 ? started(r.data.codes) : signOut(errorOf(r)))).catch(() => {});
-    } else {
-      show("login");
-    }
+    applyRole();
+    // Still signed in (the cookie outlives a reload)? Otherwise the sign-in page, quietly.
+    request("GET", "/api/me").then((r) => (r.status === 200 ? started() : signOut(""))).catch(() => signOut(""));
   });
 })();

@@ -1,12 +1,16 @@
 //! The staff console page (`/console`): plain HTML, one stylesheet and one
 //! script, embedded in the component (no CDN, no build step). The page holds
-//! no data: it asks for the staff token once, keeps it in `sessionStorage`
-//! (gone when the tab closes) and calls `/api/*` with
-//! `Authorization: Bearer`.
+//! no data and no credential: a person signs in with username and password
+//! (`POST /api/session`), the server sets an `HttpOnly` `SameSite=Strict`
+//! session cookie the script cannot read, and every `/api/*` call rides on
+//! it (the API checks the `Origin` of cookie-carried writes). Nothing is
+//! kept in web storage. Controls the person's role may not use are hidden
+//! (`data-role` = the least role; the API refuses them anyway); an admin
+//! also gets the staff-users page (new and rotated tokens shown once).
 //!
 //! Every asset goes out with a strict Content-Security-Policy: scripts and
 //! styles only from this origin (no inline script or style), images from
-//! this origin and `blob:` (the report chart, fetched with the token),
+//! this origin and `blob:` (the report chart, fetched on the session),
 //! requests only to this origin, no framing, no form posts.
 
 use crate::base::http::Response;
@@ -25,7 +29,11 @@ fn response(status: u16, content_type: &str, body: &str) -> Response {
     let mut r = Response::new(status, content_type, body)
         .with_header("content-security-policy", CONTENT_SECURITY_POLICY)
         .with_header("x-content-type-options", "nosniff")
-        .with_header("referrer-policy", "no-referrer")
+        // Not `no-referrer`: under it browsers send `Origin: null` on the
+        // page's own POSTs, and the API's CSRF check on cookie-carried
+        // writes needs the real origin. `same-origin` still sends nothing
+        // to any other origin (and the page links to none).
+        .with_header("referrer-policy", "same-origin")
         .with_header("x-frame-options", "DENY")
         // Always the current page with the current script.
         .with_header("cache-control", "no-cache");
@@ -71,11 +79,31 @@ mod tests {
             assert_eq!(r.status, 200, "{path}");
             assert!(r.header("content-type").unwrap().starts_with(ct), "{path}");
             assert_eq!(r.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY));
+            assert_eq!(r.header("referrer-policy"), Some("same-origin"));
         }
         assert_eq!(serve("GET", "/console/nope.js").status, 404);
         assert_eq!(serve("POST", "/console").status, 405);
         assert!(is_console_path("/console?x=1") && is_console_path("/console/app.js"));
         assert!(!is_console_path("/consoles") && !is_console_path("/api/call-list"));
+    }
+
+    /// Every control that writes carries the least role that may use it
+    /// (the same roles as the API's route table).
+    #[test]
+    fn write_controls_are_marked_with_the_role_they_need() {
+        for (id, role) in [
+            ("call-card", "collector"),
+            ("msg-card", "collector"),
+            ("consent-form", "collector"),
+            ("msg-send-now", "manager"),
+            ("excl-card", "manager"),
+            ("nav-users", "admin"),
+        ] {
+            let tag = INDEX_HTML.split('<').find(|t| t.contains(&format!("id=\"{id}\""))).unwrap_or_default();
+            assert!(tag.contains(&format!("data-role=\"{role}\"")), "#{id} should need {role}: <{tag}");
+        }
+        assert!(INDEX_HTML.contains("id=\"login-username\"") && INDEX_HTML.contains("id=\"login-password\""));
+        assert!(!INDEX_HTML.contains("login-token"), "no staff-token sign-in in the page");
     }
 
     #[test]
@@ -90,7 +118,12 @@ mod tests {
         }
         // Data only ever goes into the page as text, never as markup.
         assert!(!APP_JS.contains("innerHTML") && !APP_JS.contains("outerHTML") && !APP_JS.contains("eval("));
-        // The token lives in sessionStorage only.
-        assert!(APP_JS.contains("sessionStorage") && !APP_JS.contains("localStorage") && !APP_JS.contains("document.cookie"));
+        // No credential in the page: no web storage, no cookie access, no
+        // bearer header; every call rides on the HttpOnly session cookie.
+        for banned in ["sessionStorage", "localStorage", "document.cookie", "Authorization", "Bearer"] {
+            assert!(!APP_JS.contains(banned), "app.js mentions {banned}");
+        }
+        assert!(APP_JS.contains("credentials: \"same-origin\""));
+        assert!(APP_JS.contains("\"/api/session\"") && APP_JS.contains("\"/api/me\""));
     }
 }
