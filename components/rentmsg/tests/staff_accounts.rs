@@ -73,7 +73,8 @@ fn contract_need(method: &str, path: &str) -> Need {
         | ("POST", "/api/tenants/{tenant_id}/calls")
         | ("POST", "/api/tenants/{tenant_id}/inbound-calls")
         | ("POST", "/api/tenants/{tenant_id}/messages")
-        | ("POST", "/api/tenants/{tenant_id}/promises") => c,
+        | ("POST", "/api/tenants/{tenant_id}/promises")
+        | ("POST", "/api/tenants/{tenant_id}/replies") => c,
         ("PUT", "/api/tenants/{tenant_id}/exclusions")
         | ("PUT", "/api/keywords")
         | ("PUT", "/api/properties/{property_id}/sms-help-contact")

@@ -24,6 +24,7 @@ use crate::records::scope::Scope;
 use crate::schema;
 use crate::sending::pacing::Counter;
 use crate::staff::accounts::Role;
+pub use crate::staff::reply::{NextPass, ReplySender};
 use chrono::{DateTime, Utc};
 
 mod auth;
@@ -36,6 +37,7 @@ mod compliance;
 mod consent;
 mod contact_controls;
 mod contacts;
+mod conversation;
 mod exclusions;
 mod help_contact;
 mod imports;
@@ -46,6 +48,7 @@ mod ledger;
 mod messages;
 mod outbox;
 mod promises;
+mod replies;
 mod reports;
 mod schedule;
 mod session;
@@ -54,6 +57,7 @@ mod sms_numbers;
 mod staff_users;
 mod templates;
 mod tenants;
+mod today;
 
 #[cfg(feature = "spin")]
 pub use auth::staff_post_refusal;
@@ -175,6 +179,9 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/session", handler: session::sign_in, need: PUBLIC },
     Route { method: "DELETE", path: "/api/session", handler: session::sign_out, need: VIEWER },
     Route { method: "GET", path: "/api/me", handler: session::me, need: VIEWER },
+    Route { method: "GET", path: "/api/tenants/{tenant_id}/conversation", handler: conversation::get, need: VIEWER },
+    Route { method: "POST", path: "/api/tenants/{tenant_id}/replies", handler: replies::create, need: COLLECTOR },
+    Route { method: "GET", path: "/api/today", handler: today::get, need: VIEWER },
 ];
 
 /// `(method, path template)` of every route, for docs and tests.
@@ -201,6 +208,8 @@ struct Call<'a> {
     principal: Option<Principal>,
     /// Where compliance decisions come from (the component in production).
     checker: &'a dyn ComplianceCheck,
+    /// Sends a staff reply at once (the provider step in production).
+    sender: &'a dyn ReplySender,
 }
 
 impl Call<'_> {
@@ -256,6 +265,12 @@ pub fn handle(req: &Request, ctx: &ApiContext<'_>) -> Response {
 /// decision (the staff-console component passes the compliance
 /// component's WIT import, so staff see exactly what the product applies).
 pub fn handle_with(req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> Response {
+    handle_sending(req, ctx, checker, &NextPass)
+}
+
+/// As [`handle_with`], with `sender` running the send step for a staff
+/// reply at once (the staff-console component passes the provider step).
+pub fn handle_sending(req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck, sender: &dyn ReplySender) -> Response {
     let path = req.path_only();
     let method = req.method.to_ascii_uppercase();
     let mut allowed: Vec<&'static str> = Vec::new();
@@ -290,7 +305,7 @@ pub fn handle_with(req: &Request, ctx: &ApiContext<'_>, checker: &dyn Compliance
         return Response::error(405, format!("{method} is not allowed here; use {}", allowed.join(", ")))
             .with_header("allow", allowed.join(", "));
     };
-    let mut resp = run(route, raw_params, req, ctx, principal, checker).unwrap_or_else(ApiError::into_response);
+    let mut resp = run(route, raw_params, req, ctx, principal, checker, sender).unwrap_or_else(ApiError::into_response);
     resp.route = Some(route.path);
     resp
 }
@@ -368,6 +383,7 @@ fn run(
     ctx: &ApiContext<'_>,
     principal: Option<Principal>,
     checker: &dyn ComplianceCheck,
+    sender: &dyn ReplySender,
 ) -> Result<Response, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(413, format!("the body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
@@ -378,7 +394,7 @@ fn run(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let query = form::parse_query(req.query())?;
     let actor = principal.as_ref().map_or_else(|| "anonymous".to_owned(), Principal::actor);
-    let call = Call { req, ctx, params, query, actor, principal, checker };
+    let call = Call { req, ctx, params, query, actor, principal, checker, sender };
     if let Some(p) = &call.principal {
         if p.via_session() && !matches!(route.method, "GET" | "HEAD") && !auth::same_origin(req, ctx.public_base_url) {
             return refuse(&call, route, "cross-origin request");

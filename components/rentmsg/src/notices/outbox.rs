@@ -527,6 +527,37 @@ pub fn lease_next(db: &dyn Db, owner: &str, until: DateTime<Utc>, channels: &[Ch
         .transpose()
 }
 
+/// Lease one named row if it is due (queued or deferred, `not_before`
+/// passed, lease free): a staff reply sent at once takes exactly its own
+/// row, never someone else's notice. One statement: atomic.
+pub fn lease_one(db: &dyn Db, id: i64, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Option<Leased>> {
+    let stamp = time::timestamp(now);
+    let rows = db.execute(
+        "UPDATE outbox SET lease_owner = ?1, leased_until = ?2, updated_at = ?3
+         WHERE id = ?4 AND state IN ('queued', 'deferred') AND not_before <= ?3
+           AND (leased_until IS NULL OR leased_until <= ?3)
+         RETURNING id, kind, tenant_id, channel, cycle, stage, address, link_id, custom_subject, custom_body, attempts",
+        &[owner.into(), time::timestamp(until).into(), stamp.as_str().into(), id.into()],
+    )?;
+    rows.first().map(leased_from).transpose()
+}
+
+fn leased_from(r: Row<'_>) -> Result<Leased> {
+    Ok(Leased {
+        id: r.i64("id")?,
+        kind: r.string("kind")?,
+        tenant_id: r.string("tenant_id")?,
+        channel: r.str("channel")?.parse().map_err(Error::Corrupt)?,
+        cycle: r.opt_string("cycle")?,
+        stage: r.opt_i64("stage")?,
+        address: r.opt_string("address")?,
+        link_id: r.opt_string("link_id")?,
+        custom_subject: r.opt_string("custom_subject")?,
+        custom_body: r.opt_string("custom_body")?,
+        attempts: r.i64("attempts")?,
+    })
+}
+
 /// Give a leased row back untouched (e.g. the pace budget ran out).
 pub fn release(db: &dyn Db, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool> {
     let rows = db.execute(

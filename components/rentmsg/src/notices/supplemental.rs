@@ -46,7 +46,7 @@ pub struct Request<'a> {
 }
 
 /// Does free text carry a web address of its own?
-fn has_link(text: &str) -> bool {
+pub fn has_link(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     ["http://", "https://", "www."].iter().any(|p| lower.contains(p))
 }

@@ -147,3 +147,22 @@ pub fn for_tenant(db: &dyn Db, tenant_id: &str, limit: Option<i64>) -> Result<Ve
     )?;
     rows.iter().map(contact_from_row).collect()
 }
+
+/// These contact-log rows (any order).
+pub fn by_ids(db: &dyn Db, ids: &[i64]) -> Result<Vec<Contact>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(db::MAX_PARAMS) {
+        let params: Vec<db::Value> = chunk.iter().map(|i| db::Value::Integer(*i)).collect();
+        let rows = db.execute(
+            &format!(
+                "SELECT id, tenant_id, channel, direction, address, body, status, at, provider_id, detail FROM contact_log WHERE id IN ({})",
+                db::placeholders(chunk.len())
+            ),
+            &params,
+        )?;
+        for r in rows.iter() {
+            out.push(contact_from_row(r)?);
+        }
+    }
+    Ok(out)
+}

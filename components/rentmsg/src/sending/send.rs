@@ -264,6 +264,8 @@ struct Pass<'p> {
     next_call: CallId,
     /// The most calls in flight at once.
     max_in_flight: usize,
+    /// Re-check compliance as a person's contact (a staff reply), not an automatic one.
+    manual: bool,
 }
 
 /// A row whose intent is committed and whose call is out.
@@ -308,12 +310,59 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
         in_flight: HashMap::new(),
         next_call: 0,
         max_in_flight: 0,
+        manual: false,
     };
     let taking = take_rows(env, &mut pass);
     // The answers still out are recorded even when taking rows failed (say
     // compliance was unavailable): a call that went out keeps its answer.
     let drained = drain(env, &mut pass);
     (env.log)(&serde_json::json!({ "event": "calls", "max_in_flight": pass.max_in_flight, "unrecorded": pass.in_flight.len() }));
+    taking?;
+    drained?;
+    Ok(pass.report)
+}
+
+/// Send one named row now, as a pass would (lease, checks, a slot of the
+/// shared budget, compliance, intent, call, outcome), for a staff reply
+/// answered from the console. `manual`: compliance re-checks it as a
+/// person's contact, as it was decided when staff wrote it. A spent
+/// minute or a slot past `env.deadline` leaves the row queued for the next
+/// pass (the report's `stopped` says which).
+pub fn send_row(env: &SendEnv<'_>, id: i64, manual: bool) -> Result<SendReport> {
+    let start = env.clock.now();
+    let mut channels: Vec<Channel> = Vec::new();
+    if env.config.sms.is_some() {
+        channels.push(Channel::Text);
+    }
+    if env.config.email.is_some() {
+        channels.push(Channel::Email);
+    }
+    let mut pass = Pass {
+        pacer: Pacer::new(env.counter, env.config.rate_per_minute),
+        schedule: schedule::load(env.db)?,
+        expiry_days: links::expiry_days(env.db)?,
+        templates: HashMap::new(),
+        channels,
+        report: SendReport::default(),
+        in_flight: HashMap::new(),
+        next_call: 0,
+        max_in_flight: 0,
+        manual,
+    };
+    let Some(row) = outbox::lease_one(env.db, id, env.owner, start + Duration::seconds(LEASE_SECONDS), start)? else {
+        return Ok(pass.report);
+    };
+    if !pass.channels.contains(&row.channel) {
+        outbox::release(env.db, row.id, env.owner, start)?;
+        pass.report.channels_unavailable.push(format!("{}: provider not configured", row.channel.as_str()));
+        return Ok(pass.report);
+    }
+    let taking = process(env, &mut pass, row).map(|step| {
+        if let Step::Stop(reason) = step {
+            pass.report.stopped = reason;
+        }
+    });
+    let drained = drain(env, &mut pass);
     taking?;
     drained?;
     Ok(pass.report)
@@ -539,7 +588,7 @@ fn take_budget_slot(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Res
 /// on the row with their rules. Goes on with the address to send to.
 fn recheck_compliance(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantNow) -> Result<Flow<String>> {
     let now = env.clock.now();
-    let request = CheckRequest { tenant_id: row.tenant_id.clone(), channel: row.channel, address: row.address.clone(), at: now, manual: false };
+    let request = CheckRequest { tenant_id: row.tenant_id.clone(), channel: row.channel, address: row.address.clone(), at: now, manual: pass.manual };
     let decision = match env.checker.check(&request) {
         Ok(d) => d,
         Err(CheckError::UnknownTenant(m)) => return cancel(env, row, &m, &mut pass.report),

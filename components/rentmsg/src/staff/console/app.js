@@ -101,13 +101,14 @@
   }
 
   function reasonsList(reasons) {
+    if (window.rentmsgDay) return window.rentmsgDay.rules(reasons);
     if (!reasons || !reasons.length) return null;
     return el("ul", { className: "reasons" }, reasons.map((r) => el("li", {}, el("strong", { text: r.rule }), ": " + r.detail)));
   }
 
   // ------------------------------------------------------------ views
 
-  const VIEWS = ["login", "calls", "tenant", "inbox", "reports", "users"];
+  const VIEWS = ["login", "today", "calls", "tenant", "inbox", "reports", "users"];
 
   function show(view) {
     for (const v of VIEWS) $("view-" + v).hidden = v !== view;
@@ -194,7 +195,7 @@
     const codes = await api("GET", "/api/call-result-codes");
     state.codes = codes.status === 200 ? codes.data.codes : [];
     say("Signed in as " + (me.data.display_name || me.data.username) + ".");
-    await loadCalls();
+    if (window.rentmsgDay) { window.rentmsgDay.restoreFilter(); await window.rentmsgDay.loadToday(); } else await loadCalls();
   }
 
   // ------------------------------------------------------------ call list
@@ -206,6 +207,7 @@
     const params = new URLSearchParams({ limit: "200" });
     const prop = $("calls-property").value.trim();
     if (prop) params.set("property_id", prop);
+    if (window.rentmsgDay) window.rentmsgDay.saveFilter();
     say("Loading the call list…");
     const r = await api("GET", "/api/call-list?" + params);
     if (r.status !== 200) return fail(errorOf(r));
@@ -219,7 +221,7 @@
             el("span", { className: "no", text: it.decision === "block" ? "Not callable" : "Not yet" }),
             it.callable_at ? " — callable from " + when(it.callable_at) : "",
             reasonsList(it.reasons));
-      body.append(el("tr", { "data-tenant": it.tenant_id },
+      body.append(el("tr", { "data-tenant": it.tenant_id, "data-stage": it.stage },
         el("td", {}, el("button", { type: "button", className: "secondary", text: it.name + " (" + it.tenant_id + ")", on: { click: () => openTenant(it.tenant_id) } }), it.unit ? " unit " + it.unit : ""),
         el("td", { text: it.property_name || it.property_id }),
         el("td", { className: "num", text: money(it.balance_cents) }),
@@ -228,6 +230,7 @@
         el("td", { className: "num", text: it.attempts_7d }),
         el("td", {}, status)));
     }
+    if (window.rentmsgDay) window.rentmsgDay.applyStage();
     $("calls-summary").textContent = r.data.total + " overdue tenant(s) due for a call; " + r.data.callable + " callable now (as of " + when(r.data.as_of) + ").";
     say("Call list loaded.");
   }
@@ -256,6 +259,7 @@
     renderHistory(contacts.status === 200 ? contacts.data.contacts : []);
     renderPromises(promises.status === 200 ? promises.data.promises : null);
     renderTemplates();
+    if (window.rentmsgDay) await window.rentmsgDay.loadConversation(id);
     say("Tenant " + id + " loaded.");
   }
 
@@ -408,6 +412,7 @@
       $("call-promise-amount").value = "";
       await openTenant(v.tenant_id);
       say("Call recorded: " + r.data.result_label + (r.data.promise ? ", with a promise to pay" : "") + (r.data.overridden ? " (override audited)" : "") + ".");
+      if (window.rentmsgDay) await window.rentmsgDay.offerNext(v.tenant_id);
       $("history-title").focus();
       return;
     }
@@ -526,6 +531,7 @@
       } else if (m.undone_at) {
         actions.unshift(el("span", { text: "Opt-out undone " + when(m.undone_at) + " by " + (m.undone_by || "") + ". " }));
       }
+      if (window.rentmsgDay) actions.push(...window.rentmsgDay.inboxActions(m));
       body.append(el("tr", {}, el("td", { text: when(m.received_at) }), el("td", { text: m.from }), el("td", {}, tenants.length ? tenants : "unknown number"), el("td", { text: m.body }), el("td", {}, actions)));
     }
     say("Inbox loaded.");
@@ -711,6 +717,9 @@
   }
 
   // ------------------------------------------------------------ wiring
+
+  // The hooks day.js builds on.
+  window.rentmsgConsole = { api, el, clear, show, say, fail, errorOf, openTenant };
 
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", signIn);

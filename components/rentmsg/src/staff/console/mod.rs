@@ -18,6 +18,10 @@ use crate::base::http::Response;
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const APP_CSS: &str = include_str!("app.css");
+/// The start page, conversation and call-list additions (a separate file so
+/// the sign-in script and this one change independently).
+const DAY_JS: &str = include_str!("day.js");
+const DAY_CSS: &str = include_str!("day.css");
 /// The tab icon (so the browser does not ask for a `/favicon.ico` nobody serves).
 const ICON_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#1f5fa8\"/><path d=\"M4 8h8M8 4v8\" stroke=\"#fff\" stroke-width=\"2\"/></svg>";
 
@@ -56,6 +60,8 @@ pub fn serve(method: &str, path: &str) -> Response {
         "/console" | "/console/" | "/console/index.html" => Some(("text/html; charset=utf-8", INDEX_HTML)),
         "/console/app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
         "/console/app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
+        "/console/day.js" => Some(("text/javascript; charset=utf-8", DAY_JS)),
+        "/console/day.css" => Some(("text/css; charset=utf-8", DAY_CSS)),
         "/console/icon.svg" => Some(("image/svg+xml", ICON_SVG)),
         _ => None,
     };
@@ -74,7 +80,7 @@ mod tests {
 
     #[test]
     fn serves_the_page_and_its_assets_with_a_strict_policy() {
-        for (path, ct) in [("/console", "text/html"), ("/console/", "text/html"), ("/console/app.js", "text/javascript"), ("/console/app.css", "text/css")] {
+        for (path, ct) in [("/console", "text/html"), ("/console/", "text/html"), ("/console/app.js", "text/javascript"), ("/console/app.css", "text/css"), ("/console/day.js", "text/javascript"), ("/console/day.css", "text/css")] {
             let r = serve("GET", path);
             assert_eq!(r.status, 200, "{path}");
             assert!(r.header("content-type").unwrap().starts_with(ct), "{path}");
@@ -110,19 +116,27 @@ mod tests {
     fn the_page_has_no_inline_script_style_or_external_assets() {
         let html = INDEX_HTML.to_ascii_lowercase();
         // Only the external script, no inline script bodies or handlers.
-        assert_eq!(html.matches("<script").count(), 1);
+        assert_eq!(html.matches("<script").count(), 2);
         assert!(html.contains("<script src=\"/console/app.js\" defer></script>"));
+        assert!(html.contains("<script src=\"/console/day.js\" defer></script>"));
         assert!(!html.contains("<style") && !html.contains(" style=") && !html.contains(" onclick="));
-        for text in [INDEX_HTML, APP_JS, APP_CSS] {
+        for text in [INDEX_HTML, APP_JS, APP_CSS, DAY_JS, DAY_CSS] {
             assert!(!text.contains("http://") && !text.contains("https://"), "no external URLs in the console assets");
         }
         // Data only ever goes into the page as text, never as markup.
-        assert!(!APP_JS.contains("innerHTML") && !APP_JS.contains("outerHTML") && !APP_JS.contains("eval("));
+        for js in [APP_JS, DAY_JS] {
+            assert!(!js.contains("innerHTML") && !js.contains("outerHTML") && !js.contains("eval("));
+        }
         // No credential in the page: no web storage, no cookie access, no
         // bearer header; every call rides on the HttpOnly session cookie.
         for banned in ["sessionStorage", "localStorage", "document.cookie", "Authorization", "Bearer"] {
             assert!(!APP_JS.contains(banned), "app.js mentions {banned}");
         }
+        // The start page keeps only filter preferences in localStorage.
+        for banned in ["sessionStorage", "document.cookie", "Authorization", "Bearer"] {
+            assert!(!DAY_JS.contains(banned), "day.js mentions {banned}");
+        }
+        assert!(!DAY_JS.to_ascii_lowercase().contains("token"));
         assert!(APP_JS.contains("credentials: \"same-origin\""));
         assert!(APP_JS.contains("\"/api/session\"") && APP_JS.contains("\"/api/me\""));
     }

@@ -1,0 +1,100 @@
+//! A collector's day in headless Chromium: the start page's figures match
+//! the API, a reply answered from the inbox reaches the fake SMS provider
+//! once and shows in the conversation, and no page is wider than the
+//! screen at 1,280 and 768 px. Screenshots go to `test-artifacts/`.
+
+mod console_seed;
+
+use console_seed::seed;
+use e2e::twilio::{form_body, inbound_sms, signature};
+use e2e::{json, App, Json, STAFF_TOKEN};
+
+const SMS_AUTH: &str = "e2e-day-sms-auth-71f2";
+// Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
+const PUBLIC: &str = "http://rent.example.test";
+const OUR_NUMBER: &str = "+16175550100";
+
+fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v = b.eval(condition).unwrap_or(Json::Null);
+        if v != Json::Null && v != json!(false) {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            let text = b.text().unwrap_or_default();
+            panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", b.console_errors());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Sign in as the console on this branch does; the one place to change
+/// when the console signs in another way.
+fn sign_in(app: &App, b: &mut e2e::browser::Browser) {
+    let body = json!({ "username": "alice", "display_name": "Alice Adams", "role": "collector", "password": "alice-long-password-1" });
+    let (s, r) = app.staff_post("/api/staff-users", &body);
+    assert_eq!(s, 201, "{r}");
+    b.type_into("#login-username", "alice").unwrap();
+    b.type_into("#login-password", "alice-long-password-1").unwrap();
+    b.click("#login-submit").unwrap();
+    wait_until(b, "the start page", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
+}
+
+fn fits(b: &mut e2e::browser::Browser, page: &str) {
+    let w = b.eval("[document.documentElement.scrollWidth, window.innerWidth]").unwrap();
+    assert!(w[0].as_i64().unwrap() <= w[1].as_i64().unwrap(), "{page} is wider than the screen: {w}");
+}
+
+#[test]
+fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
+    let app = App::builder().variable("sms_auth_token", SMS_AUTH).variable("public_base_url", PUBLIC).variable("sms_from", OUR_NUMBER).start();
+    seed(&app);
+    let fields = inbound_sms("SM0001day", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
+    let r = app
+        .client
+        .post(app.url("/webhooks/sms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature(SMS_AUTH, &format!("{PUBLIC}/webhooks/sms"), &fields))
+        .body(form_body(&fields))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let today: Json = app.client.get(app.url("/api/today")).bearer_auth(STAFF_TOKEN).send().unwrap().json().unwrap();
+
+    let mut b = e2e::browser::Browser::launch().expect("headless Chromium (installed by .ci/run)");
+    b.viewport(1280, 800, false).unwrap();
+    b.open(&app.url("/console")).unwrap();
+    sign_in(&app, &mut b);
+    for f in today["figures"].as_array().unwrap() {
+        let key = f["key"].as_str().unwrap();
+        let shown = b.eval(&format!("document.querySelector('#today-figures button[data-key=\"{key}\"] .count').textContent")).unwrap();
+        if key != "callable_now" {
+            assert_eq!(shown, json!(f["count"].to_string()), "{key}");
+        }
+    }
+    b.screenshot("day-start-page").unwrap();
+    fits(&mut b, "the start page at 1280");
+
+    // The waiting reply opens from its figure; answer it from the inbox.
+    b.click("#nav-inbox").unwrap();
+    wait_until(&mut b, "the inbox reply box", "document.querySelector('.reply-form textarea') !== null");
+    fits(&mut b, "the inbox at 1280");
+    b.type_into(".reply-form textarea", "Yes, half now is fine.").unwrap();
+    b.click(".reply-form button").unwrap();
+    wait_until(&mut b, "the reply sent", "document.querySelector('.reply-result') && document.querySelector('.reply-result').textContent.length > 0");
+    let result = b.eval("document.querySelector('.reply-result').textContent").unwrap();
+    assert!(result.as_str().unwrap().contains("Sent"), "{result}");
+    b.screenshot("day-inbox-reply").unwrap();
+
+    b.click("#nav-reports").unwrap();
+    wait_until(&mut b, "the reports", "!document.getElementById('view-reports').hidden");
+    fits(&mut b, "the reports at 1280");
+    b.viewport(768, 1024, true).unwrap();
+    for (nav, view) in [("#nav-today", "today"), ("#nav-calls", "calls"), ("#nav-inbox", "inbox"), ("#nav-reports", "reports")] {
+        b.click(nav).unwrap();
+        wait_until(&mut b, view, &format!("!document.getElementById('view-{view}').hidden"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        fits(&mut b, &format!("{view} at 768"));
+    }
+}
