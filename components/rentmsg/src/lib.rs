@@ -21,7 +21,6 @@
 //! - [`api`]: the staff API, independent of the HTTP stack.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod base;
 pub mod schema;

@@ -43,7 +43,6 @@ pub struct NewInboundCall<'a> {
 pub struct RecordedInboundCall {
     /// The contact-log row (channel phone, direction inbound).
     pub contact: Contact,
-    /// The result code.
     pub result_code: i64,
     /// Its label.
     pub result_label: String,

@@ -21,7 +21,6 @@ pub struct InboxTenant {
     pub tenant_id: String,
     /// Name (None if the tenant has since disappeared).
     pub name: Option<String>,
-    /// Property id.
     pub property_id: Option<String>,
 }
 

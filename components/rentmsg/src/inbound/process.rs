@@ -21,11 +21,8 @@ use std::fmt;
 /// `OptOutType`, sent when its Advanced Opt-Out handles keywords).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKeyword {
-    /// `STOP`.
     Stop,
-    /// `START`.
     Start,
-    /// `HELP`.
     Help,
 }
 

@@ -110,7 +110,6 @@ pub struct OutboxRow {
     pub id: i64,
     /// `notice` or `supplemental`.
     pub kind: String,
-    /// The tenant.
     pub tenant_id: String,
     /// `text` or `email`.
     pub channel: Channel,
@@ -262,13 +261,10 @@ pub fn counts(db: &dyn Db, scope: &crate::records::scope::Scope) -> Result<Vec<(
 /// A notice the scan found due.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// The tenant.
     pub tenant_id: String,
-    /// Channel.
     pub channel: Channel,
     /// Billing cycle.
     pub cycle: String,
-    /// Stage.
     pub stage: i64,
     /// Days past due now.
     pub days_past_due: i64,
@@ -281,9 +277,7 @@ pub struct Candidate {
 pub struct Inserted {
     /// Row id.
     pub id: i64,
-    /// The tenant.
     pub tenant_id: String,
-    /// Channel.
     pub channel: Channel,
     /// When it may go.
     pub not_before: DateTime<Utc>,
@@ -407,7 +401,6 @@ pub struct DecisionUpdate<'a> {
     pub decision: Option<Verdict>,
     /// The rules, JSON.
     pub reasons: Option<&'a serde_json::Value>,
-    /// Not before.
     pub not_before: DateTime<Utc>,
     /// The address decided about.
     pub address: Option<&'a str>,
@@ -466,9 +459,7 @@ pub struct Leased {
     pub id: i64,
     /// `notice` or `supplemental`.
     pub kind: String,
-    /// The tenant.
     pub tenant_id: String,
-    /// Channel.
     pub channel: Channel,
     /// Billing cycle (notices).
     pub cycle: Option<String>,
@@ -633,7 +624,6 @@ pub fn cancel_queued_for_tenant(db: &dyn Db, tenant_id: &str, reason: &str, now:
 /// A staff-written one-off message to queue.
 #[derive(Debug, Clone)]
 pub struct Supplemental<'a> {
-    /// The tenant.
     pub tenant_id: &'a str,
     /// `text` or `email`.
     pub channel: Channel,

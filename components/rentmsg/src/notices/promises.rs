@@ -105,7 +105,6 @@ impl std::str::FromStr for PromiseStatus {
 pub struct Promise {
     /// Row id.
     pub id: i64,
-    /// The tenant.
     pub tenant_id: String,
     /// Promised amount in cents (None: the whole balance when promised).
     pub amount_cents: Option<i64>,
@@ -135,7 +134,6 @@ pub struct Promise {
 /// A promise to record, with the contact that carried it.
 #[derive(Debug, Clone)]
 pub struct NewPromise<'a> {
-    /// The tenant.
     pub tenant_id: &'a str,
     /// Amount in cents (None: the whole balance).
     pub amount_cents: Option<i64>,

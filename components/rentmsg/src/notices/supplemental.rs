@@ -29,7 +29,6 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 /// What staff asked to send.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
-    /// The tenant.
     pub tenant_id: &'a str,
     /// `text` or `email`.
     pub channel: Channel,

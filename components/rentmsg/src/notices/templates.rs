@@ -80,7 +80,6 @@ pub struct RenderContext {
     pub balance_cents: i64,
     /// Balance as `$1,234.56`.
     pub balance: String,
-    /// Days past due.
     pub days_past_due: i64,
     /// Oldest unpaid due date (`YYYY-MM-DD`, empty when none).
     pub due_date: String,

@@ -36,7 +36,6 @@ pub struct PageView {
     pub tenant_name: String,
     /// The facility (property) name.
     pub facility: String,
-    /// The unit.
     pub unit: Option<String>,
     /// The balance (`$1,200.00`).
     pub balance: String,

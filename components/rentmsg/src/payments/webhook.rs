@@ -29,9 +29,7 @@ pub struct Outcome {
     /// `recorded`, `already_recorded`, `duplicate`, `ignored`, `not_paid`,
     /// `unknown_tenant`.
     pub effect: String,
-    /// The event id.
     pub event_id: String,
-    /// The event type.
     pub event_type: String,
     /// The tenant, when the event named a known one.
     #[serde(skip_serializing_if = "Option::is_none")]

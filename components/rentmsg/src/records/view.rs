@@ -41,9 +41,7 @@ pub struct ContactPointView {
 pub struct TenantView {
     /// AR id.
     pub tenant_id: String,
-    /// Property id.
     pub property_id: String,
-    /// Property name.
     pub property_name: Option<String>,
     /// Full name as imported.
     pub name: String,

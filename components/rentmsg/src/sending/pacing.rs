@@ -27,7 +27,6 @@ pub trait Counter {
 
 /// The time source of a send pass.
 pub trait Clock {
-    /// Now.
     fn now(&self) -> DateTime<Utc>;
     /// Wait until `t` (returns at once if it has passed).
     fn sleep_until(&self, t: DateTime<Utc>);

@@ -33,7 +33,6 @@ pub struct HttpRequest {
     pub method: String,
     /// Absolute URL.
     pub url: String,
-    /// Headers.
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
@@ -70,7 +69,6 @@ impl HttpRequest {
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
-    /// Headers.
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
@@ -264,7 +262,6 @@ pub fn twilio_request(cfg: &SmsConfig, to: &str, body: &str) -> HttpRequest {
 pub struct Email<'a> {
     /// Recipient.
     pub to: &'a str,
-    /// Subject.
     pub subject: &'a str,
     /// Plain-text body.
     pub text_body: &'a str,

@@ -13,7 +13,6 @@ use std::cell::RefCell;
 /// read timeouts: one request at a time with `send`, or several in flight
 /// with `start` and `collect` (one `wasi:io/poll` over their pollables).
 pub struct WasiHttp {
-    /// Connect timeout.
     pub connect_timeout: std::time::Duration,
     /// Time to the first byte of the answer, and between bytes.
     pub read_timeout: std::time::Duration,

@@ -169,7 +169,6 @@ pub struct StaffUser {
     pub username: String,
     /// Name shown in the console.
     pub display_name: String,
-    /// Role.
     pub role: Role,
     /// Properties this person may see; empty for every property.
     pub property_ids: Vec<String>,
@@ -252,7 +251,6 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     /// Shown name (the username when absent).
     pub display_name: Option<&'a str>,
-    /// Role.
     pub role: Role,
     /// Property scope; none or empty for every property.
     pub property_ids: Option<Vec<String>>,

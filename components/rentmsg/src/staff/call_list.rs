@@ -52,9 +52,7 @@ pub struct CallListEntry {
     pub name: String,
     /// Unit label, when the property has units.
     pub unit: Option<String>,
-    /// Property id.
     pub property_id: String,
-    /// Property name.
     pub property_name: Option<String>,
     /// `active` or `stop`.
     pub status: String,

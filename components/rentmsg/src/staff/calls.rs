@@ -87,7 +87,6 @@ pub struct NewCall<'a> {
 pub struct RecordedCall {
     /// The contact-log row (channel phone, direction outbound).
     pub contact: Contact,
-    /// The result code.
     pub result_code: i64,
     /// Its label.
     pub result_label: String,

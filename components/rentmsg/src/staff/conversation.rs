@@ -19,7 +19,6 @@ pub const MAX_LIMIT: i64 = 200;
 /// One page of a conversation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conversation {
-    /// The tenant.
     pub tenant_id: String,
     /// The tenant's IANA zone (times are shown in it).
     pub time_zone: String,

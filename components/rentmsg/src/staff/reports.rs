@@ -135,7 +135,6 @@ impl Counts {
 /// One property's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropertyReport {
-    /// Property id.
     pub property_id: String,
     /// Its name.
     pub property_name: String,
