@@ -287,7 +287,7 @@ fn a_viewer_finds_no_write_controls() {
     let buttons = b.eval("Array.from(document.querySelectorAll('button')).filter(e => e.getClientRects().length > 0).map(e => e.textContent.trim())").unwrap();
     for label in buttons.as_array().unwrap() {
         let l = label.as_str().unwrap();
-        assert!(["Call list", "Inbox", "Reports", "Open", "Refresh", "Sign out"].contains(&l), "a viewer sees the button {l:?}");
+        assert!(["Today", "Call list", "Inbox", "Reports", "Open", "Refresh", "Sign out"].contains(&l), "a viewer sees the button {l:?}");
     }
     assert_no_credential_in_the_page(&mut b);
     let errors = page_errors(&mut b);

@@ -7,12 +7,13 @@ mod console_seed;
 
 use console_seed::seed;
 use e2e::twilio::{form_body, inbound_sms, signature};
-use e2e::{json, App, Json, STAFF_TOKEN};
+use e2e::{json, App, FakeServer, Json, Recorded, STAFF_TOKEN};
 
 const SMS_AUTH: &str = "e2e-day-sms-auth-71f2";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
 const PUBLIC: &str = "http://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
+const SID: &str = "AC00000000000000000000000000000day";
 
 fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -48,7 +49,18 @@ fn fits(b: &mut e2e::browser::Browser, page: &str) {
 
 #[test]
 fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
-    let app = App::builder().variable("sms_auth_token", SMS_AUTH).variable("public_base_url", PUBLIC).variable("sms_from", OUR_NUMBER).start();
+    // A Twilio-compatible provider that accepts every message and keeps it.
+    let sms = FakeServer::start(|r: &Recorded| {
+        let ok = r.method == "POST" && r.url == format!("/2010-04-01/Accounts/{SID}/Messages.json");
+        if ok { (201, "application/json".into(), r#"{"sid":"SMday0000000000000000000000000001","status":"queued"}"#.into()) } else { (404, "application/json".into(), "{}".into()) }
+    });
+    let app = App::builder()
+        .variable("sms_auth_token", SMS_AUTH)
+        .variable("public_base_url", PUBLIC)
+        .variable("sms_from", OUR_NUMBER)
+        .variable("sms_api_base", sms.base.as_str())
+        .variable("sms_account_sid", SID)
+        .start();
     seed(&app);
     let fields = inbound_sms("SM0001day", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
     let r = app
@@ -86,6 +98,17 @@ fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
     let result = b.eval("document.querySelector('.reply-result').textContent").unwrap();
     assert!(result.as_str().unwrap().contains("Sent"), "{result}");
     b.screenshot("day-inbox-reply").unwrap();
+    // The provider got the reply exactly once, to the number that wrote in.
+    let sent: Vec<Recorded> = sms.requests().into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(sent.len(), 1, "one provider call for one reply");
+    assert_eq!(sent[0].form_field("To").as_deref(), Some("+18885550134"));
+    assert!(sent[0].form_field("Body").is_some_and(|body| body.starts_with("Yes, half now is fine.")), "{:?}", sent[0].form_field("Body"));
+    // And it is on the tenant's conversation, after the message it answers.
+    let conv: Json = app.client.get(app.url("/api/tenants/C1/conversation")).bearer_auth(STAFF_TOKEN).send().unwrap().json().unwrap();
+    let bodies: Vec<&str> = conv["messages"].as_array().map(|m| m.iter().filter_map(|c| c["body"].as_str()).collect()).unwrap_or_default();
+    let asked = bodies.iter().position(|b| b.starts_with("Can I pay half now"));
+    let answered = bodies.iter().position(|b| b.starts_with("Yes, half now is fine."));
+    assert!(matches!((asked, answered), (Some(a), Some(r)) if a < r), "the conversation, oldest first: {conv}");
 
     b.click("#nav-reports").unwrap();
     wait_until(&mut b, "the reports", "!document.getElementById('view-reports').hidden");

@@ -719,7 +719,7 @@
   // ------------------------------------------------------------ wiring
 
   // The hooks day.js builds on.
-  window.rentmsgConsole = { api, el, clear, show, say, fail, errorOf, openTenant };
+  window.rentmsgConsole = { api, el, clear, show, say, fail, errorOf, openTenant, can };
 
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", signIn);

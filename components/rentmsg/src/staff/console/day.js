@@ -135,9 +135,10 @@
 
   // Inbox rows get a reply box that sends in one step.
   function inboxActions(m) {
-    const { el } = C();
+    const { el, can } = C();
     const tenant = (m.tenants || [])[0];
-    if (!tenant || m.handled_at) return [];
+    // Answering is a collector's action; a viewer reads the inbox only.
+    if (!tenant || m.handled_at || !can("collector")) return [];
     const id = "reply-" + m.id;
     const result = el("div", { className: "reply-result", "aria-live": "polite" });
     const input = el("textarea", { id, rows: "2", maxlength: "1530", className: "reply-body" });
