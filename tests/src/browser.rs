@@ -65,7 +65,7 @@ pub fn chromium_path() -> Result<PathBuf> {
             return Ok(PathBuf::from(p));
         }
     }
-    bail!("headless browser missing: install Debian's chromium (`apt-get install -y chromium`, as .ci/run does) or set CHROMIUM")
+    bail!("headless browser missing: install Debian's chromium (`apt-get install -y chromium`, as `cargo xtask test` does when it can) or set CHROMIUM")
 }
 
 /// A running headless Chromium with one page.
