@@ -276,6 +276,9 @@ fn real_replies_match_the_documented_schemas() {
     expect("POST", "/api/import/ledger", env.send("POST", "/api/import/ledger", Some("text/csv"), b"nope\n"));
     expect("POST", "/api/import/ledger", env.send("POST", "/api/import/ledger", Some("text/plain"), b"x"));
     expect("PUT", "/api/tenants/{tenant_id}/consent", env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in", "evidence": "lease"})));
+    expect("GET", "/api/revocation-phrases", env.get("/api/revocation-phrases"));
+    expect("PUT", "/api/revocation-phrases", env.put_json("/api/revocation-phrases", &json!({"phrases": [{"phrase": "please stop texting me", "language": "en"}]})));
+    expect("PUT", "/api/revocation-phrases", env.put_json("/api/revocation-phrases", &json!({"phrases": []})));
     expect("PUT", "/api/tenants/{tenant_id}/consent", env.put_json("/api/tenants/T1/consent", &json!({"status": "opted_in"})));
     expect(
         "PUT",

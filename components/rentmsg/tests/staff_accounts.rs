@@ -77,6 +77,7 @@ fn contract_need(method: &str, path: &str) -> Need {
         | ("POST", "/api/tenants/{tenant_id}/replies") => c,
         ("PUT", "/api/tenants/{tenant_id}/exclusions")
         | ("PUT", "/api/keywords")
+        | ("PUT", "/api/revocation-phrases")
         | ("PUT", "/api/properties/{property_id}/sms-help-contact")
         | ("POST", "/api/contact-controls")
         | ("PUT", "/api/contact-controls/{key}")

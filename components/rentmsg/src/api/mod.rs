@@ -50,6 +50,7 @@ mod outbox;
 mod promises;
 mod replies;
 mod reports;
+mod revocation_phrases;
 mod schedule;
 mod session;
 mod settings;
@@ -143,6 +144,8 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/inbox/{id}/undo-opt-out", handler: inbox::undo_opt_out, need: COLLECTOR },
     Route { method: "GET", path: "/api/keywords", handler: keywords::get, need: VIEWER },
     Route { method: "PUT", path: "/api/keywords", handler: keywords::put, need: MANAGER },
+    Route { method: "GET", path: "/api/revocation-phrases", handler: revocation_phrases::get, need: VIEWER },
+    Route { method: "PUT", path: "/api/revocation-phrases", handler: revocation_phrases::put, need: MANAGER },
     Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::get, need: VIEWER },
     Route { method: "PUT", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::put, need: MANAGER },
     Route { method: "GET", path: "/api/sms-numbers/{number}", handler: sms_numbers::get, need: VIEWER },

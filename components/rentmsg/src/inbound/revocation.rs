@@ -12,6 +12,14 @@
 //! "I'll stop by Friday to pay" or "stop the late fee?" are never phrases,
 //! so they stay ordinary inbox text.
 
+use crate::base::db::{self, Db};
+use crate::base::error::{Error, Result};
+use crate::base::locale::Language;
+use crate::base::time;
+use crate::records::audit;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
 /// Longest normalised message looked up; longer ones are never a phrase.
 pub const MAX_PHRASE_CHARS: usize = 80;
 
@@ -98,6 +106,78 @@ pub fn lookup_keys(body: &str) -> Vec<String> {
         keys.push(core.to_owned());
     }
     keys
+}
+
+/// Most phrases the list holds: each is looked up on every inbound text.
+pub const MAX_PHRASES: usize = 500;
+
+/// One phrase of the list, as staff read and write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phrase {
+    /// The whole reply that revokes consent, stored normalised ([`normalize`]).
+    pub phrase: String,
+    /// The language the phrase is in (the confirmation goes out in it).
+    pub language: Language,
+}
+
+/// The phrase list, by language then phrase.
+pub fn phrases(db: &dyn Db) -> Result<Vec<Phrase>> {
+    let rows = db.execute("SELECT phrase, language FROM sms_revocation_phrases ORDER BY language, phrase", &[])?;
+    rows.iter()
+        .map(|r| {
+            let language = Language::parse_tag(r.str("language")?).map_err(|e| Error::Corrupt(format!("revocation phrase language: {e}")))?;
+            Ok(Phrase { phrase: r.string("phrase")?, language })
+        })
+        .collect()
+}
+
+/// Replace the phrase list; audited in the same transaction. Each phrase is
+/// normalised and must still be two words or more (a single word is a
+/// keyword, kept in the keyword lists) and at most [`MAX_PHRASE_CHARS`];
+/// the list cannot be emptied, so revocations in the tenant's words are
+/// always caught.
+pub fn replace(db: &dyn Db, wanted: &[Phrase], actor: &str, now: DateTime<Utc>) -> Result<Vec<Phrase>> {
+    if wanted.is_empty() {
+        return Err(Error::Invalid("the phrase list cannot be empty: replies that revoke consent in the tenant's words must still be caught".into()));
+    }
+    if wanted.len() > MAX_PHRASES {
+        return Err(Error::Invalid(format!("at most {MAX_PHRASES} phrases")));
+    }
+    let mut next: Vec<Phrase> = Vec::with_capacity(wanted.len());
+    for p in wanted {
+        let phrase = normalize(&p.phrase);
+        if phrase.split(' ').count() < 2 {
+            return Err(Error::Invalid(format!("{:?}: a phrase is two words or more; single words belong in the keyword lists", p.phrase)));
+        }
+        if phrase.chars().count() > MAX_PHRASE_CHARS {
+            return Err(Error::Invalid(format!("{:?}: at most {MAX_PHRASE_CHARS} characters", p.phrase)));
+        }
+        if !next.iter().any(|n| n.phrase == phrase) {
+            next.push(Phrase { phrase, language: p.language });
+        }
+    }
+    next.sort_by(|a, b| (a.language, &a.phrase).cmp(&(b.language, &b.phrase)));
+    db::transaction(db, |tx| {
+        let before = phrases(tx)?;
+        if before == next {
+            return Ok(next.clone());
+        }
+        tx.execute("DELETE FROM sms_revocation_phrases", &[])?;
+        let at = time::timestamp(now);
+        for chunk in next.chunks(db::MAX_PARAMS / 4) {
+            let mut params = Vec::with_capacity(chunk.len() * 4);
+            for p in chunk {
+                params.extend([p.phrase.as_str().into(), p.language.as_str().into(), actor.into(), at.as_str().into()]);
+            }
+            tx.execute(
+                &format!("INSERT INTO sms_revocation_phrases (phrase, language, updated_by, updated_at) VALUES {}", db::row_placeholders(chunk.len(), 4)),
+                &params,
+            )?;
+        }
+        audit::record(tx, actor, "revocation_phrases.update", "sms_revocation_phrases", &serde_json::json!({ "before": before, "after": next }), now)?;
+        Ok(next.clone())
+    })
 }
 
 #[cfg(test)]
