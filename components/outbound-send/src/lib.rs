@@ -7,7 +7,6 @@
 use rentmsg::compliance::client::ComponentChecker;
 use rentmsg::base::db::SpinDb;
 use rentmsg::sending::pacing::{Clock as _, SystemClock};
-use rentmsg::sending::providers::{EmailConfig, SmsConfig};
 use rentmsg::sending::send::{self, SendConfig, SendEnv, SendReport};
 use rentmsg::sending::spin_io::{KvCounter, WasiHttp};
 use spin_sdk::http::{Request, Response};
@@ -22,36 +21,6 @@ fn var(name: &str) -> String {
     variables::get(name).unwrap_or_default().trim().to_owned()
 }
 
-/// The pass's settings from the Spin variables; a channel whose provider
-/// settings are incomplete is left out (its messages wait, and the report
-/// says so).
-fn config() -> anyhow::Result<SendConfig> {
-    let public_base_url = var("public_base_url");
-    let sms = match (var("sms_account_sid"), var("sms_auth_token"), var("sms_from")) {
-        (sid, token, from) if !sid.is_empty() && !token.is_empty() && !from.is_empty() => Some(SmsConfig {
-            api_base: var("sms_api_base"),
-            account_sid: sid,
-            auth_token: token,
-            from,
-            status_callback: format!("{}/webhooks/sms/status", public_base_url.trim_end_matches('/')),
-        }),
-        _ => None,
-    };
-    let email = match (var("email_api_token"), var("email_from")) {
-        (token, from) if !token.is_empty() && !from.is_empty() => Some(EmailConfig {
-            api_base: var("email_api_base"),
-            server_token: token,
-            from,
-            message_stream: "outbound".into(),
-        }),
-        _ => None,
-    };
-    let link_key = var("link_key");
-    anyhow::ensure!(!link_key.is_empty(), "link_key is not configured");
-    let rate = send::parse_rate(&var("send_rate_per_minute")).map_err(anyhow::Error::msg)?;
-    Ok(SendConfig { public_base_url, link_key, sms, email, rate_per_minute: rate })
-}
-
 fn log_line(v: &serde_json::Value) {
     let mut line = serde_json::json!({ "component": "outbound-send" });
     if let (Some(obj), Some(src)) = (line.as_object_mut(), v.as_object()) {
@@ -62,7 +31,7 @@ fn log_line(v: &serde_json::Value) {
 
 /// One send pass ending at the end of this minute (or after `max_seconds`).
 fn run(max_seconds: Option<i64>) -> anyhow::Result<SendReport> {
-    let config = config()?;
+    let config = SendConfig::from_variables(var)?;
     let db = SpinDb::open_default()?;
     let counter = KvCounter::open("default").map_err(anyhow::Error::msg)?;
     let clock = SystemClock;

@@ -355,3 +355,46 @@ fn threaded_calls_overlap_in_real_time() {
     // Not a timing assertion on the overlap (the count above is); a bound on a hang.
     assert!(started.elapsed() < std::time::Duration::from_secs(40));
 }
+
+/// The Spin variables a pass reads, as a lookup over a fixed list (unset = empty).
+fn variables(pairs: &[(&str, &str)]) -> impl Fn(&str) -> String {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name: &str| map.get(name).cloned().unwrap_or_default()
+}
+
+#[test]
+fn send_settings_leave_out_a_channel_whose_provider_settings_are_incomplete() {
+    use rentmsg::sending::send::{ConfigError, SendConfig};
+    let full = [
+        ("public_base_url", "https://pay.example-storage.com/"),
+        ("link_key", "k"),
+        ("send_rate_per_minute", "600"),
+        ("sms_account_sid", "AC1"),
+        ("sms_auth_token", "t"),
+        ("sms_from", "+16175550100"),
+        ("sms_api_base", "https://api.twilio.com"),
+        ("email_api_token", "e"),
+        ("email_from", "rent@example.com"),
+    ];
+    let config = SendConfig::from_variables(variables(&full)).unwrap();
+    let sms = config.sms.expect("sms configured");
+    assert_eq!(sms.status_callback, "https://pay.example-storage.com/webhooks/sms/status", "one slash between base and path");
+    assert_eq!(config.email.expect("email configured").message_stream, "outbound");
+    assert_eq!(config.rate_per_minute, 600);
+
+    // No SMS sender: texts wait, email still goes.
+    let no_from: Vec<_> = full.iter().copied().filter(|(k, _)| *k != "sms_from").collect();
+    let config = SendConfig::from_variables(variables(&no_from)).unwrap();
+    assert!(config.sms.is_none());
+    assert!(config.email.is_some());
+
+    let no_key: Vec<_> = full.iter().copied().filter(|(k, _)| *k != "link_key").collect();
+    assert_eq!(SendConfig::from_variables(variables(&no_key)).unwrap_err(), ConfigError::MissingLinkKey);
+
+    for bad in ["0", "100001", "ten", "", "1.5"] {
+        let mut vars = full.to_vec();
+        vars.retain(|(k, _)| *k != "send_rate_per_minute");
+        vars.push(("send_rate_per_minute", bad));
+        assert_eq!(SendConfig::from_variables(variables(&vars)).unwrap_err(), ConfigError::BadRate(bad.to_owned()), "rate `{bad}`");
+    }
+}

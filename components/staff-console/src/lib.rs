@@ -6,7 +6,6 @@ use futures::StreamExt as _;
 
 use rentmsg::api::{self, ApiContext, ReplySender};
 use rentmsg::sending::pacing::{Clock as _, SystemClock};
-use rentmsg::sending::providers::{EmailConfig, SmsConfig};
 use rentmsg::sending::send::{self, SendConfig, SendEnv, SendReport};
 use rentmsg::sending::spin_io::{KvCounter, WasiHttp};
 use rentmsg::base::http;
@@ -89,34 +88,6 @@ fn var(name: &str) -> String {
     variables::get(name).unwrap_or_default().trim().to_owned()
 }
 
-/// The send settings, read as `outbound-send` reads them: a channel whose
-/// provider settings are incomplete is left out.
-fn send_config() -> Result<SendConfig, String> {
-    let public_base_url = var("public_base_url");
-    let sms = match (var("sms_account_sid"), var("sms_auth_token"), var("sms_from")) {
-        (sid, token, from) if !sid.is_empty() && !token.is_empty() && !from.is_empty() => Some(SmsConfig {
-            api_base: var("sms_api_base"),
-            account_sid: sid,
-            auth_token: token,
-            from,
-            status_callback: format!("{}/webhooks/sms/status", public_base_url.trim_end_matches('/')),
-        }),
-        _ => None,
-    };
-    let email = match (var("email_api_token"), var("email_from")) {
-        (token, from) if !token.is_empty() && !from.is_empty() => {
-            Some(EmailConfig { api_base: var("email_api_base"), server_token: token, from, message_stream: "outbound".into() })
-        }
-        _ => None,
-    };
-    let link_key = var("link_key");
-    if link_key.is_empty() {
-        return Err("link_key is not configured".into());
-    }
-    let rate = send::parse_rate(&var("send_rate_per_minute"))?;
-    Ok(SendConfig { public_base_url, link_key, sms, email, rate_per_minute: rate })
-}
-
 fn send_log(v: &serde_json::Value) {
     let mut line = serde_json::json!({ "component": "staff-console" });
     if let (Some(obj), Some(src)) = (line.as_object_mut(), v.as_object()) {
@@ -135,7 +106,7 @@ const REPLY_SLOT_WAIT_SECONDS: i64 = 5;
 
 impl ReplySender for ProviderStep {
     fn send_now(&self, db: &dyn rentmsg::base::db::Db, id: i64) -> Result<SendReport, String> {
-        let config = send_config()?;
+        let config = SendConfig::from_variables(var).map_err(|e| e.to_string())?;
         let counter = KvCounter::open("default")?;
         let clock = SystemClock;
         let now = clock.now();

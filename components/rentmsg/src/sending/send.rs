@@ -97,6 +97,46 @@ pub struct SendConfig {
     pub rate_per_minute: i64,
 }
 
+/// Why the send settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("link_key is not configured")]
+    MissingLinkKey,
+    #[error("send_rate_per_minute must be a whole number from 1 to 100000, not `{0}`")]
+    BadRate(String),
+}
+
+impl SendConfig {
+    /// The settings from the Spin variables, looked up by `var` (trimmed,
+    /// empty when unset). A channel whose provider settings are incomplete
+    /// is left out: its messages wait, and the pass's report says so.
+    pub fn from_variables(var: impl Fn(&str) -> String) -> std::result::Result<SendConfig, ConfigError> {
+        let public_base_url = var("public_base_url");
+        let sms = match (var("sms_account_sid"), var("sms_auth_token"), var("sms_from")) {
+            (sid, token, from) if !sid.is_empty() && !token.is_empty() && !from.is_empty() => Some(SmsConfig {
+                api_base: var("sms_api_base"),
+                account_sid: sid,
+                auth_token: token,
+                from,
+                status_callback: format!("{}/webhooks/sms/status", public_base_url.trim_end_matches('/')),
+            }),
+            _ => None,
+        };
+        let email = match (var("email_api_token"), var("email_from")) {
+            (token, from) if !token.is_empty() && !from.is_empty() => {
+                Some(EmailConfig { api_base: var("email_api_base"), server_token: token, from, message_stream: "outbound".into() })
+            }
+            _ => None,
+        };
+        let link_key = var("link_key");
+        if link_key.is_empty() {
+            return Err(ConfigError::MissingLinkKey);
+        }
+        let rate_per_minute = parse_rate(&var("send_rate_per_minute"))?;
+        Ok(SendConfig { public_base_url, link_key, sms, email, rate_per_minute })
+    }
+}
+
 /// What a pass runs against.
 pub struct SendEnv<'a> {
     /// The database.
@@ -997,10 +1037,10 @@ fn retry(
 }
 
 /// Parse `send_rate_per_minute` (a whole number, 1 to 100,000).
-pub fn parse_rate(raw: &str) -> std::result::Result<i64, String> {
+fn parse_rate(raw: &str) -> std::result::Result<i64, ConfigError> {
     match raw.trim().parse::<i64>() {
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-        _ => Err(format!("send_rate_per_minute must be a whole number from 1 to 100000, not `{raw}`")),
+        _ => Err(ConfigError::BadRate(raw.to_owned())),
     }
 }
 
