@@ -1,5 +1,6 @@
 //! `GET /api/reports` (contacts, promises and payments over a date range,
-//! as JSON or CSV) and `GET /api/reports/chart.svg` (the same as a chart).
+//! as JSON or CSV, optionally split by tenant language) and
+//! `GET /api/reports/chart.svg` (the totals as a chart).
 
 use super::input::filter_param;
 use super::{ApiError, Call};
@@ -17,7 +18,8 @@ fn report_query(call: &Call<'_>) -> Result<ReportQuery, ApiError> {
     };
     let to = date("to")?.unwrap_or_else(|| call.ctx.now.date_naive());
     let from = date("from")?.unwrap_or(to - Duration::days(29));
-    let q = ReportQuery { from, to, property_id: filter_param(call, "property_id").map(str::to_owned), scope: call.scope() };
+    let by = filter_param(call, "by").map(|b| b.parse()).transpose().map_err(ApiError::bad_request)?;
+    let q = ReportQuery { from, to, property_id: filter_param(call, "property_id").map(str::to_owned), scope: call.scope(), by };
     q.validate()?;
     Ok(q)
 }
@@ -35,7 +37,7 @@ fn wants_csv(call: &Call<'_>) -> Result<bool, ApiError> {
     }
 }
 
-/// `GET /api/reports?from=&to=&property_id=&format=json|csv`
+/// `GET /api/reports?from=&to=&property_id=&by=language&format=json|csv`
 pub(super) fn get(call: &Call<'_>) -> Result<Response, ApiError> {
     let q = report_query(call)?;
     let csv = wants_csv(call)?;
@@ -48,7 +50,8 @@ pub(super) fn get(call: &Call<'_>) -> Result<Response, ApiError> {
         .with_header("content-disposition", format!("attachment; filename=\"{name}\"")))
 }
 
-/// `GET /api/reports/chart.svg?from=&to=&property_id=`
+/// `GET /api/reports/chart.svg?from=&to=&property_id=` (a `by` split is
+/// checked but draws the same totals)
 pub(super) fn chart(call: &Call<'_>) -> Result<Response, ApiError> {
     let q = report_query(call)?;
     let report = reports::build(call.db(), &q)?;

@@ -31,6 +31,7 @@
 use crate::base::channel::Channel;
 use crate::base::db::{self, Db, Row, Value};
 use crate::base::error::{Error, Result};
+use crate::base::locale::{Language, LanguageError};
 use crate::base::time;
 use crate::compliance::Verdict;
 use chrono::{DateTime, Utc};
@@ -101,7 +102,7 @@ impl std::str::FromStr for OutboxState {
 /// Columns the API shows.
 const COLUMNS: &str = "id, kind, tenant_id, channel, cycle, stage, days_past_due, address, state, state_reason, not_before,
     decision, reasons, decided_at, custom_subject, custom_body, subject, body, encoding, segments, attempts, intent_at,
-    provider_id, provider_status, contact_log_id, sent_at, created_by, created_at, updated_at";
+    provider_id, provider_status, contact_log_id, sent_at, created_by, created_at, updated_at, language";
 
 /// One outbox row as staff see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,6 +138,9 @@ pub struct OutboxRow {
     pub custom_subject: Option<String>,
     /// Staff-written body template (supplemental).
     pub custom_body: Option<String>,
+    /// The language it is written in (supplemental messages; its opt-out
+    /// line and amounts follow it). None: the tenant's language at sending.
+    pub language: Option<Language>,
     /// The subject as sent.
     pub subject: Option<String>,
     /// The body as sent.
@@ -183,6 +187,7 @@ fn row_from(r: Row<'_>) -> Result<OutboxRow> {
         decided_at: r.opt_string("decided_at")?,
         custom_subject: r.opt_string("custom_subject")?,
         custom_body: r.opt_string("custom_body")?,
+        language: language_from(r)?,
         subject: r.opt_string("subject")?,
         body: r.opt_string("body")?,
         encoding: r.opt_string("encoding")?,
@@ -197,6 +202,10 @@ fn row_from(r: Row<'_>) -> Result<OutboxRow> {
         created_at: r.string("created_at")?,
         updated_at: r.string("updated_at")?,
     })
+}
+
+fn language_from(r: Row<'_>) -> Result<Option<Language>> {
+    r.opt_str("language")?.map(|l| l.parse().map_err(|e: LanguageError| Error::Corrupt(e.to_string()))).transpose()
 }
 
 /// One row.
@@ -473,6 +482,8 @@ pub struct Leased {
     pub custom_subject: Option<String>,
     /// Staff-written body.
     pub custom_body: Option<String>,
+    /// The language it is written in (None: the tenant's).
+    pub language: Option<Language>,
     /// Attempts so far.
     pub attempts: i64,
 }
@@ -494,28 +505,12 @@ pub fn lease_next(db: &dyn Db, owner: &str, until: DateTime<Utc>, channels: &[Ch
                            AND (leased_until IS NULL OR leased_until <= ?4) AND channel IN ({})
                          ORDER BY not_before, id LIMIT 1)
                AND (leased_until IS NULL OR leased_until <= ?4)
-             RETURNING id, kind, tenant_id, channel, cycle, stage, address, link_id, custom_subject, custom_body, attempts",
+             RETURNING id, kind, tenant_id, channel, cycle, stage, address, link_id, custom_subject, custom_body, language, attempts",
             (0..channels.len()).map(|i| format!("?{}", i + 5)).collect::<Vec<_>>().join(", ")
         ),
         &params,
     )?;
-    rows.first()
-        .map(|r| {
-            Ok(Leased {
-                id: r.i64("id")?,
-                kind: r.string("kind")?,
-                tenant_id: r.string("tenant_id")?,
-                channel: r.str("channel")?.parse().map_err(Error::Corrupt)?,
-                cycle: r.opt_string("cycle")?,
-                stage: r.opt_i64("stage")?,
-                address: r.opt_string("address")?,
-                link_id: r.opt_string("link_id")?,
-                custom_subject: r.opt_string("custom_subject")?,
-                custom_body: r.opt_string("custom_body")?,
-                attempts: r.i64("attempts")?,
-            })
-        })
-        .transpose()
+    rows.first().map(leased_from).transpose()
 }
 
 /// Lease one named row if it is due (queued or deferred, `not_before`
@@ -527,7 +522,7 @@ pub fn lease_one(db: &dyn Db, id: i64, owner: &str, until: DateTime<Utc>, now: D
         "UPDATE outbox SET lease_owner = ?1, leased_until = ?2, updated_at = ?3
          WHERE id = ?4 AND state IN ('queued', 'deferred') AND not_before <= ?3
            AND (leased_until IS NULL OR leased_until <= ?3)
-         RETURNING id, kind, tenant_id, channel, cycle, stage, address, link_id, custom_subject, custom_body, attempts",
+         RETURNING id, kind, tenant_id, channel, cycle, stage, address, link_id, custom_subject, custom_body, language, attempts",
         &[owner.into(), time::timestamp(until).into(), stamp.as_str().into(), id.into()],
     )?;
     rows.first().map(leased_from).transpose()
@@ -545,6 +540,7 @@ fn leased_from(r: Row<'_>) -> Result<Leased> {
         link_id: r.opt_string("link_id")?,
         custom_subject: r.opt_string("custom_subject")?,
         custom_body: r.opt_string("custom_body")?,
+        language: language_from(r)?,
         attempts: r.i64("attempts")?,
     })
 }
@@ -632,6 +628,9 @@ pub struct Supplemental<'a> {
     /// Body template (same variables as notices; the opt-out line is
     /// appended when it does not print it).
     pub body: &'a str,
+    /// The language it is written in: its opt-out line and amounts follow
+    /// it (None: the tenant's at sending).
+    pub language: Option<Language>,
     /// Who wrote it (`staff:alice`).
     pub actor: &'a str,
 }
@@ -653,7 +652,8 @@ pub fn queue_supplemental(
         }
         _ => {}
     }
-    crate::notices::templates::render(msg.channel, msg.subject, msg.body, &crate::notices::templates::RenderContext::sample(msg.channel))
+    let sample = crate::notices::templates::RenderContext::sample_in(msg.channel, msg.language.unwrap_or_default(), Default::default());
+    crate::notices::templates::render(msg.channel, msg.subject, msg.body, &sample)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     crate::records::tenants::require(db, msg.tenant_id)?;
     let request = crate::compliance::CheckRequest {
@@ -680,8 +680,8 @@ pub fn queue_supplemental(
     db::transaction(db, |tx| -> Result<OutboxRow> {
         let rows = tx.execute(
             "INSERT INTO outbox (kind, tenant_id, channel, address, state, not_before, decision, reasons, decided_at,
-                                 custom_subject, custom_body, created_by, created_at, updated_at)
-             VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                 custom_subject, custom_body, language, created_by, created_at, updated_at)
+             VALUES ('supplemental', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             &[
                 msg.tenant_id.into(),
                 msg.channel.as_str().into(),
@@ -693,6 +693,7 @@ pub fn queue_supplemental(
                 stamp.as_str().into(),
                 msg.subject.into(),
                 msg.body.into(),
+                msg.language.map(Language::as_str).into(),
                 msg.actor.into(),
                 stamp.as_str().into(),
                 stamp.as_str().into(),
@@ -704,7 +705,7 @@ pub fn queue_supplemental(
             msg.actor,
             "outbox.supplemental",
             &crate::records::audit::tenant_target(msg.tenant_id),
-            &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "decision": decision.verdict.as_str() }),
+            &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "language": msg.language, "decision": decision.verdict.as_str() }),
             now,
         )?;
         get(tx, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))

@@ -9,11 +9,19 @@
 //! ([`PURPOSES`]), the tenant must owe an overdue balance, and free text
 //! may not carry web links of its own (the personal payment link is
 //! `{{ payment_link }}`) — these are collection messages, never marketing.
+//!
+//! Language: staff may pick the language they write in (or whose template
+//! they want). A picked language is kept exactly: a template missing in it
+//! is an error, never another language's. Without one, a template comes in
+//! the tenant's language (else the property's, else English) and free text
+//! is taken to be in the tenant's language. The row records the language,
+//! and the opt-out line and amounts follow it.
 
 use crate::base::channel::Channel;
 use crate::compliance::ComplianceCheck;
 use crate::base::db::Db;
 use crate::base::error::{Error, Result};
+use crate::base::locale::Language;
 use crate::notices::outbox::{self, OutboxRow, Supplemental};
 use crate::{records::ledger, notices::templates, records::tenants, base::time};
 use chrono::{DateTime, Utc};
@@ -40,6 +48,8 @@ pub struct Request<'a> {
     pub subject: Option<&'a str>,
     /// Free-text body (without a template).
     pub body: Option<&'a str>,
+    /// The language staff picked (None: the tenant's).
+    pub language: Option<Language>,
     /// Who writes it.
     pub actor: &'a str,
 }
@@ -59,21 +69,33 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
     if !matches!(req.channel, Channel::Text | Channel::Email) {
         return Err(Error::Invalid(format!("messages go by text or email, not {}", req.channel.as_str())));
     }
-    let (subject, body) = match (req.template_stage, req.body.map(str::trim).filter(|b| !b.is_empty())) {
+    let tenant = tenants::require(db, req.tenant_id)?;
+    let property = tenants::property(db, &tenant.property_id)?;
+    let (subject, body, language) = match (req.template_stage, req.body.map(str::trim).filter(|b| !b.is_empty())) {
         (Some(_), Some(_)) => return Err(Error::Invalid("give template_stage or body, not both".into())),
         (None, None) => return Err(Error::Invalid("give template_stage (an approved template) or body (free text)".into())),
         (Some(stage), None) => {
             if req.subject.is_some() {
                 return Err(Error::Invalid("a template brings its own subject; leave subject out".into()));
             }
-            // The tenant's language first, as the scheduled notices choose.
-            let tenant = tenants::require(db, req.tenant_id)?;
-            let property = tenants::property(db, &tenant.property_id)?;
-            let reader = tenants::language_of(&tenant, property.as_ref());
-            let home = property.as_ref().map(|p| p.language()).unwrap_or_default();
-            let t = templates::find(db, stage, req.channel, reader, home)?
-                .ok_or_else(|| Error::Invalid(format!("no {} template for stage {stage}", req.channel.as_str())))?;
-            (t.subject, t.body)
+            let t = match req.language {
+                Some(lang) => templates::get_in(db, stage, req.channel, lang)?.ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "no {} template for stage {stage} in {} ({}); pick another language or write the template first",
+                        req.channel.as_str(),
+                        lang.endonym(),
+                        lang.as_str()
+                    ))
+                })?,
+                None => {
+                    // The tenant's language first, as the scheduled notices choose.
+                    let reader = tenants::language_of(&tenant, property.as_ref());
+                    let home = property.as_ref().map(|p| p.language()).unwrap_or_default();
+                    templates::find(db, stage, req.channel, reader, home)?
+                        .ok_or_else(|| Error::Invalid(format!("no {} template for stage {stage}", req.channel.as_str())))?
+                }
+            };
+            (t.subject, t.body, t.language)
         }
         (None, Some(body)) => {
             if body.chars().count() > MAX_BODY_CHARS {
@@ -88,11 +110,9 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
                     "free text may not contain web links; use {{ payment_link }} for the tenant's payment page".into(),
                 ));
             }
-            (subject, body.to_owned())
+            (subject, body.to_owned(), req.language.unwrap_or_else(|| tenants::language_of(&tenant, property.as_ref())))
         }
     };
-    let tenant = tenants::require(db, req.tenant_id)?;
-    let property = tenants::property(db, &tenant.property_id)?;
     let eff = tenants::effective(&tenant, property.as_ref());
     let summary = ledger::summary(db, &tenant.tenant_id, time::local_date(now, eff.time_zone))?;
     if summary.overdue_cents <= 0 {
@@ -104,7 +124,14 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
     let row = outbox::queue_supplemental(
         db,
         checker,
-        &Supplemental { tenant_id: &tenant.tenant_id, channel: req.channel, subject: subject.as_deref(), body: &body, actor: req.actor },
+        &Supplemental {
+            tenant_id: &tenant.tenant_id,
+            channel: req.channel,
+            subject: subject.as_deref(),
+            body: &body,
+            language: Some(language),
+            actor: req.actor,
+        },
         now,
     )?;
     crate::records::audit::record(
@@ -112,7 +139,14 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
         req.actor,
         "message.supplemental",
         &crate::records::audit::tenant_target(&tenant.tenant_id),
-        &serde_json::json!({ "outbox_id": row.id, "purpose": req.purpose, "template_stage": req.template_stage, "state": row.state }),
+        &serde_json::json!({
+            "outbox_id": row.id,
+            "purpose": req.purpose,
+            "template_stage": req.template_stage,
+            "language": language,
+            "language_picked": req.language.is_some(),
+            "state": row.state
+        }),
         now,
     )?;
     Ok(row)

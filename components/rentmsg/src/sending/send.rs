@@ -544,7 +544,7 @@ fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: Leased) -> Result<Step> 
     let address = go!(recheck_compliance(env, pass, row, &tenant)?);
     let message = go!(render(env, pass, row, &tenant, days_past_due)?);
     let request = go!(provider_request(env, pass, row, &address, &message)?);
-    let Some((attempt, log_id)) = record_intent(env, row, &address, (&message.link_id, message.expires), &message.rendered, env.clock.now())? else {
+    let Some((attempt, log_id)) = record_intent(env, row, &address, &message, env.clock.now())? else {
         // The lease was lost (expired and taken): the other holder sends it.
         return Ok(Step::Next);
     };
@@ -672,6 +672,8 @@ struct Message {
     expires: DateTime<Utc>,
     rendered: Rendered,
     unsubscribe_url: String,
+    /// The language of its opt-out line and amounts.
+    language: Language,
 }
 
 /// Step 5, render: sign the payment and unsubscribe links for the row's
@@ -694,18 +696,21 @@ fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantN
     };
     let unsubscribe_url = links::url(&env.config.public_base_url, Purpose::Unsubscribe, &unsub_token);
     let balance_cents = tenant.balance_cents.unwrap_or(0);
+    // A supplemental message keeps the language it was written in; the
+    // rest speak the tenant's language of today.
+    let language = row.language.unwrap_or(tenant.language);
     let ctx = RenderContext {
         tenant_name: tenant.name.clone(),
         unit: tenant.unit.clone().unwrap_or_default(),
         facility: tenant.facility.clone(),
         balance_cents,
-        balance: crate::base::money::format_amount(balance_cents, tenant.language, tenant.currency),
+        balance: crate::base::money::format_amount(balance_cents, language, tenant.currency),
         days_past_due,
         due_date: tenant.oldest.map(time::date_string).unwrap_or_default(),
         stage: row.stage.unwrap_or(0),
         payment_link: links::url(&env.config.public_base_url, Purpose::Pay, &pay_token),
         unsubscribe_url: if row.channel == Channel::Email { unsubscribe_url.clone() } else { String::new() },
-        opt_out: templates::opt_out_line_in(row.channel, tenant.language, Some(&unsubscribe_url)),
+        opt_out: templates::opt_out_line_in(row.channel, language, Some(&unsubscribe_url)),
     };
     let source = if row.kind == "notice" {
         let key = (row.stage.unwrap_or(0), row.channel, tenant.language, tenant.property_language);
@@ -721,7 +726,7 @@ fn render(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &TenantN
         Some((subject, body)) => templates::render(row.channel, subject.as_deref(), &body, &ctx).map_err(|e| e.to_string()),
     };
     match rendered {
-        Ok(rendered) => Ok(Flow::Go(Message { link_id, expires, rendered, unsubscribe_url })),
+        Ok(rendered) => Ok(Flow::Go(Message { link_id, expires, rendered, unsubscribe_url, language })),
         Err(reason) => {
             pass.report.failed += 1;
             settle_as(env, row, OutboxState::Failed, &reason, None, now)
@@ -866,10 +871,10 @@ fn record_intent(
     env: &SendEnv<'_>,
     row: &Leased,
     address: &str,
-    (link_id, link_expires): (&str, DateTime<Utc>),
-    rendered: &Rendered,
+    message: &Message,
     now: DateTime<Utc>,
 ) -> Result<Option<(i64, i64)>> {
+    let Message { link_id, expires: link_expires, rendered, .. } = message;
     let stamp = time::timestamp(now);
     let logged_body = match &rendered.subject {
         Some(s) => format!("Subject: {s}\n\n{}", rendered.body),
@@ -881,8 +886,8 @@ fn record_intent(
                     subject = ?, body = ?, encoding = ?, segments = ?, intent_at = ?, leased_until = ?, updated_at = ?
              WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'deferred') RETURNING attempts",
             &[
-                link_id.into(),
-                time::timestamp(link_expires).into(),
+                link_id.as_str().into(),
+                time::timestamp(*link_expires).into(),
                 address.into(),
                 rendered.subject.as_deref().into(),
                 rendered.body.as_str().into(),
@@ -902,6 +907,7 @@ fn record_intent(
             "stage": row.stage,
             "cycle": row.cycle,
             "attempt": attempt,
+            "language": message.language,
             "encoding": rendered.measure.map(|m| m.encoding.as_str()),
             "segments": rendered.measure.map(|m| m.segments),
         });

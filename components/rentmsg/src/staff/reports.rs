@@ -29,9 +29,21 @@
 //! of a single-currency report; when the report covers properties in more
 //! than one currency the totals' figure is `null` (JSON) or empty (CSV),
 //! and the CSV adds one `ALL-<code>` totals row per currency.
+//!
+//! Split by language ([`Breakdown::Language`], `by=language`): the same
+//! figures per tenant language (the tenant's own, else the property's:
+//! French in Quebec, else English). Each property row lists its languages
+//! (`languages`, in the property's currency), and the report lists each
+//! language per currency (`languages`: one entry per language and currency,
+//! so no entry adds two currencies). Only languages with a figure other
+//! than zero are listed. A reply or opt-out from an address shared by
+//! tenants of two languages counts under each. The CSV gains a `language`
+//! column: after each property row its language rows, and after the totals
+//! one `ALL-<code>` row per language and currency.
 
-use crate::base::db::{Db, Value};
+use crate::base::db::{Db, Row, Value};
 use crate::base::error::{Error, Result};
+use crate::base::locale::Language;
 use crate::base::time;
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
@@ -53,6 +65,25 @@ pub struct ReportQuery {
     pub property_id: Option<String>,
     /// Only properties the caller may see.
     pub scope: crate::records::scope::Scope,
+    /// A further split of every figure, if any.
+    pub by: Option<Breakdown>,
+}
+
+/// A further split of the report's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// By the tenant's language.
+    Language,
+}
+
+impl std::str::FromStr for Breakdown {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "language" => Ok(Breakdown::Language),
+            other => Err(format!("by `{other}` is not a split the report knows; use by=language")),
+        }
+    }
 }
 
 impl ReportQuery {
@@ -143,6 +174,27 @@ pub struct PropertyReport {
     /// The property's own figures, flattened into its row.
     #[serde(flatten)]
     pub counts: Counts,
+    /// Split by language (`by=language` only), in the property's currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub languages: Option<Vec<LanguageCounts>>,
+}
+
+/// One language's figures within a property.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LanguageCounts {
+    pub language: Language,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// One language's figures over every property billing in one currency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LanguageTotals {
+    pub language: Language,
+    /// The currency (ISO code) of the properties added up here.
+    pub currency: String,
+    #[serde(flatten)]
+    pub counts: Counts,
 }
 
 /// The report over a date range: the totals and one row per property.
@@ -161,19 +213,34 @@ pub struct Report {
     pub currencies: Vec<String>,
     /// All properties together (money split by currency).
     pub totals: Counts,
+    /// Split by language and currency (`by=language` only), by language
+    /// then currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub languages: Option<Vec<LanguageTotals>>,
+}
+
+/// A tenant's language in SQL, for a query whose tenant is `t`: their own,
+/// else their property's, decided as [`Language::for_property`] does
+/// (French in Quebec, else English).
+const TENANT_LANGUAGE: &str = "coalesce(t.language, (SELECT CASE WHEN upper(lp.state) = 'QC' AND (lp.country IS NULL OR upper(lp.country) = 'CA') THEN 'fr' ELSE 'en' END
+                    FROM properties lp WHERE lp.property_id = t.property_id), 'en')";
+
+/// Figures keyed by property and, when split, language.
+type Cells = BTreeMap<(String, Option<Language>), Counts>;
+
+/// `c` as the figures of a property billing in `currency`: the money
+/// figure is a number (zero without payments) and split under its code.
+fn in_currency(mut c: Counts, currency: &str) -> Counts {
+    let cents = c.payments_after_notice_cents.unwrap_or(0);
+    c.payments_after_notice_cents = Some(cents);
+    c.payments_after_notice_cents_by_currency = BTreeMap::from([(currency.to_owned(), cents)]);
+    c
 }
 
 /// Build a report.
 pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
     q.validate()?;
-    let start = time::date_string(q.from) + "T00:00:00.000Z";
-    let end = time::date_string(q.to + Duration::days(1)) + "T00:00:00.000Z";
     let prop: Value = q.property_id.as_deref().into();
-    let range = |extra: &[Value]| {
-        let mut v: Vec<Value> = vec![start.as_str().into(), end.as_str().into(), prop.clone()];
-        v.extend_from_slice(extra);
-        v
-    };
     let mut by: BTreeMap<String, PropertyReport> = BTreeMap::new();
     for r in db
         .execute("SELECT property_id, name, currency FROM properties WHERE (?1 IS NULL OR property_id = ?1) ORDER BY property_id", std::slice::from_ref(&prop))?
@@ -192,124 +259,34 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
             payments_after_notice_cents_by_currency: BTreeMap::from([(currency.clone(), 0)]),
             ..Counts::default()
         };
-        by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, currency, counts });
+        by.insert(id.clone(), PropertyReport { property_id: id, property_name: r.string("name")?, currency, counts, languages: None });
     }
     if q.property_id.is_some() && by.is_empty() {
         return Err(Error::NotFound(format!("property `{}` not found", q.property_id.as_deref().unwrap_or_default())));
     }
-    fn get<'b>(by: &'b mut BTreeMap<String, PropertyReport>, id: &str) -> Option<&'b mut Counts> {
-        by.get_mut(id).map(|p| &mut p.counts)
-    }
-
-    let outbox = db.execute(
-        "SELECT t.property_id,
-            coalesce(sum(CASE WHEN o.created_at >= ?1 AND o.created_at < ?2 THEN 1 ELSE 0 END), 0) AS queued,
-            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 THEN 1 ELSE 0 END), 0) AS sent,
-            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 AND cl.status = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,
-            coalesce(sum(CASE WHEN o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 THEN 1 ELSE 0 END), 0) AS blocked,
-            coalesce(sum(CASE WHEN o.state = 'failed' AND o.updated_at >= ?1 AND o.updated_at < ?2 THEN 1 ELSE 0 END), 0) AS failed
-         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id
-         LEFT JOIN contact_log cl ON cl.id = o.contact_log_id
-         WHERE (?3 IS NULL OR t.property_id = ?3) AND o.created_at < ?2
-         GROUP BY t.property_id",
-        &range(&[]),
-    )?;
-    for r in outbox.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.queued = r.i64("queued")?;
-            c.sent = r.i64("sent")?;
-            c.delivered = r.i64("delivered")?;
-            c.blocked = r.i64("blocked")?;
-            c.failed = r.i64("failed")?;
+    for ((id, _), c) in figures(db, q, false)? {
+        if let Some(p) = by.get_mut(&id) {
+            p.counts = in_currency(c, &p.currency);
         }
     }
-    let reasons = db.execute(
-        "SELECT t.property_id, json_extract(r.value, '$.rule') AS rule, count(*) AS n
-         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id, json_each(CASE WHEN json_valid(o.reasons) THEN o.reasons ELSE '[]' END) r
-         WHERE o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id, rule",
-        &range(&[]),
-    )?;
-    for r in reasons.iter() {
-        let rule = r.opt_string("rule")?.unwrap_or_else(|| "unknown".into());
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.blocked_by_reason.insert(rule, r.i64("n")?);
+    let mut language_totals: Option<BTreeMap<(Language, String), Counts>> = None;
+    if q.by == Some(Breakdown::Language) {
+        let mut sums = BTreeMap::new();
+        for p in by.values_mut() {
+            p.languages = Some(Vec::new());
         }
-    }
-    let replies = db.execute(
-        "SELECT t.property_id, count(DISTINCT m.id) AS n
-         FROM inbound_messages m, json_each(m.tenant_ids) j JOIN tenants t ON t.tenant_id = j.value
-         WHERE m.kind = 'text' AND m.received_at >= ?1 AND m.received_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id",
-        &range(&[]),
-    )?;
-    for r in replies.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.replies = r.i64("n")?;
+        for ((id, language), c) in figures(db, q, true)? {
+            let (Some(p), Some(language)) = (by.get_mut(&id), language) else { continue };
+            let counts = in_currency(c, &p.currency);
+            if counts == in_currency(Counts::default(), &p.currency) {
+                continue;
+            }
+            sums.entry((language, p.currency.clone()))
+                .or_insert_with(|| Counts { payments_after_notice_cents: Some(0), ..Counts::default() })
+                .add(&counts);
+            p.languages.get_or_insert_with(Vec::new).push(LanguageCounts { language, counts });
         }
-    }
-    let opt_outs = db.execute(
-        "SELECT t.property_id, count(DISTINCT e.id) AS n
-         FROM exclusion_events e JOIN contact_points cp ON cp.address = e.address JOIN tenants t ON t.tenant_id = cp.tenant_id
-         WHERE e.kind = 'number_by_customer' AND e.is_on = 1 AND e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id",
-        &range(&[]),
-    )?;
-    for r in opt_outs.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.opt_outs = r.i64("n")?;
-        }
-    }
-    let opens = db.execute(
-        "SELECT t.property_id, count(*) AS n
-         FROM link_opens lo JOIN tenants t ON t.tenant_id = lo.tenant_id
-         WHERE lo.opened_at >= ?1 AND lo.opened_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id",
-        &range(&[]),
-    )?;
-    for r in opens.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.links_opened = r.i64("n")?;
-        }
-    }
-    let promises = db.execute(
-        "SELECT t.property_id,
-            coalesce(sum(CASE WHEN p.created_at >= ?1 AND p.created_at < ?2 THEN 1 ELSE 0 END), 0) AS made,
-            coalesce(sum(CASE WHEN p.status = 'kept' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS kept,
-            coalesce(sum(CASE WHEN p.status = 'broken' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS broken
-         FROM promises p JOIN tenants t ON t.tenant_id = p.tenant_id
-         WHERE (?3 IS NULL OR t.property_id = ?3) AND p.created_at < ?2
-         GROUP BY t.property_id",
-        &range(&[]),
-    )?;
-    for r in promises.iter() {
-        if let Some(c) = get(&mut by, r.str("property_id")?) {
-            c.promises = r.i64("made")?;
-            c.promises_kept = r.i64("kept")?;
-            c.promises_broken = r.i64("broken")?;
-        }
-    }
-    let payments = db.execute(
-        "SELECT t.property_id, count(*) AS n, coalesce(sum(l.amount_cents), 0) AS cents
-         FROM ledger_entries l JOIN tenants t ON t.tenant_id = l.tenant_id
-         WHERE l.kind = 'payment' AND l.date >= ?4 AND l.date <= ?5 AND (?3 IS NULL OR t.property_id = ?3)
-           AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = l.tenant_id AND o.sent_at IS NOT NULL
-                       AND substr(o.sent_at, 1, 10) <= l.date
-                       AND substr(o.sent_at, 1, 10) >= date(l.date, ?6))
-         GROUP BY t.property_id",
-        &range(&[
-            time::date_string(q.from).into(),
-            time::date_string(q.to).into(),
-            format!("-{PAYMENT_WINDOW_DAYS} days").into(),
-        ]),
-    )?;
-    for r in payments.iter() {
-        if let Some(p) = by.get_mut(r.str("property_id")?) {
-            let cents = r.i64("cents")?;
-            p.counts.payments_after_notice = r.i64("n")?;
-            p.counts.payments_after_notice_cents = Some(cents);
-            p.counts.payments_after_notice_cents_by_currency = BTreeMap::from([(p.currency.clone(), cents)]);
-        }
+        language_totals = Some(sums);
     }
     let properties: Vec<PropertyReport> = by.into_values().collect();
     let currencies: Vec<String> = properties.iter().map(|p| p.currency.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
@@ -327,8 +304,137 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
         properties,
         currencies,
         totals,
+        languages: language_totals.map(|sums| {
+            sums.into_iter().map(|((language, currency), counts)| LanguageTotals { language, currency, counts }).collect()
+        }),
     })
 }
+
+/// Every figure of the report's range, per property, and per tenant
+/// language too when `split` (else the language is None).
+fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
+    let start = time::date_string(q.from) + "T00:00:00.000Z";
+    let end = time::date_string(q.to + Duration::days(1)) + "T00:00:00.000Z";
+    let prop: Value = q.property_id.as_deref().into();
+    let range = |extra: &[Value]| {
+        let mut v: Vec<Value> = vec![start.as_str().into(), end.as_str().into(), prop.clone()];
+        v.extend_from_slice(extra);
+        v
+    };
+    // Each statement selects `lang` and groups by it after the property.
+    let (lang, group) = if split { (format!(", {TENANT_LANGUAGE} AS lang"), ", lang") } else { (", NULL AS lang".to_owned(), "") };
+    let mut cells = Cells::new();
+    fn get<'c>(cells: &'c mut Cells, r: Row<'_>) -> Result<&'c mut Counts> {
+        let language = r.opt_str("lang")?.map(|l| l.parse::<Language>().map_err(|e| Error::Corrupt(e.to_string()))).transpose()?;
+        Ok(cells.entry((r.string("property_id")?, language)).or_default())
+    }
+
+    let outbox = db.execute(
+        &format!("SELECT t.property_id{lang},
+            coalesce(sum(CASE WHEN o.created_at >= ?1 AND o.created_at < ?2 THEN 1 ELSE 0 END), 0) AS queued,
+            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 THEN 1 ELSE 0 END), 0) AS sent,
+            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 AND cl.status = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,
+            coalesce(sum(CASE WHEN o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 THEN 1 ELSE 0 END), 0) AS blocked,
+            coalesce(sum(CASE WHEN o.state = 'failed' AND o.updated_at >= ?1 AND o.updated_at < ?2 THEN 1 ELSE 0 END), 0) AS failed
+         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id
+         LEFT JOIN contact_log cl ON cl.id = o.contact_log_id
+         WHERE (?3 IS NULL OR t.property_id = ?3) AND o.created_at < ?2
+         GROUP BY t.property_id{group}"),
+        &range(&[]),
+    )?;
+    for r in outbox.iter() {
+        let c = get(&mut cells, r)?;
+        c.queued = r.i64("queued")?;
+        c.sent = r.i64("sent")?;
+        c.delivered = r.i64("delivered")?;
+        c.blocked = r.i64("blocked")?;
+        c.failed = r.i64("failed")?;
+    }
+    let reasons = db.execute(
+        &format!("SELECT t.property_id{lang}, json_extract(r.value, '$.rule') AS rule, count(*) AS n
+         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id, json_each(CASE WHEN json_valid(o.reasons) THEN o.reasons ELSE '[]' END) r
+         WHERE o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id{group}, rule"),
+        &range(&[]),
+    )?;
+    for r in reasons.iter() {
+        let rule = r.opt_string("rule")?.unwrap_or_else(|| "unknown".into());
+        let c = get(&mut cells, r)?;
+        c.blocked_by_reason.insert(rule, r.i64("n")?);
+    }
+    let replies = db.execute(
+        &format!("SELECT t.property_id{lang}, count(DISTINCT m.id) AS n
+         FROM inbound_messages m, json_each(m.tenant_ids) j JOIN tenants t ON t.tenant_id = j.value
+         WHERE m.kind = 'text' AND m.received_at >= ?1 AND m.received_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id{group}"),
+        &range(&[]),
+    )?;
+    for r in replies.iter() {
+        let c = get(&mut cells, r)?;
+        c.replies = r.i64("n")?;
+    }
+    let opt_outs = db.execute(
+        &format!("SELECT t.property_id{lang}, count(DISTINCT e.id) AS n
+         FROM exclusion_events e JOIN contact_points cp ON cp.address = e.address JOIN tenants t ON t.tenant_id = cp.tenant_id
+         WHERE e.kind = 'number_by_customer' AND e.is_on = 1 AND e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id{group}"),
+        &range(&[]),
+    )?;
+    for r in opt_outs.iter() {
+        let c = get(&mut cells, r)?;
+        c.opt_outs = r.i64("n")?;
+    }
+    let opens = db.execute(
+        &format!("SELECT t.property_id{lang}, count(*) AS n
+         FROM link_opens lo JOIN tenants t ON t.tenant_id = lo.tenant_id
+         WHERE lo.opened_at >= ?1 AND lo.opened_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
+         GROUP BY t.property_id{group}"),
+        &range(&[]),
+    )?;
+    for r in opens.iter() {
+        let c = get(&mut cells, r)?;
+        c.links_opened = r.i64("n")?;
+    }
+    let promises = db.execute(
+        &format!("SELECT t.property_id{lang},
+            coalesce(sum(CASE WHEN p.created_at >= ?1 AND p.created_at < ?2 THEN 1 ELSE 0 END), 0) AS made,
+            coalesce(sum(CASE WHEN p.status = 'kept' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS kept,
+            coalesce(sum(CASE WHEN p.status = 'broken' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS broken
+         FROM promises p JOIN tenants t ON t.tenant_id = p.tenant_id
+         WHERE (?3 IS NULL OR t.property_id = ?3) AND p.created_at < ?2
+         GROUP BY t.property_id{group}"),
+        &range(&[]),
+    )?;
+    for r in promises.iter() {
+        let c = get(&mut cells, r)?;
+        c.promises = r.i64("made")?;
+        c.promises_kept = r.i64("kept")?;
+        c.promises_broken = r.i64("broken")?;
+    }
+    let payments = db.execute(
+        &format!("SELECT t.property_id{lang}, count(*) AS n, coalesce(sum(l.amount_cents), 0) AS cents
+         FROM ledger_entries l JOIN tenants t ON t.tenant_id = l.tenant_id
+         WHERE l.kind = 'payment' AND l.date >= ?4 AND l.date <= ?5 AND (?3 IS NULL OR t.property_id = ?3)
+           AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = l.tenant_id AND o.sent_at IS NOT NULL
+                       AND substr(o.sent_at, 1, 10) <= l.date
+                       AND substr(o.sent_at, 1, 10) >= date(l.date, ?6))
+         GROUP BY t.property_id{group}"),
+        &range(&[
+            time::date_string(q.from).into(),
+            time::date_string(q.to).into(),
+            format!("-{PAYMENT_WINDOW_DAYS} days").into(),
+        ]),
+    )?;
+    for r in payments.iter() {
+        let c = get(&mut cells, r)?;
+        c.payments_after_notice = r.i64("n")?;
+        c.payments_after_notice_cents = Some(r.i64("cents")?);
+    }
+    Ok(cells)
+}
+
+/// The column a report split by language adds after [`CSV_COLUMNS`].
+pub const CSV_LANGUAGE_COLUMN: &str = "language";
 
 /// CSV columns, in order.
 pub const CSV_COLUMNS: &[&str] = &[
@@ -388,16 +494,32 @@ fn cell(s: String) -> String {
 }
 
 /// The report as CSV: a header, one row per property, then a row with
-/// property_id `ALL` for the totals.
+/// property_id `ALL` for the totals (see the module docs for the rows a
+/// second currency or the language split adds).
 pub fn to_csv(r: &Report) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
-    w.write_record(CSV_COLUMNS).map_err(err)?;
+    // Split by language: one more column, empty on the unsplit rows.
+    let split = r.languages.is_some();
+    let mut header = CSV_COLUMNS.to_vec();
+    if split {
+        header.push(CSV_LANGUAGE_COLUMN);
+    }
+    w.write_record(&header).map_err(err)?;
+    let mut write = |mut row: Vec<String>, language: Option<Language>| {
+        if split {
+            row.push(language.map(Language::as_str).unwrap_or_default().to_owned());
+        }
+        w.write_record(row.into_iter().map(cell)).map_err(err)
+    };
     for p in &r.properties {
-        w.write_record(csv_row(&p.property_id, &p.property_name, r, &p.counts, &p.currency).into_iter().map(cell)).map_err(err)?;
+        write(csv_row(&p.property_id, &p.property_name, r, &p.counts, &p.currency), None)?;
+        for l in p.languages.iter().flatten() {
+            write(csv_row(&p.property_id, &p.property_name, r, &l.counts, &p.currency), Some(l.language))?;
+        }
     }
     let single = if r.currencies.len() == 1 { r.currencies[0].as_str() } else { "" };
-    w.write_record(csv_row("ALL", "All properties", r, &r.totals, single).into_iter().map(cell)).map_err(err)?;
+    write(csv_row("ALL", "All properties", r, &r.totals, single), None)?;
     if r.currencies.len() > 1 {
         // One totals row per currency: its money figures and its counts.
         for code in &r.currencies {
@@ -405,9 +527,11 @@ pub fn to_csv(r: &Report) -> Result<Vec<u8>> {
             for p in r.properties.iter().filter(|p| &p.currency == code) {
                 t.add(&p.counts);
             }
-            let row = csv_row(&format!("ALL-{code}"), &format!("All {code} properties"), r, &t, code);
-            w.write_record(row.into_iter().map(cell)).map_err(err)?;
+            write(csv_row(&format!("ALL-{code}"), &format!("All {code} properties"), r, &t, code), None)?;
         }
+    }
+    for l in r.languages.iter().flatten() {
+        write(csv_row(&format!("ALL-{}", l.currency), &format!("All {} properties", l.currency), r, &l.counts, &l.currency), Some(l.language))?;
     }
     w.into_inner().map_err(|e| Error::Corrupt(format!("writing CSV: {e}")))
 }

@@ -13,6 +13,7 @@
   const state = { codes: [], tenant: null, templates: [], me: null, users: [], editing: null };
   const RANKS = { viewer: 0, collector: 1, manager: 2, admin: 3 };
   const ROLE_NAMES = { viewer: "Viewer", collector: "Collector", manager: "Manager", admin: "Administrator" };
+  const LANGUAGE_NAMES = { en: "English", es: "Español", fr: "Français" };
 
   // May the signed-in person use a control that needs `role`?
   function can(role) {
@@ -258,6 +259,7 @@
     renderLedger(ledger.status === 200 ? ledger.data.entries : []);
     renderHistory(contacts.status === 200 ? contacts.data.contacts : []);
     renderPromises(promises.status === 200 ? promises.data.promises : null);
+    $("msg-language").value = t.data.language;
     renderTemplates();
     if (window.rentmsgDay) await window.rentmsgDay.loadConversation(id);
     say("Tenant " + id + " loaded.");
@@ -356,7 +358,8 @@
     const sel = clear($("msg-template"));
     sel.append(el("option", { value: "", text: "Free text" }));
     const ch = $("msg-channel").value;
-    for (const t of state.templates.filter((t) => t.channel === ch)) {
+    const lang = $("msg-language").value;
+    for (const t of state.templates.filter((t) => t.channel === ch && t.language === lang)) {
       sel.append(el("option", { value: t.stage, text: "Notice stage " + t.stage + (t.subject ? ": " + t.subject : "") }));
     }
   }
@@ -432,7 +435,7 @@
     fail("");
     const v = state.tenant;
     if (!v) return;
-    const body = { channel: $("msg-channel").value, purpose: $("msg-purpose").value };
+    const body = { channel: $("msg-channel").value, purpose: $("msg-purpose").value, language: $("msg-language").value };
     const stage = $("msg-template").value;
     if (stage) body.template_stage = Number(stage);
     else {
@@ -444,7 +447,7 @@
     if (r.status !== 201) return fail(errorOf(r));
     $("msg-body").value = "";
     const reasons = (r.data.reasons || []).map((x) => x.rule).join(", ");
-    say("Message " + r.data.id + " " + r.data.state + (reasons ? " (" + reasons + ")" : "") + ". It goes out with the next send pass.");
+    say("Message " + r.data.id + " in " + (LANGUAGE_NAMES[r.data.language] || r.data.language) + " " + r.data.state + (reasons ? " (" + reasons + ")" : "") + ". It goes out with the next send pass.");
   }
 
   async function sendNow() {
@@ -558,6 +561,7 @@
     if ($("reports-from").value) p.set("from", $("reports-from").value);
     if ($("reports-to").value) p.set("to", $("reports-to").value);
     if ($("reports-property").value.trim()) p.set("property_id", $("reports-property").value.trim());
+    if ($("reports-by-language").checked) p.set("by", "language");
     return p;
   }
 
@@ -578,8 +582,16 @@
     const body = clear(table.tBodies[0]);
     const row = (name, c) => el("tr", {}, el("th", { scope: "row", text: name }), cols.map((k) => el("td", { className: "num", text: c[k] })),
       el("td", { text: Object.entries(c.blocked_by_reason || {}).map(([k, n]) => k + ": " + n).join("; ") }));
-    for (const prop of r.data.properties) body.append(row(prop.property_name + " (" + prop.property_id + ")", prop));
+    const lang = (l) => LANGUAGE_NAMES[l.language] || l.language;
+    for (const prop of r.data.properties) {
+      body.append(row(prop.property_name + " (" + prop.property_id + ")", prop));
+      for (const l of prop.languages || []) body.append(row("… " + lang(l) + " (" + prop.property_id + ")", l));
+    }
     body.append(row("All", r.data.totals));
+    // Per language and currency: figures of two currencies are never added.
+    for (const l of r.data.languages || []) body.append(row("All, " + lang(l) + " (" + l.currency + ")", l));
+    // The chart draws the totals; the split is the table's.
+    p.delete("by");
     const svg = await api("GET", "/api/reports/chart.svg?" + p, undefined, "image/svg+xml");
     if (svg.status === 200) {
       if (chartUrl) URL.revokeObjectURL(chartUrl);
@@ -739,12 +751,14 @@
     $("call-form").addEventListener("submit", recordCall);
     $("msg-form").addEventListener("submit", sendMessage);
     $("msg-channel").addEventListener("change", renderTemplates);
+    $("msg-language").addEventListener("change", renderTemplates);
     $("msg-send-now").addEventListener("click", sendNow);
     $("consent-form").addEventListener("submit", saveConsent);
     $("excl-form").addEventListener("submit", saveExclusions);
     $("inbox-filter").addEventListener("submit", loadInbox);
     $("reports-form").addEventListener("submit", loadReports);
     $("reports-csv").addEventListener("click", downloadCsv);
+    $("reports-by-language").addEventListener("change", () => loadReports());
     window.addEventListener("unhandledrejection", (e) => { if (!(e.reason && e.reason.message === "not signed in")) fail(String(e.reason && e.reason.message || e.reason)); });
     applyRole();
     // Still signed in (the cookie outlives a reload)? Otherwise the sign-in page, quietly.
