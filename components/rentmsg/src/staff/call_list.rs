@@ -404,7 +404,7 @@ fn entry(
     standing: schedule::Standing,
     stage: i64,
     tz: Option<Tz>,
-    rules: &[crate::compliance::Control],
+    rules: &[crate::compliance::controls::Control],
     history: &HashMap<String, Vec<PastCall>>,
     regions: &HashMap<String, (Option<String>, String)>,
     due: &HashMap<String, promises::DueToday>,
