@@ -135,7 +135,7 @@ fn after_a_call_the_console_offers_the_next_callable_tenant_and_opens_it() {
     b.click("#next-tenant-open").unwrap();
     wait_until(&mut b, "C2's page", "document.getElementById('tenant-title').textContent.includes('(C2)')");
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
-    assert!(contacts["contacts"].as_array().unwrap().iter().any(|c| c["channel"] == json!("phone") && c["call_result"] == json!(108)), "{contacts}");
+    assert!(contacts["contacts"].as_array().unwrap().iter().any(|c| c["channel"] == json!("phone") && c["detail"]["call_result"] == json!(108)), "{contacts}");
 }
 
 /// Press a key as a keyboard does (CDP key events only).
@@ -205,7 +205,7 @@ fn a_call_is_recorded_from_the_start_page_with_the_keyboard_alone() {
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
     let calls: Vec<&Json> = contacts["contacts"].as_array().unwrap().iter().filter(|c| c["channel"] == json!("phone")).collect();
     assert_eq!(calls.len(), 1, "{contacts}");
-    assert_eq!(calls[0]["call_result"], json!(108));
+    assert_eq!(calls[0]["detail"]["call_result"], json!(108));
 }
 
 #[test]
