@@ -335,7 +335,7 @@ fn a_tenant_compliance_cannot_decide_about_is_listed_as_not_callable() {
     let env = Env::new();
     env.seed();
     let checker = FailingFor("T1", rentmsg::compliance::DbChecker { db: &env.db });
-    let q = rentmsg::staff::call_list::CallListQuery { property_id: None, limit: 50, offset: 0, scope: Default::default() };
+    let q = rentmsg::staff::call_list::CallListQuery { limit: 50, ..Default::default() };
     let list = rentmsg::staff::call_list::build(&env.db, &checker, &q, env.now).unwrap();
     let t1 = list.items.iter().find(|i| i.tenant_id == "T1").unwrap();
     assert!(!t1.callable);

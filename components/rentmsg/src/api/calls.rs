@@ -10,11 +10,27 @@ use crate::staff::call_list::{self, CallListQuery};
 use crate::staff::calls::{self, CallError, NewCall, PromiseInput};
 use serde::Deserialize;
 
-/// `GET /api/call-list?property_id=&limit=&offset=`
+/// `GET /api/call-list?property_id=&stage=&callable=&limit=&after=` (or
+/// `offset=` without the stage and callable filters, as before them).
 pub(super) fn call_list(call: &Call<'_>) -> Result<Response, ApiError> {
     let limit = limit_param(call, Some(call_list::DEFAULT_LIMIT))?.unwrap_or(call_list::DEFAULT_LIMIT);
     let offset = offset_param(call)?;
-    let q = CallListQuery { property_id: filter_param(call, "property_id"), limit, offset, scope: call.scope() };
+    let stage = match filter_param(call, "stage") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("stage must be a notice stage number, not `{v}`")))?),
+    };
+    let callable = match filter_param(call, "callable") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(ApiError::bad_request(format!("callable must be true or false, not `{v}`"))),
+    };
+    let after = filter_param(call, "after").map(call_list::Cursor::parse).transpose()?;
+    // Offset counts rows of the unfiltered order; with a filter or a cursor
+    // it would skip something other than what the caller sees.
+    if offset > 0 && (stage.is_some() || callable || after.is_some()) {
+        return Err(ApiError::bad_request("offset cannot be combined with stage, callable or after; page with after=<next>"));
+    }
+    let q = CallListQuery { property_id: filter_param(call, "property_id"), stage, callable, limit, offset, after, scope: call.scope() };
     let list = call_list::build(call.db(), call.checker, &q, call.ctx.now)?;
     Ok(Response::json(200, &list))
 }

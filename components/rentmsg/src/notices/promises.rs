@@ -412,6 +412,61 @@ pub fn active(db: &dyn Db, tenant_id: &str) -> Result<Option<Promise>> {
     rows.first().map(from_row).transpose()
 }
 
+/// A promise falling due today: active, and its date is today's date in
+/// the tenant's zone (own, else the property's, else UTC). The one
+/// definition the call list and the start page share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DueToday {
+    pub tenant_id: String,
+    /// The promised date (the tenant's today).
+    pub promised_date: String,
+    /// The promised amount in cents: the one named, else the balance when
+    /// the promise was made (what the tenant promised to pay).
+    pub amount_cents: i64,
+    /// End of the promised date (RFC 3339 UTC).
+    pub due_at: String,
+    /// The tenant's zone the date is in.
+    pub time_zone: String,
+}
+
+/// Promises due today at `now` (see [`DueToday`]), oldest first, of the
+/// tenants `tenant_filter` (` AND ...` on `x.tenant_id`, with its
+/// parameters) admits.
+pub fn due_today(db: &dyn Db, now: DateTime<Utc>, tenant_filter: &str, filter_params: Vec<db::Value>) -> Result<Vec<DueToday>> {
+    // Every zone's date is within a day of the UTC date; the exact local
+    // date is settled per tenant below.
+    let utc = now.date_naive();
+    let mut params: Vec<db::Value> = vec![time::date_string(utc - Duration::days(1)).into(), time::date_string(utc + Duration::days(1)).into()];
+    params.extend(filter_params);
+    let rows = db.execute(
+        &format!(
+            "SELECT x.tenant_id, x.promised_date, coalesce(x.amount_cents, x.balance_cents) AS amount, x.due_at, t.time_zone AS own_zone, p.time_zone AS property_zone
+             FROM promises x JOIN tenants t ON t.tenant_id = x.tenant_id LEFT JOIN properties p ON p.property_id = t.property_id
+             WHERE x.status = 'active' AND x.promised_date BETWEEN ? AND ?{tenant_filter} ORDER BY x.id"
+        ),
+        &params,
+    )?;
+    let mut due = Vec::new();
+    for r in rows.iter() {
+        let zone = [r.opt_str("own_zone")?, r.opt_str("property_zone")?]
+            .into_iter()
+            .flatten()
+            .find_map(|z| crate::base::normalize::time_zone(z).ok())
+            .unwrap_or(chrono_tz::UTC);
+        let promised_date = r.string("promised_date")?;
+        if promised_date == time::date_string(time::local_date(now, zone)) {
+            due.push(DueToday {
+                tenant_id: r.string("tenant_id")?,
+                promised_date,
+                amount_cents: r.i64("amount")?,
+                due_at: r.string("due_at")?,
+                time_zone: zone.name().to_owned(),
+            });
+        }
+    }
+    Ok(due)
+}
+
 /// What an evaluation changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Evaluation {

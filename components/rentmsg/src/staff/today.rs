@@ -13,6 +13,7 @@ use crate::base::db::{Db, Value};
 use crate::base::error::{Error, Result};
 use crate::base::time;
 use crate::compliance::ComplianceCheck;
+use crate::notices::promises;
 use crate::records::scope::Scope;
 use crate::staff::call_list::{self, CallListQuery};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -22,7 +23,8 @@ use std::str::FromStr;
 
 /// Rows returned behind each figure.
 pub const ITEMS: i64 = 50;
-/// Call-list rows read to count who is callable now.
+/// Callable tenants counted at most; past it (or past the call list's
+/// decision bound) the figure says "at least".
 pub const CALL_LIST_ROWS: i64 = 500;
 
 /// One row behind a figure.
@@ -47,6 +49,9 @@ pub struct Figure {
     pub label: &'static str,
     /// How many.
     pub count: i64,
+    /// True when `count` is a lower bound: counting stopped at a bound and
+    /// more may follow.
+    pub at_least: bool,
     /// The first rows behind it.
     pub items: Vec<Item>,
     /// The API listing that shows them all, when there is one.
@@ -99,7 +104,7 @@ fn figure(db: &dyn Db, key: &'static str, label: &'static str, sql: &str, params
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Figure { key, label, count, items, list })
+    Ok(Figure { key, label, count, at_least: false, items, list })
 }
 
 /// The tenant's zone and name columns for `alias.tenant_id`.
@@ -119,19 +124,21 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, scope: &Scope, tz: Tz, 
     };
     let mut figures = Vec::new();
 
-    let list = call_list::build(db, checker, &CallListQuery { property_id: None, limit: CALL_LIST_ROWS, offset: 0, scope: scope.clone() }, now)?;
-    let callable: Vec<Item> = list
-        .items
-        .iter()
-        .filter(|i| i.callable)
-        .map(|i| Item { tenant_id: Some(i.tenant_id.clone()), label: i.name.clone(), at: None, time_zone: i.time_zone.clone() })
-        .collect();
+    let query = CallListQuery { callable: true, limit: CALL_LIST_ROWS, scope: scope.clone(), ..Default::default() };
+    let list = call_list::build(db, checker, &query, now)?;
     figures.push(Figure {
         key: "callable_now",
         label: "Tenants callable now",
-        count: callable.len() as i64,
-        items: callable.into_iter().take(ITEMS as usize).collect(),
-        list: Some("/api/call-list".into()),
+        count: list.items.len() as i64,
+        // A next page means callable tenants may be past what was counted.
+        at_least: list.next.is_some(),
+        items: list
+            .items
+            .iter()
+            .take(ITEMS as usize)
+            .map(|i| Item { tenant_id: Some(i.tenant_id.clone()), label: i.name.clone(), at: None, time_zone: i.time_zone.clone() })
+            .collect(),
+        list: Some("/api/call-list?callable=true".into()),
     });
 
     let (inbox_scope, inbox_params) = scope.and_tenant_in("j.value");
@@ -149,14 +156,19 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, scope: &Scope, tz: Tz, 
         &inbox_params,
         Some("/api/inbox?status=open".into()),
     )?);
-    figures.push(figure(
-        db,
-        "promises_due_today",
-        "Promises due today",
-        &format!("SELECT x.tenant_id, x.promised_date AS label, x.due_at AS at, {TENANT_COLS} FROM promises x WHERE x.status = 'active' AND x.promised_date = ?{in_scope} ORDER BY x.id"),
-        &with(vec![time::date_string(date).into()]),
-        None,
-    )?);
+    let due = promises::due_today(db, now, &in_scope, scope_params.clone())?;
+    figures.push(Figure {
+        key: "promises_due_today",
+        label: "Promises due today",
+        count: due.len() as i64,
+        at_least: false,
+        items: due
+            .into_iter()
+            .take(ITEMS as usize)
+            .map(|d| Item { tenant_id: Some(d.tenant_id), label: d.promised_date, at: Some(d.due_at), time_zone: Some(d.time_zone) })
+            .collect(),
+        list: None,
+    });
     figures.push(figure(
         db,
         "promises_broken",

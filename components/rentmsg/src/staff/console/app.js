@@ -201,29 +201,36 @@
 
   // ------------------------------------------------------------ call list
 
-  async function loadCalls(ev) {
+  // The stage and callable filters are the server's, over the whole list;
+  // "More" follows the page's cursor.
+  async function loadCalls(ev, after) {
     if (ev) ev.preventDefault();
     fail("");
     show("calls");
     const params = new URLSearchParams({ limit: "200" });
     const prop = $("calls-property").value.trim();
     if (prop) params.set("property_id", prop);
+    const stage = $("calls-stage").value;
+    if (stage) params.set("stage", stage);
+    const onlyCallable = $("calls-callable-only").checked;
+    if (onlyCallable) params.set("callable", "true");
+    if (after) params.set("after", after);
     if (window.rentmsgDay) window.rentmsgDay.saveFilter();
     say("Loading the call list…");
     const r = await api("GET", "/api/call-list?" + params);
     if (r.status !== 200) return fail(errorOf(r));
-    const onlyCallable = $("calls-callable-only").checked;
-    const body = clear($("calls-table").tBodies[0]);
+    const body = after ? $("calls-table").tBodies[0] : clear($("calls-table").tBodies[0]);
     for (const it of r.data.items) {
-      if (onlyCallable && !it.callable) continue;
       const status = it.callable
         ? el("span", { className: "ok", text: "Callable now" })
         : el("div", {},
             el("span", { className: "no", text: it.decision === "block" ? "Not callable" : "Not yet" }),
             it.callable_at ? " — callable from " + when(it.callable_at) : "",
             reasonsList(it.reasons));
-      body.append(el("tr", { "data-tenant": it.tenant_id, "data-stage": it.stage },
-        el("td", {}, el("button", { type: "button", className: "secondary", text: it.name + " (" + it.tenant_id + ")", on: { click: () => openTenant(it.tenant_id) } }), it.unit ? " unit " + it.unit : ""),
+      const due = it.promise_due_today;
+      body.append(el("tr", { "data-tenant": it.tenant_id, "data-stage": it.stage, "data-callable": String(it.callable), "data-promise-due": due ? "true" : "false" },
+        el("td", {}, el("button", { type: "button", className: "secondary", text: it.name + " (" + it.tenant_id + ")", on: { click: () => openTenant(it.tenant_id) } }), it.unit ? " unit " + it.unit : "",
+          due ? el("span", { className: "promise-due", text: "Promise due today: " + money(due.amount_cents) }) : ""),
         el("td", { text: it.property_name || it.property_id }),
         el("td", { className: "num", text: money(it.balance_cents) }),
         el("td", { className: "num", text: it.days_past_due }),
@@ -231,8 +238,14 @@
         el("td", { className: "num", text: it.attempts_7d }),
         el("td", {}, status)));
     }
-    if (window.rentmsgDay) window.rentmsgDay.applyStage();
-    $("calls-summary").textContent = r.data.total + " overdue tenant(s) due for a call; " + r.data.callable + " callable now (as of " + when(r.data.as_of) + ").";
+    const shown = body.rows.length;
+    const which = stage ? " at stage " + stage : "";
+    $("calls-summary").textContent = r.data.total + " overdue tenant(s)" + which + " due for a call; " +
+      (onlyCallable ? "showing " + shown + " callable now" : r.data.callable + " of this page callable now") + " (as of " + when(r.data.as_of) + ")." +
+      (r.data.stopped_at_bound ? " The search for callable tenants stopped at its limit; more may follow." : "");
+    const more = $("calls-more");
+    more.hidden = !r.data.next;
+    more.dataset.after = r.data.next || "";
     say("Call list loaded.");
   }
 
@@ -747,6 +760,8 @@
     $("nav-reports").addEventListener("click", () => loadReports());
     $("calls-filter").addEventListener("submit", loadCalls);
     $("calls-callable-only").addEventListener("change", () => loadCalls());
+    $("calls-stage").addEventListener("change", () => loadCalls());
+    $("calls-more").addEventListener("click", () => loadCalls(null, $("calls-more").dataset.after));
     $("open-tenant").addEventListener("submit", (ev) => { ev.preventDefault(); const id = $("open-tenant-id").value.trim(); if (id) openTenant(id); });
     $("call-form").addEventListener("submit", recordCall);
     $("msg-form").addEventListener("submit", sendMessage);

@@ -50,7 +50,7 @@
     const grid = clear($("today-figures"));
     for (const f of r.data.figures) {
       grid.append(el("button", { type: "button", className: "figure secondary", "data-key": f.key, "aria-controls": "today-list", on: { click: () => openFigure(f) } },
-        el("span", { className: "count", text: String(f.count) }), el("span", { className: "what", text: f.label })));
+        el("span", { className: "count", text: (f.at_least ? "at least " : "") + f.count }), el("span", { className: "what", text: f.label })));
     }
     clear($("today-list"));
     say("Start page loaded.");
@@ -59,7 +59,7 @@
   function openFigure(f) {
     const { el, clear, openTenant } = C();
     const box = clear($("today-list"));
-    box.append(el("h3", { id: "today-list-title", tabindex: "-1", text: f.label + " (" + f.count + ")" }));
+    box.append(el("h3", { id: "today-list-title", tabindex: "-1", text: f.label + " (" + (f.at_least ? "at least " : "") + f.count + ")" }));
     if (!f.items.length) box.append(el("p", { text: "Nothing here." }));
     const ul = el("ul", { className: "figure-items" });
     for (const it of f.items) {
@@ -170,34 +170,31 @@
     localStorage.setItem(FILTER_KEY, JSON.stringify({ property_id: $("calls-property").value.trim(), callable: $("calls-callable-only").checked, stage: $("calls-stage").value }));
   }
 
-  // Rows of another stage are hidden; the list itself is filtered server-side by property.
-  function applyStage() {
-    const stage = $("calls-stage").value;
-    for (const tr of document.querySelectorAll("#calls-table tbody tr")) {
-      tr.hidden = stage !== "" && tr.dataset.stage !== stage;
-    }
-  }
-
   // After a call, the next callable tenant on the list.
   async function offerNext(doneTenant) {
     const { api, el, clear, openTenant } = C();
     const box = clear($("next-tenant"));
-    const params = new URLSearchParams({ limit: "200" });
+    // The server applies the saved filters; two is enough to skip the tenant just called.
+    const params = new URLSearchParams({ limit: "2", callable: "true" });
     const f = savedFilter();
     if (f.property_id) params.set("property_id", f.property_id);
+    if (f.stage) params.set("stage", f.stage);
     const r = await api("GET", "/api/call-list?" + params);
     if (r.status !== 200) return;
-    const next = r.data.items.find((i) => i.callable && i.tenant_id !== doneTenant && (!f.stage || String(i.stage) === f.stage));
+    const next = r.data.items.find((i) => i.tenant_id !== doneTenant);
     if (!next) { box.append(el("p", { text: "Nobody else is callable now." })); return; }
     box.append(el("p", {}, "Next callable tenant: ",
       el("button", { type: "button", id: "next-tenant-open", text: next.name + " (" + next.tenant_id + ")", on: { click: () => openTenant(next.tenant_id) } })));
   }
 
-  window.rentmsgDay = { loadToday, loadConversation, inboxActions, offerNext, restoreFilter, saveFilter, applyStage, moment, rules };
+  window.rentmsgDay = { loadToday, loadConversation, inboxActions, offerNext, restoreFilter, saveFilter, moment, rules };
 
   document.addEventListener("DOMContentLoaded", () => {
     $("nav-today").addEventListener("click", () => loadToday());
     $("conv-form").addEventListener("submit", onReply);
-    $("calls-stage").addEventListener("change", () => { saveFilter(); applyStage(); });
+    // Common results in one key press (a select needs the arrow keys).
+    for (const b of document.querySelectorAll("#call-quick button")) {
+      b.addEventListener("click", () => { $("call-result").value = b.dataset.code; C().say("Result: " + $("call-result").selectedOptions[0].text + "."); });
+    }
   });
 })();
