@@ -269,6 +269,38 @@ fn no_calendar_minute_gets_more_than_the_rate_whatever_the_latency() {
 }
 
 #[test]
+fn a_pass_records_its_last_answer_before_its_deadline_so_the_next_tick_finds_it_done() {
+    // 600 a minute answered after 1 s: a pass that started calls up to its
+    // deadline would still be waiting for ten answers when the next
+    // minute's tick came, and a host that runs one tick at a time would
+    // skip that minute.
+    let inner = seeded(1500);
+    let events = Events::default();
+    let db = Recording { inner: &inner, events: &events, open: RefCell::new(Vec::new()) };
+    let clock = FakeClock::at(noon());
+    let provider = SlowProvider::new(&clock, Duration::seconds(1), &events);
+    let counter = MemCounter::default();
+    let mut per_pass = Vec::new();
+    for minute in 0..2 {
+        let start = noon() + Duration::minutes(minute);
+        clock.sleep_until(start);
+        let deadline = send::default_deadline(start);
+        let r = run(&db, &provider, &counter, &clock, 600, &format!("pass-{minute}"), deadline);
+        assert_eq!(r.stopped, send::StopReason::Deadline, "{r:?}");
+        assert!(clock.now() <= deadline, "pass {minute} ended at {} after its deadline {deadline}", clock.now());
+        per_pass.push(r.sent);
+    }
+    // The slots lost are those whose answer would come after the deadline:
+    // the last 1.5 s of the minute at 100 ms a slot, so 585 of 600 start;
+    // the first answer the pass sees already tells it the latency.
+    for (minute, sent) in per_pass.iter().enumerate() {
+        assert!((580..=590).contains(sent), "minute {minute}: {sent} sent");
+    }
+    assert_eq!(states(&db).get("sending"), None, "no answer left unrecorded");
+    assert_order_per_row(&events);
+}
+
+#[test]
 fn a_pass_killed_with_calls_in_flight_leaves_them_unknown_and_none_goes_twice() {
     let db = seeded(30);
     let events = Events::default();

@@ -37,7 +37,10 @@
 //! ([`HttpClient::start`] and [`HttpClient::collect`]). When the pass stops
 //! taking rows (nothing due, budget spent, deadline) it waits for the
 //! answers still out, each bounded by the client's own timeouts as a single
-//! call always was, and records them.
+//! call always was, and records them. Near the deadline a call starts only
+//! if an answer as slow as the slowest of the pass so far would still come
+//! before it, so a pass started by the every-minute tick is done when the
+//! next tick comes.
 //!
 //! At most once: the provider is only called after the intent is committed,
 //! and a row whose intent is committed is never handed to a provider again
@@ -304,6 +307,9 @@ struct Pass<'p> {
     next_call: CallId,
     /// The most calls in flight at once.
     max_in_flight: usize,
+    /// The longest a provider took to answer in this pass: a call is only
+    /// started when its answer can be expected before the deadline.
+    slowest_answer: Duration,
     /// Re-check compliance as a person's contact (a staff reply), not an automatic one.
     manual: bool,
 }
@@ -311,6 +317,7 @@ struct Pass<'p> {
 /// A row whose intent is committed and whose call is out.
 struct InFlight {
     row: Leased,
+    started: DateTime<Utc>,
     attempt: i64,
     log_id: i64,
     address: String,
@@ -350,6 +357,7 @@ pub fn run_pass(env: &SendEnv<'_>) -> Result<SendReport> {
         in_flight: HashMap::new(),
         next_call: 0,
         max_in_flight: 0,
+        slowest_answer: Duration::zero(),
         manual: false,
     };
     let taking = take_rows(env, &mut pass);
@@ -387,6 +395,7 @@ pub fn send_row(env: &SendEnv<'_>, id: i64, manual: bool) -> Result<SendReport> 
         in_flight: HashMap::new(),
         next_call: 0,
         max_in_flight: 0,
+        slowest_answer: Duration::zero(),
         manual,
     };
     let Some(row) = outbox::lease_one(env.db, id, env.owner, start + Duration::seconds(LEASE_SECONDS), start)? else {
@@ -476,6 +485,7 @@ fn wait_until(env: &SendEnv<'_>, pass: &mut Pass<'_>, at: DateTime<Utc>) -> Resu
 }
 
 fn record_answer(env: &SendEnv<'_>, pass: &mut Pass<'_>, call: &InFlight, answer: std::result::Result<HttpResponse, TransportError>) -> Result<()> {
+    pass.slowest_answer = pass.slowest_answer.max(env.clock.now() - call.started);
     let sent = Sent { row: &call.row, attempt: call.attempt, log_id: call.log_id, address: &call.address, rendered: &call.rendered };
     record_outcome(env, pass, &sent, read_answer(call.row.channel, answer))
 }
@@ -550,7 +560,7 @@ fn process(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: Leased) -> Result<Step> 
     };
     let id = pass.next_call;
     pass.next_call += 1;
-    let call = InFlight { row: row.clone(), attempt, log_id, address, rendered: message.rendered };
+    let call = InFlight { row: row.clone(), started: env.clock.now(), attempt, log_id, address, rendered: message.rendered };
     match env.http.start(id, &request) {
         Started::Answered(answer) => record_answer(env, pass, &call, answer)?,
         Started::InFlight => {
@@ -602,7 +612,10 @@ fn still_wanted(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased, tenant: &T
 }
 
 /// Step 3, pace: claim a slot of the shared budget and wait for it. A spent
-/// minute, or a slot past the deadline, gives the row back and ends the pass.
+/// minute, or a slot whose answer would come after the deadline (as slow as
+/// the slowest answer so far), gives the row back and ends the pass: the
+/// pass then ends by its deadline, before the next tick is due, with every
+/// answer recorded.
 fn take_budget_slot(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Result<Flow<()>> {
     let slot = match pass.pacer.claim(env.clock.now()) {
         Ok(s) => s,
@@ -613,7 +626,7 @@ fn take_budget_slot(env: &SendEnv<'_>, pass: &mut Pass<'_>, row: &Leased) -> Res
     };
     match slot {
         Slot::Exhausted(_) => release(env, row, Step::Stop(StopReason::Budget)),
-        Slot::At(at) if at >= env.deadline => release(env, row, Step::Stop(StopReason::Deadline)),
+        Slot::At(at) if at + pass.slowest_answer >= env.deadline => release(env, row, Step::Stop(StopReason::Deadline)),
         Slot::At(at) => {
             if let Err(e) = wait_until(env, pass, at) {
                 release::<()>(env, row, Step::Next)?;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use wasmtime::component::{ComponentType, Lift, Lower};
 
 use crate::app::{App, Trigger};
@@ -62,7 +63,7 @@ pub fn check(app: &App) -> anyhow::Result<()> {
 /// Run `component`'s cron handler once, now.
 pub async fn fire(app: &App, component_id: &str) -> anyhow::Result<()> {
     let component = app.component(component_id)?;
-    let timestamp = chrono::Utc::now().timestamp().max(0) as u64;
+    let timestamp = Utc::now().timestamp().max(0) as u64;
     let mut store = app.new_store(&component, Trigger::Cron).await?;
     let instance = component.pre.instantiate_async(&mut store).await?;
     let handler = instance
@@ -73,8 +74,29 @@ pub async fn fire(app: &App, component_id: &str) -> anyhow::Result<()> {
     outcome.map_err(|CronError::Other(message)| anyhow::anyhow!("cron handler failed: {message}"))
 }
 
+/// When to fire next, given the scheduled time of the tick that last fired
+/// (None before the first) and the time now: the next scheduled time, or
+/// now when that time passed while the last tick was still running. Ticks
+/// missed that way are fired once, not once each (a pass started late must
+/// not be followed by a burst of passes). Returns the moment to fire and
+/// the scheduled time it stands for.
+pub fn next_fire(schedule: &cron::Schedule, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let Some(last) = last else {
+        let next = schedule.after(&now).next()?;
+        return Some((next, next));
+    };
+    let next = schedule.after(&last).next()?;
+    if next > now {
+        return Some((next, next));
+    }
+    let latest_missed = schedule.after(&last).take_while(|t| *t <= now).last().unwrap_or(next);
+    Some((now, latest_missed))
+}
+
 /// Start one task per cron trigger; each fires its component on schedule,
-/// one tick at a time (a slow tick delays the next rather than overlapping it).
+/// one tick at a time: a tick that runs past the next scheduled time
+/// delays that tick (it fires as soon as the last one ends) rather than
+/// overlapping or skipping it.
 pub fn start(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for trigger in app.manifest.cron_triggers.clone() {
@@ -87,10 +109,11 @@ pub fn start(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
                     return;
                 }
             };
+            let mut last = None;
             loop {
-                let Some(next) = schedule.upcoming(chrono::Utc).next() else { return };
-                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
-                tokio::time::sleep(wait).await;
+                let Some((at, scheduled)) = next_fire(&schedule, last, Utc::now()) else { return };
+                tokio::time::sleep((at - Utc::now()).to_std().unwrap_or_default()).await;
+                last = Some(scheduled);
                 let started = std::time::Instant::now();
                 match fire(&app, &trigger.component).await {
                     Ok(()) => tracing::info!(component = %trigger.component, elapsed_ms = started.elapsed().as_millis() as u64, "cron tick"),
@@ -100,4 +123,28 @@ pub fn start(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
         }));
     }
     tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, h, m, s).single().map(|t| t + chrono::Duration::milliseconds(i64::from(ms))).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_tick_that_runs_past_the_next_minute_delays_it_and_never_skips_or_bursts() {
+        let every_minute = parse_schedule("0 * * * * *").unwrap();
+        // First tick: the next whole minute.
+        assert_eq!(next_fire(&every_minute, None, at(9, 0, 20, 0)), Some((at(9, 1, 0, 0), at(9, 1, 0, 0))));
+        // The 09:01 tick ended in time: 09:02 on schedule.
+        assert_eq!(next_fire(&every_minute, Some(at(9, 1, 0, 0)), at(9, 1, 59, 600)), Some((at(9, 2, 0, 0), at(9, 2, 0, 0))));
+        // The 09:01 tick ended at 09:02:00.4: the 09:02 tick fires at once.
+        assert_eq!(next_fire(&every_minute, Some(at(9, 1, 0, 0)), at(9, 2, 0, 400)), Some((at(9, 2, 0, 400), at(9, 2, 0, 0))));
+        // A tick that ran three minutes: one catch-up tick, then 09:05 on schedule.
+        assert_eq!(next_fire(&every_minute, Some(at(9, 1, 0, 0)), at(9, 4, 10, 0)), Some((at(9, 4, 10, 0), at(9, 4, 0, 0))));
+        assert_eq!(next_fire(&every_minute, Some(at(9, 4, 0, 0)), at(9, 4, 10, 50)), Some((at(9, 5, 0, 0), at(9, 5, 0, 0))));
+    }
 }
