@@ -673,7 +673,7 @@ fn supplemental_messages_use_the_same_path() {
     let row = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ facility }}: the office is closed Monday. Pay: {{ payment_link }}", language: None, actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ facility }}: the office is closed Monday. Pay: {{ payment_link }}", language: None, actor: "staff:alice", asked: serde_json::Value::Null },
         now(),
     )
     .unwrap();
@@ -681,7 +681,7 @@ fn supplemental_messages_use_the_same_path() {
     let blocked = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "B", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", language: None, actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "B", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", language: None, actor: "staff:alice", asked: serde_json::Value::Null },
         now(),
     )
     .unwrap();
@@ -689,7 +689,7 @@ fn supplemental_messages_use_the_same_path() {
     assert!(rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ nope }}", language: None, actor: "staff" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "{{ nope }}", language: None, actor: "staff", asked: serde_json::Value::Null },
         now(),
     )
     .is_err());
@@ -765,7 +765,7 @@ fn a_supplemental_message_whose_audit_row_fails_is_not_queued() {
     let r = rentmsg::notices::outbox::queue_supplemental(
         &db,
         &checker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "The office is closed Monday.", language: None, actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "The office is closed Monday.", language: None, actor: "staff:alice", asked: serde_json::Value::Null },
         now(),
     );
     assert!(r.is_err(), "the audit row failed, so queueing must fail");
@@ -860,7 +860,7 @@ fn a_failing_dependency_is_reported_as_itself_not_as_the_database() {
     let e = rentmsg::notices::outbox::queue_supplemental(
         &fresh,
         &DownChecker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", language: None, actor: "staff:alice" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "A", channel: rentmsg::base::channel::Channel::Text, subject: None, body: "Hello", language: None, actor: "staff:alice", asked: serde_json::Value::Null },
         now(),
     )
     .unwrap_err();

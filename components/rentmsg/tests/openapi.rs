@@ -401,7 +401,7 @@ fn real_replies_match_the_documented_schemas() {
     rentmsg::notices::outbox::queue_supplemental(
         &env.db,
         &checker,
-        &rentmsg::notices::outbox::Supplemental { tenant_id: "T2", channel: Channel::Email, subject: Some("Hi"), language: None, body: "Hello {{ opt_out }}", actor: "staff" },
+        &rentmsg::notices::outbox::Supplemental { tenant_id: "T2", channel: Channel::Email, subject: Some("Hi"), language: None, body: "Hello {{ opt_out }}", actor: "staff", asked: serde_json::Value::Null },
         env.now,
     )
     .unwrap();

@@ -633,6 +633,9 @@ pub struct Supplemental<'a> {
     pub language: Option<Language>,
     /// Who wrote it (`staff:alice`).
     pub actor: &'a str,
+    /// What staff asked for (purpose, template, whether the language was
+    /// picked): kept in the message's audit row beside the decision.
+    pub asked: serde_json::Value,
 }
 
 /// Queue a supplemental message: checked like a template, then decided by
@@ -700,14 +703,11 @@ pub fn queue_supplemental(
             ],
         )?;
         let id = rows.first().map(|r| r.i64("id")).transpose()?.ok_or_else(|| Error::Corrupt("no id returned".into()))?;
-        crate::records::audit::record(
-            tx,
-            msg.actor,
-            "outbox.supplemental",
-            &crate::records::audit::tenant_target(msg.tenant_id),
-            &serde_json::json!({ "outbox_id": id, "channel": msg.channel, "language": msg.language, "decision": decision.verdict.as_str() }),
-            now,
-        )?;
+        let mut detail = serde_json::json!({ "outbox_id": id, "channel": msg.channel, "language": msg.language, "decision": decision.verdict.as_str(), "state": state.as_str() });
+        if let (Some(d), Some(asked)) = (detail.as_object_mut(), msg.asked.as_object()) {
+            d.extend(asked.clone());
+        }
+        crate::records::audit::record(tx, msg.actor, "message.supplemental", &crate::records::audit::tenant_target(msg.tenant_id), &detail, now)?;
         get(tx, id)?.ok_or_else(|| Error::Corrupt("outbox row vanished".into()))
     })
 }

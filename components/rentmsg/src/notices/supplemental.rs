@@ -121,7 +121,7 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
             tenant.tenant_id
         )));
     }
-    let row = outbox::queue_supplemental(
+    outbox::queue_supplemental(
         db,
         checker,
         &Supplemental {
@@ -131,23 +131,8 @@ pub fn queue(db: &dyn Db, checker: &dyn ComplianceCheck, req: &Request<'_>, now:
             body: &body,
             language: Some(language),
             actor: req.actor,
+            asked: serde_json::json!({ "purpose": req.purpose, "template_stage": req.template_stage, "language_picked": req.language.is_some() }),
         },
         now,
-    )?;
-    crate::records::audit::record(
-        db,
-        req.actor,
-        "message.supplemental",
-        &crate::records::audit::tenant_target(&tenant.tenant_id),
-        &serde_json::json!({
-            "outbox_id": row.id,
-            "purpose": req.purpose,
-            "template_stage": req.template_stage,
-            "language": language,
-            "language_picked": req.language.is_some(),
-            "state": row.state
-        }),
-        now,
-    )?;
-    Ok(row)
+    )
 }
