@@ -25,6 +25,7 @@ pub mod v7_compliance_law;
 pub mod v8_pause_kinds;
 pub mod v9_staff_accounts;
 pub mod v10_languages;
+pub mod v11_listing_counts;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -51,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v8_pause_kinds::MIGRATION,
     v9_staff_accounts::MIGRATION,
     v10_languages::MIGRATION,
+    v11_listing_counts::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest
