@@ -5,6 +5,7 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{Env, TOKEN};
+use rentmsg::base::db::Db;
 use rentmsg::base::channel::Channel;
 use rentmsg::records::contact_log::{self, Direction, NewContact};
 use rentmsg::records::exclusions;
