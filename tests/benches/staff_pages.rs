@@ -201,7 +201,7 @@ fn generate(path: &Path, tenants: i64) -> anyhow::Result<Meta> {
         let mut outbox = c.prepare(
             "INSERT INTO outbox (kind, tenant_id, channel, cycle, stage, days_past_due, address, state, state_reason, not_before, decision, reasons, decided_at,
                                  link_id, body, encoding, segments, attempts, provider_id, provider_status, contact_log_id, sent_at, created_by, created_at, updated_at)
-             VALUES ('notice', ?1, 'text', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11, ?12, 'GSM-7', 1, ?13, ?14, ?15, ?16, ?17, 'scan', ?8, ?18)",
+             VALUES ('notice', ?1, 'text', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11, ?12, 'GSM-7', 1, ?17, ?13, ?14, ?15, ?16, 'scan', ?8, ?18)",
         )?;
         let mut log = c.prepare(
             "INSERT INTO contact_log (tenant_id, channel, direction, address, body, status, at, provider_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
