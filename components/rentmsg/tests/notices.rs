@@ -920,6 +920,7 @@ fn outbox_counters_follow_every_write() {
     }
     db.execute("DROP TABLE inbox_counts", &[]).unwrap();
     db.execute("DROP TABLE outbox_state_counts", &[]).unwrap();
+    db.execute("DROP INDEX inbound_messages_received", &[]).unwrap();
     db.execute("DELETE FROM schema_migrations WHERE version = 11", &[]).unwrap();
     assert_eq!(rentmsg::schema::migrate(&db, now()).unwrap(), vec![11]);
     check(&db, "the backfill");

@@ -6,6 +6,8 @@
 //!   handled, matched to a tenant, and unread; the inbox's `total`,
 //!   `unread` and `open` add up the matching rows.
 //! - `outbox_state_counts`: outbox rows per state (the outbox's `counts`).
+//! - an index on when inbound messages arrived, so the report's replies
+//!   read the range's messages rather than all of them.
 //!
 //! Triggers keep both in step with every insert, update and delete in the
 //! writer's own transaction (as `tenant_balances` follows the ledger), so
@@ -17,7 +19,7 @@ use crate::schema::Migration;
 /// Migration 11.
 pub const MIGRATION: Migration = Migration {
     version: 11,
-    name: "inbox and outbox counters for the staff listings",
+    name: "inbox and outbox counters for the staff listings, inbound messages by arrival",
     statements: &[
         "CREATE TABLE inbox_counts (
             handled INTEGER NOT NULL CHECK (handled IN (0, 1)),
@@ -62,5 +64,6 @@ pub const MIGRATION: Migration = Migration {
         "CREATE TRIGGER outbox_state_counts_delete AFTER DELETE ON outbox BEGIN
             UPDATE outbox_state_counts SET n = n - 1 WHERE state = OLD.state;
          END",
+        "CREATE INDEX inbound_messages_received ON inbound_messages(received_at)",
     ],
 };
