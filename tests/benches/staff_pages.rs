@@ -88,9 +88,16 @@ struct Meta {
     month_to: NaiveDate,
 }
 
+/// The newest migration and a hash of every statement: a migration edited
+/// before it ships changes the key too.
 fn schema_key() -> String {
+    use std::hash::{Hash, Hasher};
     let m = rentmsg::schema::MIGRATIONS;
-    format!("s{}n{}", m.last().map_or(0, |x| x.version), m.len())
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for x in m {
+        x.statements.hash(&mut h);
+    }
+    format!("s{}-{:08x}", m.last().map_or(0, |x| x.version), h.finish() as u32)
 }
 
 fn tier_dir(tier: &str) -> PathBuf {
