@@ -5,6 +5,7 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{Env, TOKEN};
+use rentmsg::base::db::Db;
 use rentmsg::base::channel::Channel;
 use rentmsg::records::contact_log::{self, Direction, NewContact};
 use rentmsg::records::exclusions;
@@ -544,4 +545,83 @@ fn audit_lists_newest_first_and_filters_by_tenant() {
     );
     assert_eq!(env.get_ok("/api/audit?tenant_id=T2")["entries"].as_array().unwrap().len(), 1);
     assert_eq!(env.get_ok("/api/audit?limit=2")["entries"].as_array().unwrap().len(), 2);
+}
+
+fn ids_of(list: &Json) -> Vec<i64> {
+    list.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect()
+}
+
+/// Every page of `path` (limit 2) by following `older`, with the total
+/// of rows seen; each page must be the next slice of `whole`.
+fn follow(env: &Env, path: &str, items: &str, whole: &[i64]) -> usize {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut url = format!("{path}{sep}limit=2");
+    let (mut seen, mut pages) = (0, 0);
+    loop {
+        let page = env.get_ok(&url);
+        let got = ids_of(&page[items]);
+        assert_eq!(got, whole[seen..(seen + 2).min(whole.len())].to_vec(), "{path}, page {pages}");
+        seen += got.len();
+        pages += 1;
+        match page["older"].as_str() {
+            Some(c) => url = format!("{path}{sep}limit=2&before={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, whole.len(), "{path}: every row once");
+    pages
+}
+
+/// The outbox and the audit log page with `before` through the whole list,
+/// newest first, rows written in the same millisecond in write order
+/// (newest first), filters kept across pages.
+#[test]
+fn outbox_and_audit_pages_after_a_cursor_are_slices_of_the_whole_list() {
+    let env = seeded();
+    let stamp = rentmsg::base::time::timestamp(env.now);
+    let states = ["queued", "sent", "blocked", "sent", "queued", "sent", "failed"];
+    let mut written = Vec::new();
+    for (i, state) in states.iter().enumerate() {
+        let tenant = if i % 2 == 0 { "T1" } else { "T2" };
+        let row = env
+            .db
+            .execute(
+                "INSERT INTO outbox (kind, tenant_id, channel, state, not_before, custom_body, created_by, created_at, updated_at)
+                 VALUES ('supplemental', ?, 'text', ?, ?, 'hello', 'staff', ?, ?) RETURNING id",
+                &[tenant.into(), (*state).into(), stamp.as_str().into(), stamp.as_str().into(), stamp.as_str().into()],
+            )
+            .unwrap();
+        written.push((row.first().unwrap().i64("id").unwrap(), tenant, *state));
+    }
+    let newest_first = |keep: &dyn Fn(&str, &str) -> bool| -> Vec<i64> { written.iter().rev().filter(|(_, t, s)| keep(t, s)).map(|(id, _, _)| *id).collect() };
+    assert_eq!(follow(&env, "/api/outbox", "items", &newest_first(&|_, _| true)), 4);
+    assert_eq!(follow(&env, "/api/outbox?state=sent", "items", &newest_first(&|_, s| s == "sent")), 2);
+    assert_eq!(follow(&env, "/api/outbox?tenant_id=T1", "items", &newest_first(&|t, _| t == "T1")), 2);
+    let page = env.get_ok("/api/outbox?limit=100");
+    assert_eq!(page["older"], Json::Null);
+    assert_eq!(page["counts"], json!({"queued": 2, "sent": 3, "blocked": 1, "failed": 1}));
+
+    // Audit rows: the imports' and eight more at one timestamp.
+    for i in 0..8 {
+        let target = if i % 2 == 0 { "tenant:T1".to_owned() } else { format!("address:+1555000{i}") };
+        rentmsg::records::audit::record(&env.db, "staff", "test.write", &target, &json!({ "n": i }), env.now).unwrap();
+    }
+    let all: Vec<i64> = env
+        .db
+        .execute("SELECT id FROM audit_log ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.i64("id").unwrap())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(all.len() >= 8);
+    follow(&env, "/api/audit", "entries", &all);
+    let t1: Vec<i64> =
+        env.db.execute("SELECT id FROM audit_log WHERE target = 'tenant:T1' ORDER BY id", &[]).unwrap().iter().map(|r| r.i64("id").unwrap()).collect::<Vec<_>>().into_iter().rev().collect();
+    assert!(t1.len() >= 4);
+    follow(&env, "/api/audit?tenant_id=T1", "entries", &t1);
+    assert_eq!(env.get("/api/audit?before=abc").status, 400);
+    assert_eq!(env.get("/api/outbox?before=0").status, 400);
 }

@@ -687,3 +687,128 @@ fn corrupt_tenant_ids_are_an_error() {
     let r = t.hook(&signed("/webhooks/sms", &sms("SMc1", SHARED, "when is rent due?")));
     assert!(r.status >= 500, "{} {}", r.status, r.text());
 }
+
+/// The inbox's counters against counts of the rows themselves, for every
+/// filter combination the counters serve.
+fn assert_inbox_counters(t: &T) {
+    let direct = |filter: &str| t.count(&format!("SELECT count(*) AS n FROM inbound_messages WHERE in_inbox = 1{filter}"));
+    for (status, s_filter) in [("open", " AND handled_at IS NULL"), ("handled", " AND handled_at IS NOT NULL"), ("all", "")] {
+        for (matched, m_filter) in [("", ""), ("true", " AND tenant_ids <> '[]'"), ("false", " AND tenant_ids = '[]'")] {
+            let page = t.env.get_ok(&format!("/api/inbox?status={status}&matched={matched}&limit=1"));
+            assert_eq!(page["total"], json!(direct(&format!("{s_filter}{m_filter}"))), "status={status} matched={matched}");
+            assert_eq!(page["unread"], json!(direct(" AND read_at IS NULL")));
+            assert_eq!(page["open"], json!(direct(" AND handled_at IS NULL")));
+        }
+    }
+}
+
+fn sids(page: &Json) -> Vec<String> {
+    page["messages"].as_array().unwrap().iter().map(|m| m["message_sid"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Pages read with `before` are the slices of the whole list, newest first,
+/// though every message arrived in the same millisecond (the webhook's
+/// clock does not move here): ties go by arrival order, newest first.
+#[test]
+fn inbox_pages_after_a_cursor_are_slices_of_the_whole_list() {
+    let t = T::new();
+    let from = [SHARED, UNKNOWN, "+16175550123"];
+    for i in 0..7 {
+        t.text(&format!("SMp{i}"), from[i % 3], &format!("question number {i}"));
+    }
+    // A keyword is not an inbox item and takes no place in the pages.
+    t.text("SMpk", UNKNOWN, "HELP");
+    let stamps = t.count("SELECT count(DISTINCT received_at) AS n FROM inbound_messages");
+    assert_eq!(stamps, 1, "all at one timestamp");
+    let whole: Vec<String> = (0..7).rev().map(|i| format!("SMp{i}")).collect();
+
+    let mut seen = Vec::new();
+    let mut path = "/api/inbox?status=all&limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = t.env.get_ok(&path);
+        assert_eq!(page["total"], json!(7), "the total counts the whole list on every page");
+        let got = sids(&page);
+        assert_eq!(got, whole[seen.len()..(seen.len() + 3).min(7)].to_vec(), "page {pages}");
+        seen.extend(got);
+        pages += 1;
+        match page["older"].as_str() {
+            Some(cursor) => path = format!("/api/inbox?status=all&limit=3&before={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!((pages, seen), (3, whole.clone()), "three pages, nothing lost or repeated");
+    // A list that ends exactly at a page boundary has no empty page after it.
+    let first = t.env.get_ok("/api/inbox?status=all&limit=7");
+    assert_eq!((sids(&first), first["older"].clone()), (whole.clone(), Json::Null));
+
+    // Filters hold across pages: the unmatched inbox (from UNKNOWN: 1 and 4).
+    let page = t.env.get_ok("/api/inbox?status=all&matched=false&limit=1");
+    assert_eq!((sids(&page), page["total"].clone()), (vec!["SMp4".to_owned()], json!(2)));
+    let next = t.env.get_ok(&format!("/api/inbox?status=all&matched=false&limit=1&before={}", page["older"].as_str().unwrap()));
+    assert_eq!((sids(&next), next["older"].clone()), (vec!["SMp1".to_owned()], Json::Null));
+
+    // Offset still works for existing callers, and its page has a cursor too.
+    let by_offset = t.env.get_ok("/api/inbox?status=all&limit=3&offset=3");
+    assert_eq!(sids(&by_offset), whole[3..6].to_vec());
+    let after = t.env.get_ok(&format!("/api/inbox?status=all&limit=3&before={}", by_offset["older"].as_str().unwrap()));
+    assert_eq!(sids(&after), whole[6..].to_vec());
+
+    for bad in ["x", "0", "-3", "1.5"] {
+        let r = t.env.get(&format!("/api/inbox?before={bad}"));
+        assert_eq!(r.status, 400, "before={bad}");
+        assert_eq!(r.body_json()["error"], json!("before must be a cursor from `older`"));
+    }
+}
+
+/// The counters behind `total`, `unread` and `open` equal the rows after
+/// every kind of write: arrival (matched, unmatched, keyword), read,
+/// handled, reopened, an undone opt-out, a row deleted, and the backfill of
+/// an inbox that existed before the counters did.
+#[test]
+fn inbox_counters_follow_every_write() {
+    let t = T::new();
+    assert_inbox_counters(&t);
+    t.text("SMc1", SHARED, "paying Friday");
+    t.text("SMc2", UNKNOWN, "wrong number?");
+    t.text("SMc3", SHARED, "leave me alone");
+    t.text("SMc4", UNKNOWN, "STOP");
+    assert_inbox_counters(&t);
+    let page = t.env.get_ok("/api/inbox?status=all");
+    let id_of = |sid: &str| page["messages"].as_array().unwrap().iter().find(|m| m["message_sid"] == sid).unwrap()["id"].as_i64().unwrap();
+    let (c1, c2, c3) = (id_of("SMc1"), id_of("SMc2"), id_of("SMc3"));
+    for (method, path) in [
+        ("POST", format!("/api/inbox/{c1}/read")),
+        ("POST", format!("/api/inbox/{c1}/read")),
+        ("POST", format!("/api/inbox/{c2}/handled")),
+        ("POST", format!("/api/inbox/{c1}/handled")),
+        ("DELETE", format!("/api/inbox/{c2}/handled")),
+        ("POST", format!("/api/inbox/{c3}/undo-opt-out")),
+    ] {
+        let r = t.env.send(method, &path, None, b"");
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
+        assert_inbox_counters(&t);
+    }
+    // Known from the steps: c1 read and handled, c2 handled (so read) then
+    // reopened, c3 untouched but undone: 3 in the inbox, 2 open, 1 unread.
+    let page = t.env.get_ok("/api/inbox?status=all");
+    assert_eq!((page["total"].clone(), page["open"].clone(), page["unread"].clone()), (json!(3), json!(2), json!(1)));
+    t.env.db.execute("DELETE FROM inbound_messages WHERE id = ?", &[c2.into()]).unwrap();
+    assert_inbox_counters(&t);
+    t.env.db.execute("UPDATE inbound_messages SET in_inbox = 0 WHERE id = ?", &[c3.into()]).unwrap();
+    assert_inbox_counters(&t);
+
+    // An inbox from before the counters: the migration fills them.
+    t.text("SMc5", SHARED, "one more");
+    let triggers = t.env.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'inbox_counts_%' OR name LIKE 'outbox_state_counts_%')", &[]).unwrap();
+    assert_eq!(triggers.len(), 6);
+    for r in triggers.iter() {
+        t.env.db.execute(&format!("DROP TRIGGER {}", r.str("name").unwrap()), &[]).unwrap();
+    }
+    t.env.db.execute("DROP TABLE inbox_counts", &[]).unwrap();
+    t.env.db.execute("DROP TABLE outbox_state_counts", &[]).unwrap();
+    t.env.db.execute("DROP INDEX inbound_messages_received", &[]).unwrap();
+    t.env.db.execute("DELETE FROM schema_migrations WHERE version = 12", &[]).unwrap();
+    assert_eq!(rentmsg::schema::migrate(&t.env.db, t.env.now).unwrap(), vec![12]);
+    assert_inbox_counters(&t);
+}

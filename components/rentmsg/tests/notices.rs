@@ -867,3 +867,61 @@ fn a_failing_dependency_is_reported_as_itself_not_as_the_database() {
     assert!(matches!(e, Error::ComplianceUnavailable(_)), "supplemental: {e:?}");
     assert_eq!(e.http_status(), 503, "the staff API and the components answer 503, not 500");
 }
+
+/// The outbox's per-state counters (`counts` of `GET /api/outbox`) equal a
+/// count of the rows after every kind of write: the scan's inserts and
+/// decisions, a send pass (leased, sent), a settling payment cancelling
+/// through the balance trigger, a staff message queued and blocked, a row
+/// deleted, and the backfill of an outbox from before the counters.
+#[test]
+fn outbox_counters_follow_every_write() {
+    fn check(db: &dyn Db, step: &str) {
+        let direct: Vec<(String, i64)> = db
+            .execute("SELECT state, count(*) AS n FROM outbox GROUP BY state ORDER BY state", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.string("state").unwrap(), r.i64("n").unwrap()))
+            .collect();
+        let counted = rentmsg::notices::outbox::counts(db, &rentmsg::records::scope::Scope::All).unwrap();
+        assert_eq!(counted, direct, "after {step}");
+    }
+    let db = portfolio();
+    check(&db, "nothing");
+    let checker = DbChecker { db: &db };
+    scan::run(&db, &checker, now()).unwrap();
+    check(&db, "the scan");
+    assert!(count(&db, "SELECT count(*) AS n FROM outbox WHERE state = 'queued'") > 0 && count(&db, "SELECT count(*) AS n FROM outbox WHERE state = 'blocked'") > 0);
+    let provider = FakeProvider::accepting();
+    pass(&db, &provider, &MemCounter::default(), &FakeClock::at(now()), &config(600)).unwrap();
+    check(&db, "a send pass");
+    assert!(count(&db, "SELECT count(*) AS n FROM outbox WHERE state = 'sent'") > 0);
+    for (tenant, channel) in [("A", rentmsg::base::channel::Channel::Text), ("B", rentmsg::base::channel::Channel::Text)] {
+        rentmsg::notices::outbox::queue_supplemental(
+            &db,
+            &checker,
+            &rentmsg::notices::outbox::Supplemental { tenant_id: tenant, channel, subject: None, body: "The office is closed Monday.", language: None, actor: "staff:alice", asked: serde_json::Value::Null },
+            now(),
+        )
+        .unwrap();
+        check(&db, "a staff message");
+    }
+    // H (Los Angeles, 06:30 there) was deferred to the window: a settling
+    // payment cancels it through the balance summary's trigger.
+    assert_eq!(state_of(&db, "H", "text"), "deferred");
+    ledger::record_payment(&db, &NewPayment { tenant_id: "H", reference: "PAY-H", kind: EntryKind::Payment, date: now().date_naive(), amount_cents: 70_000, source: "payments" }, now()).unwrap();
+    assert_eq!(state_of(&db, "H", "text"), "cancelled");
+    check(&db, "a settling payment");
+    db.execute("DELETE FROM outbox WHERE id = (SELECT max(id) FROM outbox)", &[]).unwrap();
+    check(&db, "a delete");
+
+    let triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'inbox_counts_%' OR name LIKE 'outbox_state_counts_%')", &[]).unwrap();
+    for r in triggers.iter() {
+        db.execute(&format!("DROP TRIGGER {}", r.str("name").unwrap()), &[]).unwrap();
+    }
+    db.execute("DROP TABLE inbox_counts", &[]).unwrap();
+    db.execute("DROP TABLE outbox_state_counts", &[]).unwrap();
+    db.execute("DROP INDEX inbound_messages_received", &[]).unwrap();
+    db.execute("DELETE FROM schema_migrations WHERE version = 12", &[]).unwrap();
+    assert_eq!(rentmsg::schema::migrate(&db, now()).unwrap(), vec![12]);
+    check(&db, "the backfill");
+}

@@ -1,7 +1,7 @@
 //! The staff inbox: texts from tenants that need a person (anything not a
 //! keyword), listed by status, marked read, handled or reopened.
 
-use super::input::{filter_param, limit_param, offset_param, DEFAULT_LIMIT};
+use super::input::{before_id_param, filter_param, limit_param, offset_param, DEFAULT_LIMIT};
 use super::{ApiError, Call};
 use crate::base::http::Response;
 use crate::inbound::inbox;
@@ -23,7 +23,7 @@ fn bool_param(call: &Call<'_>, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-/// `GET /api/inbox?status=open|handled|all&matched=true|false&tenant_id=&limit=&offset=`
+/// `GET /api/inbox?status=open|handled|all&matched=true|false&tenant_id=&limit=&offset=&before=`
 pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let status = match filter_param(call, "status") {
         None => inbox::InboxStatus::Open,
@@ -36,6 +36,7 @@ pub(super) fn list(call: &Call<'_>) -> Result<Response, ApiError> {
         tenant_id: filter_param(call, "tenant_id").map(str::to_owned),
         limit: limit_param(call, Some(DEFAULT_LIMIT))?.unwrap_or(DEFAULT_LIMIT),
         offset,
+        before: before_id_param(call)?,
         scope: call.scope(),
     };
     let page = inbox::list(call.db(), &query)?;

@@ -90,6 +90,20 @@ pub(super) fn offset_param(call: &Call<'_>) -> Result<i64, ApiError> {
     }
 }
 
+/// `?before=`: the `older` cursor of a listing ordered newest first by id
+/// (the last id of the page before), None when absent or empty.
+pub(super) fn before_id_param(call: &Call<'_>) -> Result<Option<i64>, ApiError> {
+    match filter_param(call, "before") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("before must be a cursor from `older`")),
+    }
+}
+
 /// A non-empty query parameter (an empty one means "no filter").
 pub(super) fn filter_param<'c>(call: &'c Call<'_>, name: &str) -> Option<&'c str> {
     call.query(name).filter(|v| !v.is_empty())

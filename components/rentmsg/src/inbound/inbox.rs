@@ -102,6 +102,10 @@ pub struct InboxQuery {
     pub limit: i64,
     /// Rows to skip.
     pub offset: i64,
+    /// Only messages older than this one (its id): the `older` cursor of the
+    /// page before, so a page deep in the list reads no more rows than the
+    /// first.
+    pub before: Option<i64>,
     /// Only messages matched to a tenant the caller may see.
     pub scope: crate::records::scope::Scope,
 }
@@ -117,6 +121,8 @@ pub struct InboxPage {
     pub unread: i64,
     /// Inbox messages not handled.
     pub open: i64,
+    /// Cursor of the next (older) page, for `before`; None on the last page.
+    pub older: Option<String>,
 }
 
 const COLUMNS: &str = "id, message_sid, from_address, to_address, body, num_media, kind, received_at, tenant_ids, \
@@ -187,18 +193,33 @@ fn count(db: &dyn Db, sql: &str, params: &[Value]) -> Result<i64> {
     Ok(db.execute(sql, params)?.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
 }
 
-/// A page of the inbox, newest first.
+/// A page of the inbox, newest first (by id, so messages received in the
+/// same millisecond keep one order across pages).
 pub fn list(db: &dyn Db, q: &InboxQuery) -> Result<InboxPage> {
     let mut filter = String::from("in_inbox = 1");
     let mut params: Vec<Value> = Vec::new();
+    // The same status and matched filter over the counters (`inbox_counts`).
+    let mut counted = String::from("true");
     match q.status {
-        InboxStatus::Open => filter.push_str(" AND handled_at IS NULL"),
-        InboxStatus::Handled => filter.push_str(" AND handled_at IS NOT NULL"),
+        InboxStatus::Open => {
+            filter.push_str(" AND handled_at IS NULL");
+            counted.push_str(" AND handled = 0");
+        }
+        InboxStatus::Handled => {
+            filter.push_str(" AND handled_at IS NOT NULL");
+            counted.push_str(" AND handled = 1");
+        }
         InboxStatus::All => {}
     }
     match q.matched {
-        Some(true) => filter.push_str(" AND tenant_ids <> '[]'"),
-        Some(false) => filter.push_str(" AND tenant_ids = '[]'"),
+        Some(true) => {
+            filter.push_str(" AND tenant_ids <> '[]'");
+            counted.push_str(" AND matched = 1");
+        }
+        Some(false) => {
+            filter.push_str(" AND tenant_ids = '[]'");
+            counted.push_str(" AND matched = 0");
+        }
         None => {}
     }
     if let Some(t) = &q.tenant_id {
@@ -210,19 +231,40 @@ pub fn list(db: &dyn Db, q: &InboxQuery) -> Result<InboxPage> {
         filter.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each(inbound_messages.tenant_ids) j WHERE true{in_scope})"));
         params.extend(scope_params);
     }
-    let total = count(db, &format!("SELECT count(*) AS n FROM inbound_messages WHERE {filter}"), &params)?;
+    let counters = db.execute(
+        &format!(
+            "SELECT coalesce(sum(CASE WHEN {counted} THEN n END), 0) AS total,
+                    coalesce(sum(CASE WHEN unread = 1 THEN n END), 0) AS unread,
+                    coalesce(sum(CASE WHEN handled = 0 THEN n END), 0) AS open
+             FROM inbox_counts"
+        ),
+        &[],
+    )?;
+    let counter = |name: &str| -> Result<i64> { Ok(counters.first().map(|r| r.i64(name)).transpose()?.unwrap_or(0)) };
+    // The counters know status and matched only; a tenant or a scope is
+    // counted from the rows.
+    let total = if q.tenant_id.is_none() && in_scope.is_empty() {
+        counter("total")?
+    } else {
+        count(db, &format!("SELECT count(*) AS n FROM inbound_messages WHERE {filter}"), &params)?
+    };
+    let mut page_params = params;
+    if let Some(before) = q.before {
+        filter.push_str(" AND id < ?");
+        page_params.push(before.into());
+    }
     let rows = db.execute(
         &format!(
             "SELECT {COLUMNS} FROM inbound_messages WHERE {filter} ORDER BY id DESC {}",
-            db::limit_clause(q.limit, Some(q.offset))
+            db::limit_clause(q.limit + 1, Some(q.offset))
         ),
-        &params,
+        &page_params,
     )?;
+    let more = rows.len() as i64 > q.limit;
     let names = tenant_names(db, &rows)?;
-    let messages = rows.iter().map(|r| from_row(r, &names)).collect::<Result<Vec<_>>>()?;
-    let unread = count(db, "SELECT count(*) AS n FROM inbound_messages WHERE in_inbox = 1 AND read_at IS NULL", &[])?;
-    let open = count(db, "SELECT count(*) AS n FROM inbound_messages WHERE in_inbox = 1 AND handled_at IS NULL", &[])?;
-    Ok(InboxPage { messages, total, unread, open })
+    let messages = rows.iter().take(q.limit as usize).map(|r| from_row(r, &names)).collect::<Result<Vec<_>>>()?;
+    let older = if more { messages.last().map(|m| m.id.to_string()) } else { None };
+    Ok(InboxPage { messages, total, unread: counter("unread")?, open: counter("open")?, older })
 }
 
 /// One inbox message; None if there is no such inbox message.

@@ -223,6 +223,9 @@ pub struct ListFilter<'a> {
     pub state: Option<&'a str>,
     /// Most rows (newest first).
     pub limit: i64,
+    /// Only rows older than this one (its id): the cursor of the page
+    /// before, so a deep page reads no more rows than the first.
+    pub before: Option<i64>,
     /// Only tenants of properties the caller may see.
     pub scope: crate::records::scope::Scope,
 }
@@ -250,6 +253,10 @@ pub fn list(db: &dyn Db, f: &ListFilter<'_>) -> Result<Vec<OutboxRow>> {
         sql.push_str(" AND state = ?");
         params.push(s.into());
     }
+    if let Some(before) = f.before {
+        sql.push_str(" AND id < ?");
+        params.push(before.into());
+    }
     let (in_scope, scope_params) = f.scope.and_tenant_in("tenant_id");
     sql.push_str(&in_scope);
     params.extend(scope_params);
@@ -258,10 +265,16 @@ pub fn list(db: &dyn Db, f: &ListFilter<'_>) -> Result<Vec<OutboxRow>> {
     db.execute(&sql, &params)?.iter().map(row_from).collect()
 }
 
-/// Counts by state (for reports).
+/// Rows per state (states with none left out), in state order. Every
+/// property's come from the counters the outbox's triggers keep
+/// (`outbox_state_counts`); a narrower scope counts its tenants' rows.
 pub fn counts(db: &dyn Db, scope: &crate::records::scope::Scope) -> Result<Vec<(String, i64)>> {
     let (in_scope, params) = scope.and_tenant_in("tenant_id");
-    let rows = db.execute(&format!("SELECT state, count(*) AS n FROM outbox WHERE true{in_scope} GROUP BY state ORDER BY state"), &params)?;
+    let rows = if in_scope.is_empty() {
+        db.execute("SELECT state, n FROM outbox_state_counts WHERE n > 0 ORDER BY state", &[])?
+    } else {
+        db.execute(&format!("SELECT state, count(*) AS n FROM outbox WHERE true{in_scope} GROUP BY state ORDER BY state"), &params)?
+    };
     rows.iter().map(|r| Ok((r.string("state")?, r.i64("n")?))).collect()
 }
 

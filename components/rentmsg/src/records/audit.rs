@@ -46,17 +46,26 @@ pub fn record(
     Ok(())
 }
 
-/// Newest-first audit rows about tenants of the scope's properties (all
-/// rows for every property), optionally for one target.
-pub fn list_in_scope(db: &dyn Db, target: Option<&str>, scope: &crate::records::scope::Scope, limit: i64) -> Result<Vec<AuditEntry>> {
+/// Newest-first audit rows (by id, so rows written in the same millisecond
+/// keep one order across pages) about tenants of the scope's properties
+/// (all rows for every property), optionally for one target, older than
+/// the row `before` (the last id of the page before) when given.
+pub fn list_in_scope(
+    db: &dyn Db,
+    target: Option<&str>,
+    scope: &crate::records::scope::Scope,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
     let (in_scope, mut params) = scope.and_tenant_in("substr(target, 8)");
-    if in_scope.is_empty() {
-        return list(db, target, limit);
-    }
-    let mut filter = format!("target LIKE 'tenant:%'{in_scope}");
+    let mut filter = if in_scope.is_empty() { String::from("true") } else { format!("target LIKE 'tenant:%'{in_scope}") };
     if let Some(t) = target {
         filter.push_str(" AND target = ?");
         params.push(t.into());
+    }
+    if let Some(id) = before {
+        filter.push_str(" AND id < ?");
+        params.push(id.into());
     }
     let limit = db::limit_clause(limit, None);
     let rows = db.execute(&format!("SELECT id, at, actor, action, target, detail FROM audit_log WHERE {filter} ORDER BY id DESC {limit}"), &params)?;
@@ -76,27 +85,5 @@ fn entry_from_row(r: db::Row<'_>) -> Result<AuditEntry> {
 
 /// Newest-first audit rows, optionally for one target.
 pub fn list(db: &dyn Db, target: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
-    let limit = db::limit_clause(limit, None);
-    let rows = match target {
-        Some(t) => db.execute(
-            &format!("SELECT id, at, actor, action, target, detail FROM audit_log WHERE target = ? ORDER BY id DESC {limit}"),
-            &[t.into()],
-        )?,
-        None => db.execute(&format!("SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC {limit}"), &[])?,
-    };
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                id: r.i64("id")?,
-                at: r.string("at")?,
-                actor: r.string("actor")?,
-                action: r.string("action")?,
-                target: r.opt_string("target")?,
-                detail: r
-                    .opt_str("detail")?
-                    .and_then(|d| serde_json::from_str(d).ok())
-                    .unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .collect()
+    list_in_scope(db, target, &crate::records::scope::Scope::All, None, limit)
 }

@@ -26,6 +26,7 @@ pub mod v8_pause_kinds;
 pub mod v9_staff_accounts;
 pub mod v10_languages;
 pub mod v11_message_language;
+pub mod v12_listing_counts;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -53,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v9_staff_accounts::MIGRATION,
     v10_languages::MIGRATION,
     v11_message_language::MIGRATION,
+    v12_listing_counts::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

@@ -72,7 +72,7 @@ pub fn page(db: &dyn Db, tenant_id: &str, before: Option<&(i64, String)>, limit:
     messages.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
     let older = if more { messages.first().map(|m| format!("{}@{}", m.id, m.at)) } else { None };
     let waiting = if before.is_none() {
-        let mut w: Vec<OutboxRow> = outbox::list(db, &outbox::ListFilter { tenant_id: Some(tenant_id), state: None, limit: 200, scope: Default::default() })?
+        let mut w: Vec<OutboxRow> = outbox::list(db, &outbox::ListFilter { tenant_id: Some(tenant_id), state: None, limit: 200, before: None, scope: Default::default() })?
             .into_iter()
             .filter(|r| r.kind == "supplemental" && matches!(r.state.as_str(), "pending" | "queued" | "deferred" | "blocked"))
             .collect();
