@@ -128,6 +128,8 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
         "Array.from(document.querySelectorAll('#history-table tbody td')).some(td => td.textContent.includes('Promised to pay on the 3rd'))",
     );
     wait_until(&mut b, "the promise", "document.querySelector('#promises-table tbody tr') !== null");
+    // The tables fill before the page has finished reloading the tenant; the status line comes last.
+    wait_until(&mut b, "the call's confirmation", "document.getElementById('status').textContent.startsWith('Call recorded')");
     let text = b.text().unwrap();
     assert!(text.contains("Call recorded: Manual dial: right party contact, with a promise to pay."), "{text}");
     assert!(text.contains(&date) && text.contains("active") && text.contains("$250.00"), "{text}");
