@@ -119,7 +119,13 @@ fn main() {
     let hello_urls: Vec<String> = (0..n).map(|i| hello.url(&links[i % links.len()])).collect();
     // A token with a wrong tag: the same component and routing, the token
     // check and the "Link not valid" page, no ledger read and no write.
-    let invalid_urls: Vec<String> = (0..n).map(|i| product.url(&format!("{}x", &links[i % links.len()][..links[i % links.len()].len() - 1]))).collect();
+    // The last character is changed, never kept: a token that already ends in
+    // `x` gets `y`.
+    let spoil = |link: &str| {
+        let (head, last) = link.split_at(link.len() - 1);
+        format!("{head}{}", if last == "x" { "y" } else { "x" })
+    };
+    let invalid_urls: Vec<String> = (0..n).map(|i| product.url(&spoil(&links[i % links.len()]))).collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build().expect("client");
     let (mut hello_lat, mut page_lat, mut invalid_lat) = (Vec::new(), Vec::new(), Vec::new());
