@@ -284,6 +284,25 @@ impl Browser {
         Ok(self.eval("document.body ? document.body.innerText : ''")?.as_str().unwrap_or_default().to_owned())
     }
 
+    /// Wait up to 20 s until `condition` (a script expression) is neither
+    /// null nor false, and return its value; on time-out, panic with `what`,
+    /// the page's text and its console errors (tests want the page, not an
+    /// error value, when a wait fails).
+    pub fn wait_for(&mut self, what: &str, condition: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.eval(condition).unwrap_or(Value::Null);
+            if v != Value::Null && v != json!(false) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self.text().unwrap_or_default();
+                panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", self.console_errors());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The page's URL now.
     pub fn url(&mut self) -> Result<String> {
         Ok(self.eval("location.href")?.as_str().unwrap_or_default().to_owned())

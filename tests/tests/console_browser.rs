@@ -33,9 +33,9 @@ fn sign_in(b: &mut e2e::browser::Browser, username: &str, password: &str) {
     b.type_into("#login-password", password).unwrap();
     b.click("#login-submit").unwrap();
     // Signing in lands on the start page; the call list is one click away.
-    wait_until(b, "the start page after signing in", "!document.getElementById('view-today').hidden && document.querySelector('#today-figures button') !== null");
+    b.wait_for("the start page after signing in", "!document.getElementById('view-today').hidden && document.querySelector('#today-figures button') !== null");
     b.click("#nav-calls").unwrap();
-    wait_until(b, "the call list", "!document.getElementById('view-calls').hidden && document.getElementById('calls-summary').textContent.length > 0");
+    b.wait_for("the call list", "!document.getElementById('view-calls').hidden && document.getElementById('calls-summary').textContent.length > 0");
 }
 
 /// Nothing the page could leak: no web storage, the cookie out of script's reach.
@@ -55,22 +55,6 @@ fn page_errors(b: &mut e2e::browser::Browser) -> Vec<String> {
         .into_iter()
         .filter(|e| !(e.starts_with("log: Failed to load resource: the server responded with a status of 4") && e.contains("/api/")))
         .collect()
-}
-
-/// Poll a JavaScript condition until it holds.
-fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let v = b.eval(condition).unwrap_or(Json::Null);
-        if v != Json::Null && v != json!(false) {
-            return v;
-        }
-        if std::time::Instant::now() > deadline {
-            let text = b.text().unwrap_or_default();
-            panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", b.console_errors());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -100,7 +84,7 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
 
     // Sign in as herself.
     sign_in(&mut b, "alice", "alice-long-password-1");
-    wait_until(&mut b, "the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]') !== null");
+    b.wait_for("the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]') !== null");
     let text = b.text().unwrap();
     assert!(text.contains("Alice Adams") && text.contains("Collector"), "{text}");
     assert!(text.contains("Casey Jones (C1)") && text.contains("Robin Lee (C2)"), "{text}");
@@ -112,7 +96,7 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
 
     // Open the tenant and record a call with a promise.
     b.click("#calls-table tr[data-tenant=\"C1\"] button").unwrap();
-    wait_until(&mut b, "the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1') && document.querySelectorAll('#call-result option').length > 10");
+    b.wait_for("the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1') && document.querySelectorAll('#call-result option').length > 10");
     assert!(b.text().unwrap().contains("A call is allowed now."));
     let date = local_date(offset, 3);
     b.set_value("#call-result", "101").unwrap();
@@ -122,14 +106,12 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
     b.set_value("#call-promise-date", &date).unwrap();
     b.type_into("#call-promise-amount", "250.00").unwrap();
     b.click("#call-submit").unwrap();
-    wait_until(
-        &mut b,
-        "the call in the history",
+    b.wait_for("the call in the history",
         "Array.from(document.querySelectorAll('#history-table tbody td')).some(td => td.textContent.includes('Promised to pay on the 3rd'))",
     );
-    wait_until(&mut b, "the promise", "document.querySelector('#promises-table tbody tr') !== null");
+    b.wait_for("the promise", "document.querySelector('#promises-table tbody tr') !== null");
     // The tables fill before the page has finished reloading the tenant; the status line comes last.
-    wait_until(&mut b, "the call's confirmation", "document.getElementById('status').textContent.startsWith('Call recorded')");
+    b.wait_for("the call's confirmation", "document.getElementById('status').textContent.startsWith('Call recorded')");
     let text = b.text().unwrap();
     assert!(text.contains("Call recorded: Manual dial: right party contact, with a promise to pay."), "{text}");
     assert!(text.contains(&date) && text.contains("active") && text.contains("$250.00"), "{text}");
@@ -141,7 +123,7 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
     b.set_value("#msg-purpose", "promise_follow_up").unwrap();
     b.type_into("#msg-body", "Thank you for the call, {{ tenant_name }}. Your balance is {{ balance }}.").unwrap();
     b.click("#msg-submit").unwrap();
-    wait_until(&mut b, "the queued message", "document.getElementById('status').textContent.startsWith('Message ')");
+    b.wait_for("the queued message", "document.getElementById('status').textContent.startsWith('Message ')");
     let status = b.eval("document.getElementById('status').textContent").unwrap();
     assert!(status.as_str().unwrap().contains("blocked (consent)"), "{status}");
 
@@ -157,29 +139,25 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
 
     // Back on the call list C1 is not callable, with the reasons and when.
     b.click("#nav-calls").unwrap();
-    wait_until(
-        &mut b,
-        "the refreshed call list",
+    b.wait_for("the refreshed call list",
         "(() => { const r = document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]'); return r && r.textContent.includes('promise_to_pay'); })()",
     );
     assert!(b.text().unwrap().contains("callable from"));
 
     // Answer the reply: the inbox shows it; mark it handled.
     b.click("#nav-inbox").unwrap();
-    wait_until(
-        &mut b,
-        "the reply in the inbox",
+    b.wait_for("the reply in the inbox",
         "Array.from(document.querySelectorAll('#inbox-table tbody td')).some(td => td.textContent.includes('half next week'))",
     );
     b.screenshot("console-inbox").unwrap();
     b.click("#inbox-table .mark-handled").unwrap();
-    wait_until(&mut b, "the handled reply to leave the open inbox", "document.querySelectorAll('#inbox-table tbody tr').length === 0");
+    b.wait_for("the handled reply to leave the open inbox", "document.querySelectorAll('#inbox-table tbody tr').length === 0");
     let (_, inbox) = app.staff_get("/api/inbox?status=handled");
     assert_eq!(inbox["messages"][0]["handled_by"], json!("user:alice"), "{inbox}");
 
     // The report chart renders from the server's SVG under the page's policy.
     b.click("#nav-reports").unwrap();
-    wait_until(&mut b, "the report chart", "(() => { const i = document.getElementById('reports-chart'); return i && i.complete && i.naturalWidth > 0; })()");
+    b.wait_for("the report chart", "(() => { const i = document.getElementById('reports-chart'); return i && i.complete && i.naturalWidth > 0; })()");
     assert!(b.text().unwrap().contains("Harbor Storage (P1)"));
     b.screenshot("console-reports").unwrap();
 
@@ -217,7 +195,7 @@ fn a_collector_scoped_to_one_property_sees_and_calls_only_its_tenants() {
     b.viewport(1024, 768, true).unwrap();
     b.open(&app.url("/console")).unwrap();
     sign_in(&mut b, "cara", "cara-long-password-2");
-    wait_until(&mut b, "C4 on the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C4\"]') !== null");
+    b.wait_for("C4 on the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C4\"]') !== null");
     let rows = b.eval("Array.from(document.querySelectorAll('#calls-table tbody tr')).map(r => r.dataset.tenant)").unwrap();
     assert_eq!(rows, json!(["C4"]), "only P2's tenants");
     let text = b.text().unwrap();
@@ -229,15 +207,13 @@ fn a_collector_scoped_to_one_property_sees_and_calls_only_its_tenants() {
     b.screenshot("console-collector-call-list").unwrap();
 
     b.click("#calls-table tr[data-tenant=\"C4\"] button").unwrap();
-    wait_until(&mut b, "the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C4') && document.querySelectorAll('#call-result option').length > 10");
+    b.wait_for("the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C4') && document.querySelectorAll('#call-result option').length > 10");
     assert!(b.visible("#call-submit").unwrap() && b.visible("#consent-submit").unwrap());
     assert!(!b.visible("#excl-submit").unwrap(), "tenant-wide exclusions are a manager's");
     b.set_value("#call-result", "101").unwrap();
     b.type_into("#call-notes", "Scoped collector call").unwrap();
     b.click("#call-submit").unwrap();
-    wait_until(
-        &mut b,
-        "the call in the history",
+    b.wait_for("the call in the history",
         "Array.from(document.querySelectorAll('#history-table tbody td')).some(td => td.textContent.includes('Scoped collector call'))",
     );
     b.screenshot("console-collector-after-call").unwrap();
@@ -248,11 +224,11 @@ fn a_collector_scoped_to_one_property_sees_and_calls_only_its_tenants() {
     // Another property's tenant by id: as if it did not exist.
     b.type_into("#open-tenant-id", "C1").unwrap();
     b.click("#open-tenant button").unwrap();
-    wait_until(&mut b, "the refusal", "document.getElementById('error').textContent.includes('not found')");
+    b.wait_for("the refusal", "document.getElementById('error').textContent.includes('not found')");
 
     // Sign out: back to the sign-in page, and the cookie no longer works.
     b.click("#sign-out").unwrap();
-    wait_until(&mut b, "the sign-in page", "!document.getElementById('view-login').hidden && document.getElementById('nav').hidden");
+    b.wait_for("the sign-in page", "!document.getElementById('view-login').hidden && document.getElementById('nav').hidden");
     let me = b.eval("fetch('/api/me', {credentials: 'same-origin'}).then(r => r.status)").unwrap();
     assert_eq!(me, json!(401));
     let errors = page_errors(&mut b);
@@ -268,12 +244,12 @@ fn a_viewer_finds_no_write_controls() {
     b.viewport(1024, 768, true).unwrap();
     b.open(&app.url("/console")).unwrap();
     sign_in(&mut b, "vic", "vic-long-password-3");
-    wait_until(&mut b, "the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]') !== null");
+    b.wait_for("the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"]') !== null");
     assert!(b.text().unwrap().contains("Viewer"));
     assert!(!b.visible("#nav-users").unwrap());
     b.click("#calls-table tr[data-tenant=\"C1\"] button").unwrap();
-    wait_until(&mut b, "the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1')");
-    wait_until(&mut b, "the ledger", "document.querySelector('#ledger-table tbody tr') !== null");
+    b.wait_for("the tenant page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1')");
+    b.wait_for("the ledger", "document.querySelector('#ledger-table tbody tr') !== null");
     for control in ["#call-form", "#call-submit", "#msg-form", "#msg-submit", "#msg-send-now", "#consent-form", "#excl-form", "#excl-submit"] {
         assert!(!b.visible(control).unwrap(), "a viewer sees {control}");
     }
@@ -283,7 +259,7 @@ fn a_viewer_finds_no_write_controls() {
     assert!(text.contains("Ledger") && text.contains("$640.00") && text.contains("Contact points"), "{text}");
     b.screenshot("console-viewer-tenant").unwrap();
     b.click("#nav-inbox").unwrap();
-    wait_until(&mut b, "the inbox", "!document.getElementById('view-inbox').hidden && document.getElementById('status').textContent === 'Inbox loaded.'");
+    b.wait_for("the inbox", "!document.getElementById('view-inbox').hidden && document.getElementById('status').textContent === 'Inbox loaded.'");
     assert_eq!(b.eval("document.querySelectorAll('#inbox-table button.mark-handled, #inbox-table button.undo-opt-out').length").unwrap(), json!(0));
     // Every visible button is a read (navigation, filters, sign-out).
     let buttons = b.eval("Array.from(document.querySelectorAll('button')).filter(e => e.getClientRects().length > 0).map(e => e.textContent.trim())").unwrap();
@@ -309,19 +285,19 @@ fn an_admin_creates_a_user_and_sees_the_token_once_and_wrong_passwords_lock_out(
     b.type_into("#login-username", "ada").unwrap();
     b.type_into("#login-password", "not-her-password").unwrap();
     b.click("#login-submit").unwrap();
-    wait_until(&mut b, "the refusal", "document.getElementById('error').textContent === 'Wrong username or password.'");
+    b.wait_for("the refusal", "document.getElementById('error').textContent === 'Wrong username or password.'");
     assert!(b.visible("#login-username").unwrap() && !b.visible("#nav").unwrap());
 
     sign_in(&mut b, "ada", "ada-long-password-4");
     assert!(b.visible("#nav-users").unwrap());
     b.click("#nav-users").unwrap();
-    wait_until(&mut b, "the staff users", "document.querySelector('#users-table tbody tr[data-user=\"ada\"]') !== null");
+    b.wait_for("the staff users", "document.querySelector('#users-table tbody tr[data-user=\"ada\"]') !== null");
     b.type_into("#user-new-username", "newbie").unwrap();
     b.type_into("#user-new-display", "New Person").unwrap();
     b.set_value("#user-new-role", "viewer").unwrap();
     b.type_into("#user-new-properties", "P1").unwrap();
     b.click("#user-new-submit").unwrap();
-    wait_until(&mut b, "the new token", "!document.getElementById('users-secret').hidden && document.getElementById('users-secret-token').value.startsWith('rmsu_')");
+    b.wait_for("the new token", "!document.getElementById('users-secret').hidden && document.getElementById('users-secret-token').value.startsWith('rmsu_')");
     let token = b.eval("document.getElementById('users-secret-token').value").unwrap().as_str().unwrap().to_owned();
     assert!(b.text().unwrap().contains("shown once"));
     assert!(b.eval("document.querySelector('#users-table tbody tr[data-user=\"newbie\"]').textContent").unwrap().as_str().unwrap().contains("Viewer"));
@@ -332,33 +308,33 @@ fn an_admin_creates_a_user_and_sees_the_token_once_and_wrong_passwords_lock_out(
     assert_eq!(me.json::<Json>().unwrap()["username"], json!("newbie"));
     // ...and once hidden it is gone from the page for good.
     b.click("#users-secret-done").unwrap();
-    wait_until(&mut b, "the token hidden", "document.getElementById('users-secret').hidden");
+    b.wait_for("the token hidden", "document.getElementById('users-secret').hidden");
     b.click("#nav-users").unwrap();
-    wait_until(&mut b, "the list again", "document.querySelector('#users-table tbody tr[data-user=\"newbie\"]') !== null");
+    b.wait_for("the list again", "document.querySelector('#users-table tbody tr[data-user=\"newbie\"]') !== null");
     let html = b.eval("document.documentElement.outerHTML + document.getElementById('users-secret-token').value").unwrap();
     assert!(!html.as_str().unwrap().contains(&token), "the token is shown once only");
     // Edit: make the new person a collector; rotate: the old token stops at once.
     b.click("#users-table tr[data-user=\"newbie\"] button").unwrap();
-    wait_until(&mut b, "the edit form", "!document.getElementById('user-edit').hidden");
+    b.wait_for("the edit form", "!document.getElementById('user-edit').hidden");
     b.set_value("#user-edit-role", "collector").unwrap();
     b.click("#user-edit-submit").unwrap();
-    wait_until(&mut b, "the saved role", "document.querySelector('#users-table tbody tr[data-user=\"newbie\"]').textContent.includes('Collector')");
+    b.wait_for("the saved role", "document.querySelector('#users-table tbody tr[data-user=\"newbie\"]').textContent.includes('Collector')");
     b.click("#user-rotate").unwrap();
-    wait_until(&mut b, "the rotated token", "!document.getElementById('users-secret').hidden && document.getElementById('users-secret-token').value.startsWith('rmsu_')");
+    b.wait_for("the rotated token", "!document.getElementById('users-secret').hidden && document.getElementById('users-secret-token').value.startsWith('rmsu_')");
     let rotated = b.eval("document.getElementById('users-secret-token').value").unwrap().as_str().unwrap().to_owned();
     assert_ne!(rotated, token);
     assert_eq!(app.client.get(app.url("/api/me")).bearer_auth(&token).send().unwrap().status().as_u16(), 401);
     assert_eq!(app.client.get(app.url("/api/me")).bearer_auth(&rotated).send().unwrap().status().as_u16(), 200);
     b.type_into("#user-password", "newbie-long-password-5").unwrap();
     b.click("#user-password-submit").unwrap();
-    wait_until(&mut b, "the password set", "document.getElementById('status').textContent === 'Password set for newbie.'");
+    b.wait_for("the password set", "document.getElementById('status').textContent === 'Password set for newbie.'");
     b.screenshot("console-admin-users").unwrap();
     let errors = page_errors(&mut b);
     assert!(errors.is_empty(), "the page reported errors: {errors:?}");
 
     // Sign out; guess newbie's password until the lock: the page says when to come back.
     b.click("#sign-out").unwrap();
-    wait_until(&mut b, "the sign-in page", "!document.getElementById('view-login').hidden");
+    b.wait_for("the sign-in page", "!document.getElementById('view-login').hidden");
     for _ in 0..10 {
         let r = app.client.post(app.url("/api/session")).json(&json!({"username": "newbie", "password": "guessing-wrongly"})).send().unwrap();
         assert_eq!(r.status().as_u16(), 401);
@@ -366,6 +342,6 @@ fn an_admin_creates_a_user_and_sees_the_token_once_and_wrong_passwords_lock_out(
     b.type_into("#login-username", "newbie").unwrap();
     b.type_into("#login-password", "newbie-long-password-5").unwrap();
     b.click("#login-submit").unwrap();
-    wait_until(&mut b, "the lock-out", "/^Too many attempts, try again in \\d+ minutes?\\.$/.test(document.getElementById('error').textContent)");
+    b.wait_for("the lock-out", "/^Too many attempts, try again in \\d+ minutes?\\.$/.test(document.getElementById('error').textContent)");
     b.screenshot("console-locked-out").unwrap();
 }

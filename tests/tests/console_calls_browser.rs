@@ -18,21 +18,6 @@ const PUBLIC: &str = "http://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const SID: &str = "AC0000000000000000000000000000calls";
 
-fn wait_until(b: &mut Browser, what: &str, condition: &str) -> Json {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let v = b.eval(condition).unwrap_or(Json::Null);
-        if v != Json::Null && v != json!(false) {
-            return v;
-        }
-        if std::time::Instant::now() > deadline {
-            let text = b.text().unwrap_or_default();
-            panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", b.console_errors());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 /// An app whose SMS provider accepts everything and records it.
 fn app_with_provider() -> (App, FakeServer) {
     let sms = FakeServer::start(|r: &Recorded| {
@@ -57,7 +42,7 @@ fn sign_in(app: &App, b: &mut Browser) {
     b.type_into("#login-username", "carol").unwrap();
     b.type_into("#login-password", "carol-long-password-1").unwrap();
     b.click("#login-submit").unwrap();
-    wait_until(b, "the start page", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
+    b.wait_for("the start page", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
 }
 
 fn browser(app: &App) -> Browser {
@@ -69,12 +54,12 @@ fn browser(app: &App) -> Browser {
 
 fn open_calls(b: &mut Browser) {
     b.click("#nav-calls").unwrap();
-    wait_until(b, "the call list", "!document.getElementById('view-calls').hidden && document.getElementById('calls-summary').textContent.length > 0");
+    b.wait_for("the call list", "!document.getElementById('view-calls').hidden && document.getElementById('calls-summary').textContent.length > 0");
 }
 
 fn open_tenant_from_list(b: &mut Browser, tenant: &str) {
     b.click(&format!("#calls-table tr[data-tenant=\"{tenant}\"] button")).unwrap();
-    wait_until(b, tenant, &format!("!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('({tenant})')"));
+    b.wait_for(tenant, &format!("!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('({tenant})')"));
 }
 
 #[test]
@@ -96,10 +81,10 @@ fn a_reply_at_ten_at_night_in_the_tenants_zone_is_refused_with_the_rule_and_noth
     sign_in(&app, &mut b);
     b.set_value("#open-tenant-id", "N1").unwrap();
     b.eval("document.getElementById('open-tenant').requestSubmit()").unwrap();
-    wait_until(&mut b, "the tenant page", "document.getElementById('tenant-title').textContent.includes('(N1)')");
+    b.wait_for("the tenant page", "document.getElementById('tenant-title').textContent.includes('(N1)')");
     b.type_into("#conv-body", "Thanks, we got your message.").unwrap();
     b.click("#conv-send").unwrap();
-    wait_until(&mut b, "the refusal", "document.querySelector('#conv-result .error') !== null");
+    b.wait_for("the refusal", "document.querySelector('#conv-result .error') !== null");
     let shown = b.eval("document.getElementById('conv-result').textContent").unwrap();
     let rules = b.eval("[...document.querySelectorAll('#conv-result .reasons li strong')].map(e => e.textContent)").unwrap();
     let rules: Vec<&str> = rules.as_array().unwrap().iter().filter_map(Json::as_str).collect();
@@ -128,12 +113,12 @@ fn after_a_call_the_console_offers_the_next_callable_tenant_and_opens_it() {
     open_tenant_from_list(&mut b, "C1");
     b.set_value("#call-result", "108").unwrap();
     b.click("#call-submit").unwrap();
-    wait_until(&mut b, "the next tenant offered", "document.getElementById('next-tenant-open') !== null");
+    b.wait_for("the next tenant offered", "document.getElementById('next-tenant-open') !== null");
     let offered = b.eval("document.getElementById('next-tenant-open').textContent").unwrap();
     assert!(offered.as_str().unwrap().contains("(C2)"), "{offered}");
     b.screenshot("calls-next-tenant-offered").unwrap();
     b.click("#next-tenant-open").unwrap();
-    wait_until(&mut b, "C2's page", "document.getElementById('tenant-title').textContent.includes('(C2)')");
+    b.wait_for("C2's page", "document.getElementById('tenant-title').textContent.includes('(C2)')");
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
     assert!(contacts["contacts"].as_array().unwrap().iter().any(|c| c["channel"] == json!("phone") && c["detail"]["call_result"] == json!(108)), "{contacts}");
 }
@@ -188,11 +173,11 @@ fn a_call_is_recorded_from_the_start_page_with_the_keyboard_alone() {
     // From the start page: to the call list.
     tab_to(&mut b, "#nav-calls", false);
     press(&mut b, "Enter", false);
-    wait_until(&mut b, "the call list", "!document.getElementById('view-calls').hidden && document.querySelector('#calls-table tbody tr') !== null");
+    b.wait_for("the call list", "!document.getElementById('view-calls').hidden && document.querySelector('#calls-table tbody tr') !== null");
     // The first tenant, opened with Space.
     tab_to(&mut b, "#calls-table tr[data-tenant=\"C1\"] button", false);
     press(&mut b, " ", false);
-    wait_until(&mut b, "C1's page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('(C1)')");
+    b.wait_for("C1's page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('(C1)')");
     // A result in one key press, then back (Shift+Tab) to check it took.
     tab_to(&mut b, "#call-quick button[data-code=\"108\"]", false);
     press(&mut b, "Enter", false);
@@ -201,7 +186,7 @@ fn a_call_is_recorded_from_the_start_page_with_the_keyboard_alone() {
     b.screenshot("calls-keyboard-focus").unwrap();
     tab_to(&mut b, "#call-submit", false);
     press(&mut b, "Enter", false);
-    wait_until(&mut b, "the call recorded", "document.getElementById('next-tenant-open') !== null || document.getElementById('next-tenant').textContent.length > 0");
+    b.wait_for("the call recorded", "document.getElementById('next-tenant-open') !== null || document.getElementById('next-tenant').textContent.length > 0");
     let (_, contacts) = app.staff_get("/api/tenants/C1/contacts");
     let calls: Vec<&Json> = contacts["contacts"].as_array().unwrap().iter().filter(|c| c["channel"] == json!("phone")).collect();
     assert_eq!(calls.len(), 1, "{contacts}");
@@ -218,9 +203,9 @@ fn the_call_list_filters_survive_a_reload_and_are_applied_by_the_server() {
     // C1 is 20 days past due (stage 4), C2 5 (stage 2).
     b.set_value("#calls-stage", "2").unwrap();
     b.click("#calls-callable-only").unwrap();
-    wait_until(&mut b, "the filtered list", "[...document.querySelectorAll('#calls-table tbody tr')].map(r => r.dataset.tenant).join() === 'C2'");
+    b.wait_for("the filtered list", "[...document.querySelectorAll('#calls-table tbody tr')].map(r => r.dataset.tenant).join() === 'C2'");
     b.open(&app.url("/console")).unwrap();
-    wait_until(&mut b, "the start page again", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
+    b.wait_for("the start page again", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
     open_calls(&mut b);
     assert_eq!(b.eval("document.getElementById('calls-stage').value").unwrap(), json!("2"));
     assert_eq!(b.eval("document.getElementById('calls-callable-only').checked").unwrap(), json!(true));

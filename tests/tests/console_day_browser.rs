@@ -15,21 +15,6 @@ const PUBLIC: &str = "http://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const SID: &str = "AC00000000000000000000000000000day";
 
-fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let v = b.eval(condition).unwrap_or(Json::Null);
-        if v != Json::Null && v != json!(false) {
-            return v;
-        }
-        if std::time::Instant::now() > deadline {
-            let text = b.text().unwrap_or_default();
-            panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", b.console_errors());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 /// Sign in as the console on this branch does; the one place to change
 /// when the console signs in another way.
 fn sign_in(app: &App, b: &mut e2e::browser::Browser) {
@@ -39,7 +24,7 @@ fn sign_in(app: &App, b: &mut e2e::browser::Browser) {
     b.type_into("#login-username", "alice").unwrap();
     b.type_into("#login-password", "alice-long-password-1").unwrap();
     b.click("#login-submit").unwrap();
-    wait_until(b, "the start page", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
+    b.wait_for("the start page", "document.querySelector('#today-figures button[data-key=\"callable_now\"]') !== null");
 }
 
 fn fits(b: &mut e2e::browser::Browser, page: &str) {
@@ -89,11 +74,11 @@ fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
 
     // The waiting reply opens from its figure; answer it from the inbox.
     b.click("#nav-inbox").unwrap();
-    wait_until(&mut b, "the inbox reply box", "document.querySelector('.reply-form textarea') !== null");
+    b.wait_for("the inbox reply box", "document.querySelector('.reply-form textarea') !== null");
     fits(&mut b, "the inbox at 1280");
     b.type_into(".reply-form textarea", "Yes, half now is fine.").unwrap();
     b.click(".reply-form button").unwrap();
-    wait_until(&mut b, "the reply sent", "document.querySelector('.reply-result') && document.querySelector('.reply-result').textContent.length > 0");
+    b.wait_for("the reply sent", "document.querySelector('.reply-result') && document.querySelector('.reply-result').textContent.length > 0");
     let result = b.eval("document.querySelector('.reply-result').textContent").unwrap();
     assert!(result.as_str().unwrap().contains("Sent"), "{result}");
     b.screenshot("day-inbox-reply").unwrap();
@@ -110,12 +95,12 @@ fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
     assert!(matches!((asked, answered), (Some(a), Some(r)) if a < r), "the conversation, oldest first: {conv}");
 
     b.click("#nav-reports").unwrap();
-    wait_until(&mut b, "the reports", "!document.getElementById('view-reports').hidden");
+    b.wait_for("the reports", "!document.getElementById('view-reports').hidden");
     fits(&mut b, "the reports at 1280");
     b.viewport(768, 1024, true).unwrap();
     for (nav, view) in [("#nav-today", "today"), ("#nav-calls", "calls"), ("#nav-inbox", "inbox"), ("#nav-reports", "reports")] {
         b.click(nav).unwrap();
-        wait_until(&mut b, view, &format!("!document.getElementById('view-{view}').hidden"));
+        b.wait_for(view, &format!("!document.getElementById('view-{view}').hidden"));
         std::thread::sleep(std::time::Duration::from_millis(300));
         fits(&mut b, &format!("{view} at 768"));
     }

@@ -16,21 +16,6 @@ const PUBLIC: &str = "http://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const SID: &str = "AC0000000000000000000000000000lang";
 
-fn wait_until(b: &mut e2e::browser::Browser, what: &str, condition: &str) -> Json {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let v = b.eval(condition).unwrap_or(Json::Null);
-        if v != Json::Null && v != json!(false) {
-            return v;
-        }
-        if std::time::Instant::now() > deadline {
-            let text = b.text().unwrap_or_default();
-            panic!("timed out waiting for {what}; the page shows:\n{text}\nerrors: {:?}", b.console_errors());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_language() {
     let sms = FakeServer::start(|r: &Recorded| {
@@ -60,11 +45,11 @@ fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_la
     b.type_into("#login-username", "alice").unwrap();
     b.type_into("#login-password", "alice-long-password-1").unwrap();
     b.click("#login-submit").unwrap();
-    wait_until(&mut b, "the start page", "!document.getElementById('view-today').hidden");
+    b.wait_for("the start page", "!document.getElementById('view-today').hidden");
     b.click("#nav-calls").unwrap();
-    wait_until(&mut b, "C1 on the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"] button') !== null");
+    b.wait_for("C1 on the call list", "document.querySelector('#calls-table tbody tr[data-tenant=\"C1\"] button') !== null");
     b.click("#calls-table tr[data-tenant=\"C1\"] button").unwrap();
-    wait_until(&mut b, "C1's page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1')");
+    b.wait_for("C1's page", "!document.getElementById('view-tenant').hidden && document.getElementById('tenant-title').textContent.includes('C1')");
 
     // The page shows the tenant's language, and the message form starts in it.
     assert_eq!(b.eval("document.getElementById('tenant-language').value").unwrap(), json!("es"));
@@ -81,7 +66,7 @@ fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_la
     b.set_value("#msg-template", "1").unwrap();
     b.screenshot("console-message-language-french").unwrap();
     b.click("#msg-submit").unwrap();
-    wait_until(&mut b, "the queued message", "document.getElementById('status').textContent.startsWith('Message ')");
+    b.wait_for("the queued message", "document.getElementById('status').textContent.startsWith('Message ')");
     let status = b.eval("document.getElementById('status').textContent").unwrap();
     assert!(status.as_str().unwrap().contains("in Français queued"), "{status}");
 
@@ -110,11 +95,9 @@ fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_la
 
     // The reports view splits by the tenant's language on request.
     b.click("#nav-reports").unwrap();
-    wait_until(&mut b, "the report", "document.querySelectorAll('#reports-table tbody tr').length >= 2");
+    b.wait_for("the report", "document.querySelectorAll('#reports-table tbody tr').length >= 2");
     b.click("#reports-by-language").unwrap();
-    wait_until(
-        &mut b,
-        "the language rows",
+    b.wait_for("the language rows",
         "Array.from(document.querySelectorAll('#reports-table tbody th')).some(th => th.textContent === 'All, Español (USD)')",
     );
     // C1 is the only tenant with a figure: one Spanish row under the property.
