@@ -56,3 +56,17 @@ pub fn inbound_sms<'a>(message_sid: &'a str, from: &'a str, to: &'a str, body: &
         ("ApiVersion", "2010-04-01"),
     ]
 }
+
+/// A Twilio-compatible Messages API on 127.0.0.1 for account `account_sid`:
+/// it accepts every message sent there (201, status `queued`, one fixed
+/// message sid) and records it; any other request is 404.
+pub fn accepting_messages_api(account_sid: &str) -> crate::FakeServer {
+    let path = format!("/2010-04-01/Accounts/{account_sid}/Messages.json");
+    crate::FakeServer::start(move |r: &crate::Recorded| {
+        if r.method == "POST" && r.url == path {
+            (201, "application/json".into(), r#"{"sid":"SM00000000000000000000000000000001","status":"queued"}"#.into())
+        } else {
+            (404, "application/json".into(), "{}".into())
+        }
+    })
+}

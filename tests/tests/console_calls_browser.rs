@@ -10,7 +10,8 @@ mod console_seed;
 
 use console_seed::seed;
 use e2e::browser::Browser;
-use e2e::{json, App, FakeServer, Json, Recorded};
+use e2e::twilio::accepting_messages_api;
+use e2e::{json, App, FakeServer, Json};
 
 const SMS_AUTH: &str = "e2e-calls-sms-auth-52c1";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
@@ -20,10 +21,7 @@ const SID: &str = "AC0000000000000000000000000000calls";
 
 /// An app whose SMS provider accepts everything and records it.
 fn app_with_provider() -> (App, FakeServer) {
-    let sms = FakeServer::start(|r: &Recorded| {
-        let ok = r.method == "POST" && r.url == format!("/2010-04-01/Accounts/{SID}/Messages.json");
-        if ok { (201, "application/json".into(), r#"{"sid":"SMcalls000000000000000000000000001","status":"queued"}"#.into()) } else { (404, "application/json".into(), "{}".into()) }
-    });
+    let sms = accepting_messages_api(SID);
     let app = App::builder()
         .variable("sms_auth_token", SMS_AUTH)
         .variable("public_base_url", PUBLIC)

@@ -6,8 +6,8 @@
 mod console_seed;
 
 use console_seed::seed;
-use e2e::twilio::{form_body, inbound_sms, signature};
-use e2e::{json, App, FakeServer, Json, Recorded, STAFF_TOKEN};
+use e2e::twilio::{accepting_messages_api, form_body, inbound_sms, signature};
+use e2e::{json, App, Json, Recorded, STAFF_TOKEN};
 
 const SMS_AUTH: &str = "e2e-day-sms-auth-71f2";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
@@ -34,11 +34,7 @@ fn fits(b: &mut e2e::browser::Browser, page: &str) {
 
 #[test]
 fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
-    // A Twilio-compatible provider that accepts every message and keeps it.
-    let sms = FakeServer::start(|r: &Recorded| {
-        let ok = r.method == "POST" && r.url == format!("/2010-04-01/Accounts/{SID}/Messages.json");
-        if ok { (201, "application/json".into(), r#"{"sid":"SMday0000000000000000000000000001","status":"queued"}"#.into()) } else { (404, "application/json".into(), "{}".into()) }
-    });
+    let sms = accepting_messages_api(SID);
     let app = App::builder()
         .variable("sms_auth_token", SMS_AUTH)
         .variable("public_base_url", PUBLIC)

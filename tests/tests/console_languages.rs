@@ -8,7 +8,8 @@
 mod console_seed;
 
 use console_seed::seed;
-use e2e::{json, App, FakeServer, Json, Recorded, STAFF_TOKEN};
+use e2e::twilio::accepting_messages_api;
+use e2e::{json, App, Json, Recorded, STAFF_TOKEN};
 
 const SMS_AUTH: &str = "e2e-lang-sms-auth-5be1";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
@@ -18,10 +19,7 @@ const SID: &str = "AC0000000000000000000000000000lang";
 
 #[test]
 fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_language() {
-    let sms = FakeServer::start(|r: &Recorded| {
-        let ok = r.method == "POST" && r.url == format!("/2010-04-01/Accounts/{SID}/Messages.json");
-        if ok { (201, "application/json".into(), r#"{"sid":"SMlang000000000000000000000000001","status":"queued"}"#.into()) } else { (404, "application/json".into(), "{}".into()) }
-    });
+    let sms = accepting_messages_api(SID);
     let app = App::builder()
         .variable("sms_auth_token", SMS_AUTH)
         .variable("public_base_url", PUBLIC)
