@@ -134,13 +134,8 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
                     continue;
                 }
                 let f = &row.fields;
-                match current.get(&(row.tenant_id.clone(), row.reference.clone())) {
-                    None => report.created += 1,
-                    Some(old) if old == f => {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => report.updated += 1,
+                if !report.tally(current.get(&(row.tenant_id.clone(), row.reference.clone())), f) {
+                    continue;
                 }
                 writes.push(vec![
                     (&row.tenant_id).into(),

@@ -125,6 +125,22 @@ pub struct ImportReport {
     pub rejected: Vec<Rejection>,
 }
 
+impl ImportReport {
+    /// Count a row against what is stored for its key; true when the row
+    /// must be written (new or changed), false when it is identical.
+    pub fn tally<T: PartialEq>(&mut self, stored: Option<&T>, row: &T) -> bool {
+        match stored {
+            None => self.created += 1,
+            Some(old) if old == row => {
+                self.unchanged += 1;
+                return false;
+            }
+            Some(_) => self.updated += 1,
+        }
+        true
+    }
+}
+
 /// Why a whole file was refused (nothing was written).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

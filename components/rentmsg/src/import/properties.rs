@@ -83,13 +83,8 @@ pub(super) fn import(db: &dyn Db, t: &Table, now: DateTime<Utc>, report: &mut Im
             }
             let mut writes = Vec::new();
             for (_, id, f) in chunk {
-                match current.get(id) {
-                    None => report.created += 1,
-                    Some(old) if old == f => {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => report.updated += 1,
+                if !report.tally(current.get(id), f) {
+                    continue;
                 }
                 writes.push(vec![
                     id.into(),
