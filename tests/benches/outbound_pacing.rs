@@ -140,15 +140,9 @@ fn variables(sms_base: &str, rate: usize) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Load `tenants` overdue tenants, opted in to texts, and scan them, with
-/// the host's HTTP API (no cron) on `state`; consent is written straight
-/// into the database (the staff API takes one tenant per request).
-fn load(state: &Path, sms_base: &str, rate: usize, tenants: usize) -> anyhow::Result<()> {
-    let mut builder = App::builder().state_dir(state);
-    for (k, v) in variables(sms_base, rate) {
-        builder = builder.variable(k, v);
-    }
-    let mut app = builder.start();
+/// The portfolio: one property where it is midday now, `tenants` tenants
+/// with a UK mobile each, every one 12 days late on a 950.00 rent charge.
+fn import_portfolio(app: &App, tenants: usize) -> anyhow::Result<()> {
     let zone = e2e::zone_at_local_hour(12);
     let (s, b) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{zone},,GB\n"));
     anyhow::ensure!(s == 200, "{b}");
@@ -163,6 +157,19 @@ fn load(state: &Path, sms_base: &str, rate: usize, tenants: usize) -> anyhow::Re
     anyhow::ensure!(s == 200 && b["rejected"] == json!([]), "{b}");
     let (s, b) = app.import("ledger", &ledger);
     anyhow::ensure!(s == 200 && b["rejected"] == json!([]), "{b}");
+    Ok(())
+}
+
+/// Load `tenants` overdue tenants, opted in to texts, and scan them, with
+/// the host's HTTP API (no cron) on `state`; consent is written straight
+/// into the database (the staff API takes one tenant per request).
+fn load(state: &Path, sms_base: &str, rate: usize, tenants: usize) -> anyhow::Result<()> {
+    let mut builder = App::builder().state_dir(state);
+    for (k, v) in variables(sms_base, rate) {
+        builder = builder.variable(k, v);
+    }
+    let mut app = builder.start();
+    import_portfolio(&app, tenants)?;
     {
         let db = NativeDb::open(state.join("sqlite_db.db"))?;
         let now = chrono::Utc::now();
@@ -356,21 +363,8 @@ fn two_senders() -> anyhow::Result<()> {
         .variable("send_rate_per_minute", rate.to_string())
         .start();
 
-    // The portfolio: every tenant 12 days late, opted in, a UK mobile.
-    let zone = e2e::zone_at_local_hour(12);
-    let (s, b) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Maple Court,{zone},,GB\n"));
-    anyhow::ensure!(s == 200, "{b}");
-    let due = (chrono::Utc::now() - chrono::Duration::days(12)).format("%Y-%m-%d").to_string();
-    let mut csv = String::from("tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n");
-    let mut ledger = String::from("tenant_id,date,due_date,kind,amount,reference\n");
-    for i in 0..tenants {
-        csv.push_str(&format!("t{i},P1,Tenant {i},U{i},07911 {:06},,,,,,GB,,\n", 100_000 + i));
-        ledger.push_str(&format!("t{i},{due},{due},charge,950.00,RENT\n"));
-    }
-    let (s, b) = app.import("tenants", &csv);
-    anyhow::ensure!(s == 200 && b["rejected"] == json!([]), "{b}");
-    let (s, b) = app.import("ledger", &ledger);
-    anyhow::ensure!(s == 200 && b["rejected"] == json!([]), "{b}");
+    import_portfolio(&app, tenants)?;
+    // Every tenant opted in, through the API.
     for i in 0..tenants {
         let (s, b) = app.staff_put(&format!("/api/tenants/t{i}/consent"), &json!({"status": "opted_in", "evidence": "lease section 12"}));
         anyhow::ensure!(s == 200, "{b}");

@@ -9,8 +9,7 @@
 
 mod console_seed;
 
-use console_seed::{local_date, seed};
-use e2e::twilio::{form_body, inbound_sms, signature};
+use console_seed::{local_date, receive_text, seed};
 use e2e::{json, App, Json};
 
 const SMS_AUTH: &str = "e2e-console-sms-auth-3c9a";
@@ -66,16 +65,7 @@ fn a_staff_member_works_the_call_list_in_a_real_browser() {
         .start();
     let (_, offset) = seed(&app);
     // C1 texted a question (not a keyword): it waits in the inbox.
-    let fields = inbound_sms("SM0001console", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
-    let r = app
-        .client
-        .post(app.url("/webhooks/sms"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature(SMS_AUTH, &format!("{PUBLIC}/webhooks/sms"), &fields))
-        .body(form_body(&fields))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    receive_text(&app, SMS_AUTH, PUBLIC, "SM0001console", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
     let mut b = e2e::browser::Browser::launch().expect("headless Chromium (installed by .ci/run)");
     // A tablet in landscape.
     b.viewport(1024, 768, true).unwrap();

@@ -8,29 +8,15 @@
 
 mod console_seed;
 
-use console_seed::seed;
+use console_seed::{app_with_messages_api, seed};
 use e2e::browser::Browser;
-use e2e::twilio::accepting_messages_api;
-use e2e::{json, App, FakeServer, Json};
+use e2e::{json, App, Json};
 
 const SMS_AUTH: &str = "e2e-calls-sms-auth-52c1";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
 const PUBLIC: &str = "http://rent.example.test";
 const OUR_NUMBER: &str = "+16175550100";
 const SID: &str = "AC0000000000000000000000000000calls";
-
-/// An app whose SMS provider accepts everything and records it.
-fn app_with_provider() -> (App, FakeServer) {
-    let sms = accepting_messages_api(SID);
-    let app = App::builder()
-        .variable("sms_auth_token", SMS_AUTH)
-        .variable("public_base_url", PUBLIC)
-        .variable("sms_from", OUR_NUMBER)
-        .variable("sms_api_base", sms.base.as_str())
-        .variable("sms_account_sid", SID)
-        .start();
-    (app, sms)
-}
 
 /// A collector signs in; the start page shows.
 fn sign_in(app: &App, b: &mut Browser) {
@@ -62,7 +48,7 @@ fn open_tenant_from_list(b: &mut Browser, tenant: &str) {
 
 #[test]
 fn a_reply_at_ten_at_night_in_the_tenants_zone_is_refused_with_the_rule_and_nothing_is_sent() {
-    let (app, sms) = app_with_provider();
+    let (app, sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     // The property (and so the tenant) in a zone where it is 22:00 now.
     let zone = e2e::zone_at_local_hour(22);
     let (s, r) = app.import("properties", &format!("property_id,name,time_zone,state,country\nP1,Harbor Storage,{zone},NY,US\n"));
@@ -100,7 +86,7 @@ fn a_reply_at_ten_at_night_in_the_tenants_zone_is_refused_with_the_rule_and_noth
 
 #[test]
 fn after_a_call_the_console_offers_the_next_callable_tenant_and_opens_it() {
-    let (app, _sms) = app_with_provider();
+    let (app, _sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     seed(&app);
     let mut b = browser(&app);
     sign_in(&app, &mut b);
@@ -164,7 +150,7 @@ fn tab_to(b: &mut Browser, selector: &str, shift: bool) {
 
 #[test]
 fn a_call_is_recorded_from_the_start_page_with_the_keyboard_alone() {
-    let (app, _sms) = app_with_provider();
+    let (app, _sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     seed(&app);
     let mut b = browser(&app);
     sign_in(&app, &mut b);
@@ -193,7 +179,7 @@ fn a_call_is_recorded_from_the_start_page_with_the_keyboard_alone() {
 
 #[test]
 fn the_call_list_filters_survive_a_reload_and_are_applied_by_the_server() {
-    let (app, _sms) = app_with_provider();
+    let (app, _sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     seed(&app);
     let mut b = browser(&app);
     sign_in(&app, &mut b);

@@ -5,8 +5,7 @@
 
 mod console_seed;
 
-use console_seed::seed;
-use e2e::twilio::{accepting_messages_api, form_body, inbound_sms, signature};
+use console_seed::{app_with_messages_api, receive_text, seed};
 use e2e::{json, App, Json, Recorded, STAFF_TOKEN};
 
 const SMS_AUTH: &str = "e2e-day-sms-auth-71f2";
@@ -34,25 +33,9 @@ fn fits(b: &mut e2e::browser::Browser, page: &str) {
 
 #[test]
 fn a_collector_answers_a_reply_from_the_start_page_and_every_page_fits() {
-    let sms = accepting_messages_api(SID);
-    let app = App::builder()
-        .variable("sms_auth_token", SMS_AUTH)
-        .variable("public_base_url", PUBLIC)
-        .variable("sms_from", OUR_NUMBER)
-        .variable("sms_api_base", sms.base.as_str())
-        .variable("sms_account_sid", SID)
-        .start();
+    let (app, sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     seed(&app);
-    let fields = inbound_sms("SM0001day", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
-    let r = app
-        .client
-        .post(app.url("/webhooks/sms"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature(SMS_AUTH, &format!("{PUBLIC}/webhooks/sms"), &fields))
-        .body(form_body(&fields))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    receive_text(&app, SMS_AUTH, PUBLIC, "SM0001day", "+18885550134", OUR_NUMBER, "Can I pay half now and half next week?");
     let today: Json = app.client.get(app.url("/api/today")).bearer_auth(STAFF_TOKEN).send().unwrap().json().unwrap();
 
     let mut b = e2e::browser::Browser::launch().expect("headless Chromium (installed by .ci/run)");

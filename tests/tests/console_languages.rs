@@ -7,9 +7,8 @@
 
 mod console_seed;
 
-use console_seed::seed;
-use e2e::twilio::accepting_messages_api;
-use e2e::{json, App, Json, Recorded, STAFF_TOKEN};
+use console_seed::{app_with_messages_api, seed};
+use e2e::{json, Json, Recorded, STAFF_TOKEN};
 
 const SMS_AUTH: &str = "e2e-lang-sms-auth-5be1";
 // Plain http, so the session cookie is not marked Secure for the browser on 127.0.0.1.
@@ -19,14 +18,7 @@ const SID: &str = "AC0000000000000000000000000000lang";
 
 #[test]
 fn staff_write_to_a_spanish_speaking_tenant_in_french_and_split_the_report_by_language() {
-    let sms = accepting_messages_api(SID);
-    let app = App::builder()
-        .variable("sms_auth_token", SMS_AUTH)
-        .variable("public_base_url", PUBLIC)
-        .variable("sms_from", OUR_NUMBER)
-        .variable("sms_api_base", sms.base.as_str())
-        .variable("sms_account_sid", SID)
-        .start();
+    let (app, sms) = app_with_messages_api(SMS_AUTH, PUBLIC, OUR_NUMBER, SID);
     seed(&app);
     // C1 (Harbor Storage, New York: English by the property) reads Spanish
     // and agreed to texts.

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use chrono::{Duration, Timelike, Utc};
-use e2e::{json, App};
+use e2e::twilio::{accepting_messages_api, form_body, inbound_sms, signature};
+use e2e::{json, App, FakeServer};
 
 /// A fixed-offset zone where it is about midday now, so the calling window
 /// (08:00-21:00 local) is open whenever the test runs. `Etc/GMT-5` is UTC+5.
@@ -49,3 +50,32 @@ pub fn seed(app: &App) -> (String, i64) {
     (zone, offset)
 }
 
+
+/// An app that texts from `from` through a fake Messages API for account
+/// `account_sid` that accepts every message (kept, for the test to read).
+pub fn app_with_messages_api(auth_token: &str, public_base_url: &str, from: &str, account_sid: &str) -> (App, FakeServer) {
+    let sms = accepting_messages_api(account_sid);
+    let app = App::builder()
+        .variable("sms_auth_token", auth_token)
+        .variable("public_base_url", public_base_url)
+        .variable("sms_from", from)
+        .variable("sms_api_base", sms.base.as_str())
+        .variable("sms_account_sid", account_sid)
+        .start();
+    (app, sms)
+}
+
+/// A tenant's text from `from` to `to`, signed as the provider signs it,
+/// delivered to the app's SMS webhook; the webhook must take it (200).
+pub fn receive_text(app: &App, auth_token: &str, public_base_url: &str, message_sid: &str, from: &str, to: &str, body: &str) {
+    let fields = inbound_sms(message_sid, from, to, body);
+    let r = app
+        .client
+        .post(app.url("/webhooks/sms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature(auth_token, &format!("{public_base_url}/webhooks/sms"), &fields))
+        .body(form_body(&fields))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
