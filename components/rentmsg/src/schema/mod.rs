@@ -27,6 +27,7 @@ pub mod v9_staff_accounts;
 pub mod v10_languages;
 pub mod v11_message_language;
 pub mod v12_listing_counts;
+pub mod v13_report_days;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -55,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v10_languages::MIGRATION,
     v11_message_language::MIGRATION,
     v12_listing_counts::MIGRATION,
+    v13_report_days::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

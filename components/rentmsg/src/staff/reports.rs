@@ -22,6 +22,13 @@
 //! - `payments_after_notice` / `_cents`: ledger payments dated in the range
 //!   made within 30 days after a message was sent to the tenant.
 //!
+//! Each event counts under the property (and language) its tenant had
+//! when the event was recorded: the writers keep these figures per day as
+//! they write (see the schema's `report_days`), so a tenant who moves to
+//! another property leaves their history with the old one, and a payment
+//! counts after notice whether it reaches the ledger before or after the
+//! message's send is recorded.
+//!
 //! Money is never added across currencies. Each property row carries its
 //! property's `currency`, and `payments_after_notice_cents_by_currency`
 //! splits the cents by ISO code (`{"USD": ..., "CAD": ...}`) on every row
@@ -41,11 +48,11 @@
 //! column: after each property row its language rows, and after the totals
 //! one `ALL-<code>` row per language and currency.
 
-use crate::base::db::{Db, Row, Value};
+use crate::base::db::{Db, Value};
 use crate::base::error::{Error, Result};
 use crate::base::locale::Language;
 use crate::base::time;
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -219,12 +226,6 @@ pub struct Report {
     pub languages: Option<Vec<LanguageTotals>>,
 }
 
-/// A tenant's language in SQL, for a query whose tenant is `t`: their own,
-/// else their property's, decided as [`Language::for_property`] does
-/// (French in Quebec, else English).
-const TENANT_LANGUAGE: &str = "coalesce(t.language, (SELECT CASE WHEN upper(lp.state) = 'QC' AND (lp.country IS NULL OR upper(lp.country) = 'CA') THEN 'fr' ELSE 'en' END
-                    FROM properties lp WHERE lp.property_id = t.property_id), 'en')";
-
 /// Figures keyed by property and, when split, language.
 type Cells = BTreeMap<(String, Option<Language>), Counts>;
 
@@ -311,127 +312,70 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
 }
 
 /// Every figure of the report's range, per property, and per tenant
-/// language too when `split` (else the language is None).
+/// language too when `split` (else the language is None), from the
+/// per-day figures the writers keep (`report_days`, `report_day_blocks`):
+/// a month costs one row per property, day and language.
 fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
-    let start = time::date_string(q.from) + "T00:00:00.000Z";
-    let end = time::date_string(q.to + Duration::days(1)) + "T00:00:00.000Z";
-    let prop: Value = q.property_id.as_deref().into();
-    let range = |extra: &[Value]| {
-        let mut v: Vec<Value> = vec![start.as_str().into(), end.as_str().into(), prop.clone()];
-        v.extend_from_slice(extra);
-        v
+    let mut params: Vec<Value> = vec![time::date_string(q.from).into(), time::date_string(q.to).into()];
+    // One property reads its own rows through the property index.
+    let (days, blocks, only) = match &q.property_id {
+        Some(p) => {
+            params.push(p.as_str().into());
+            ("report_days INDEXED BY report_days_property", "report_day_blocks INDEXED BY report_day_blocks_property", " AND property_id = ?3")
+        }
+        None => ("report_days", "report_day_blocks", ""),
     };
-    // Each statement selects `lang` and groups by it after the property.
-    let (lang, group) = if split { (format!(", {TENANT_LANGUAGE} AS lang"), ", lang") } else { (", NULL AS lang".to_owned(), "") };
+    // Language `*` rows hold the replies and opt-outs once per property;
+    // the split reads the per-language rows only.
+    let key = |property: String, language: &str| -> Result<Option<(String, Option<Language>)>> {
+        match (split, language) {
+            (true, "*") => Ok(None),
+            (true, l) => Ok(Some((property, Some(l.parse::<Language>().map_err(|e| Error::Corrupt(e.to_string()))?)))),
+            (false, _) => Ok(Some((property, None))),
+        }
+    };
     let mut cells = Cells::new();
-    fn get<'c>(cells: &'c mut Cells, r: Row<'_>) -> Result<&'c mut Counts> {
-        let language = r.opt_str("lang")?.map(|l| l.parse::<Language>().map_err(|e| Error::Corrupt(e.to_string()))).transpose()?;
-        Ok(cells.entry((r.string("property_id")?, language)).or_default())
-    }
-
-    let outbox = db.execute(
-        &format!("SELECT t.property_id{lang},
-            coalesce(sum(CASE WHEN o.created_at >= ?1 AND o.created_at < ?2 THEN 1 ELSE 0 END), 0) AS queued,
-            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 THEN 1 ELSE 0 END), 0) AS sent,
-            coalesce(sum(CASE WHEN o.sent_at >= ?1 AND o.sent_at < ?2 AND cl.status = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,
-            coalesce(sum(CASE WHEN o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 THEN 1 ELSE 0 END), 0) AS blocked,
-            coalesce(sum(CASE WHEN o.state = 'failed' AND o.updated_at >= ?1 AND o.updated_at < ?2 THEN 1 ELSE 0 END), 0) AS failed
-         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id
-         LEFT JOIN contact_log cl ON cl.id = o.contact_log_id
-         WHERE (?3 IS NULL OR t.property_id = ?3) AND o.created_at < ?2
-         GROUP BY t.property_id{group}"),
-        &range(&[]),
+    let rows = db.execute(
+        &format!(
+            "SELECT property_id, language, sum(queued) AS queued, sum(sent) AS sent, sum(delivered) AS delivered, sum(blocked) AS blocked,
+                    sum(failed) AS failed, sum(replies) AS replies, sum(opt_outs) AS opt_outs, sum(links_opened) AS links_opened,
+                    sum(promises) AS promises, sum(promises_kept) AS promises_kept, sum(promises_broken) AS promises_broken,
+                    sum(payments) AS payments, sum(payment_cents) AS payment_cents
+             FROM {days} WHERE day >= ?1 AND day <= ?2{only} GROUP BY property_id, language"
+        ),
+        &params,
     )?;
-    for r in outbox.iter() {
-        let c = get(&mut cells, r)?;
-        c.queued = r.i64("queued")?;
-        c.sent = r.i64("sent")?;
-        c.delivered = r.i64("delivered")?;
-        c.blocked = r.i64("blocked")?;
-        c.failed = r.i64("failed")?;
+    for r in rows.iter() {
+        let language = r.string("language")?;
+        let Some(k) = key(r.string("property_id")?, &language)? else { continue };
+        let c = cells.entry(k).or_default();
+        // Unsplit, a property's replies and opt-outs are its `*` row's.
+        if split || language == "*" {
+            c.replies += r.i64("replies")?;
+            c.opt_outs += r.i64("opt_outs")?;
+        }
+        c.queued += r.i64("queued")?;
+        c.sent += r.i64("sent")?;
+        c.delivered += r.i64("delivered")?;
+        c.blocked += r.i64("blocked")?;
+        c.failed += r.i64("failed")?;
+        c.links_opened += r.i64("links_opened")?;
+        c.promises += r.i64("promises")?;
+        c.promises_kept += r.i64("promises_kept")?;
+        c.promises_broken += r.i64("promises_broken")?;
+        c.payments_after_notice += r.i64("payments")?;
+        c.payments_after_notice_cents = Some(c.payments_after_notice_cents.unwrap_or(0) + r.i64("payment_cents")?);
     }
-    let reasons = db.execute(
-        &format!("SELECT t.property_id{lang}, json_extract(r.value, '$.rule') AS rule, count(*) AS n
-         FROM outbox o JOIN tenants t ON t.tenant_id = o.tenant_id, json_each(CASE WHEN json_valid(o.reasons) THEN o.reasons ELSE '[]' END) r
-         WHERE o.state = 'blocked' AND o.decided_at >= ?1 AND o.decided_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id{group}, rule"),
-        &range(&[]),
+    let rules = db.execute(
+        &format!("SELECT property_id, language, rule, sum(n) AS n FROM {blocks} WHERE day >= ?1 AND day <= ?2{only} GROUP BY property_id, language, rule"),
+        &params,
     )?;
-    for r in reasons.iter() {
-        let rule = r.opt_string("rule")?.unwrap_or_else(|| "unknown".into());
-        let c = get(&mut cells, r)?;
-        c.blocked_by_reason.insert(rule, r.i64("n")?);
-    }
-    // CROSS JOIN keeps the range's messages the outer loop: left to
-    // itself the planner may walk every tenant and search the messages for
-    // each (seconds on a small portfolio, minutes on a large one).
-    let replies = db.execute(
-        &format!("SELECT t.property_id{lang}, count(DISTINCT m.id) AS n
-         FROM inbound_messages m CROSS JOIN json_each(m.tenant_ids) j CROSS JOIN tenants t ON t.tenant_id = j.value
-         WHERE m.kind = 'text' AND m.received_at >= ?1 AND m.received_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id{group}"),
-        &range(&[]),
-    )?;
-    for r in replies.iter() {
-        let c = get(&mut cells, r)?;
-        c.replies = r.i64("n")?;
-    }
-    let opt_outs = db.execute(
-        &format!("SELECT t.property_id{lang}, count(DISTINCT e.id) AS n
-         FROM exclusion_events e JOIN contact_points cp ON cp.address = e.address JOIN tenants t ON t.tenant_id = cp.tenant_id
-         WHERE e.kind = 'number_by_customer' AND e.is_on = 1 AND e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id{group}"),
-        &range(&[]),
-    )?;
-    for r in opt_outs.iter() {
-        let c = get(&mut cells, r)?;
-        c.opt_outs = r.i64("n")?;
-    }
-    let opens = db.execute(
-        &format!("SELECT t.property_id{lang}, count(*) AS n
-         FROM link_opens lo JOIN tenants t ON t.tenant_id = lo.tenant_id
-         WHERE lo.opened_at >= ?1 AND lo.opened_at < ?2 AND (?3 IS NULL OR t.property_id = ?3)
-         GROUP BY t.property_id{group}"),
-        &range(&[]),
-    )?;
-    for r in opens.iter() {
-        let c = get(&mut cells, r)?;
-        c.links_opened = r.i64("n")?;
-    }
-    let promises = db.execute(
-        &format!("SELECT t.property_id{lang},
-            coalesce(sum(CASE WHEN p.created_at >= ?1 AND p.created_at < ?2 THEN 1 ELSE 0 END), 0) AS made,
-            coalesce(sum(CASE WHEN p.status = 'kept' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS kept,
-            coalesce(sum(CASE WHEN p.status = 'broken' AND p.resolved_at >= ?1 AND p.resolved_at < ?2 THEN 1 ELSE 0 END), 0) AS broken
-         FROM promises p JOIN tenants t ON t.tenant_id = p.tenant_id
-         WHERE (?3 IS NULL OR t.property_id = ?3) AND p.created_at < ?2
-         GROUP BY t.property_id{group}"),
-        &range(&[]),
-    )?;
-    for r in promises.iter() {
-        let c = get(&mut cells, r)?;
-        c.promises = r.i64("made")?;
-        c.promises_kept = r.i64("kept")?;
-        c.promises_broken = r.i64("broken")?;
-    }
-    let payments = db.execute(
-        &format!("SELECT t.property_id{lang}, count(*) AS n, coalesce(sum(l.amount_cents), 0) AS cents
-         FROM ledger_entries l JOIN tenants t ON t.tenant_id = l.tenant_id
-         WHERE l.kind = 'payment' AND l.date >= ?4 AND l.date <= ?5 AND (?3 IS NULL OR t.property_id = ?3)
-           AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = l.tenant_id AND o.sent_at IS NOT NULL
-                       AND substr(o.sent_at, 1, 10) <= l.date
-                       AND substr(o.sent_at, 1, 10) >= date(l.date, ?6))
-         GROUP BY t.property_id{group}"),
-        &range(&[
-            time::date_string(q.from).into(),
-            time::date_string(q.to).into(),
-            format!("-{PAYMENT_WINDOW_DAYS} days").into(),
-        ]),
-    )?;
-    for r in payments.iter() {
-        let c = get(&mut cells, r)?;
-        c.payments_after_notice = r.i64("n")?;
-        c.payments_after_notice_cents = Some(r.i64("cents")?);
+    for r in rules.iter() {
+        let n = r.i64("n")?;
+        let Some(k) = key(r.string("property_id")?, r.str("language")?)? else { continue };
+        if n != 0 {
+            *cells.entry(k).or_default().blocked_by_reason.entry(r.string("rule")?).or_default() += n;
+        }
     }
     Ok(cells)
 }
