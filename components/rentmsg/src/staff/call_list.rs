@@ -164,25 +164,34 @@ pub struct CallList {
 const DEBT_DATE: &str = "(CASE WHEN ?5 = 1 AND b.last_payment_date >= b.oldest_unpaid_due_date
                   THEN b.last_payment_date ELSE b.oldest_unpaid_due_date END)";
 
-/// The overdue set with the tenant and property columns the list shows.
-/// ?1 minimum balance, ?2 latest oldest-unpaid due date with a stage due,
-/// ?3 now, ?4 property filter (NULL = all), ?5 1 when the schedule restarts
-/// the count after any payment, ?6 / ?7 the debt dates wanted (after ?6 if
-/// set, up to ?7), ?8-?10 the cursor (NULL = from the start); scope from ?11.
-const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
-        b.tenant_zone, b.property_zone, b.tenant_status, DEBT AS debt_date,
-        t.name, t.unit, t.property_id, p.name AS property_name, np.paused_until, np.reason AS pause_reason
+/// The overdue set in list order, from the balance summary alone (its
+/// partial index covers every column): ?1 minimum balance, ?2 latest
+/// oldest-unpaid due date with a stage due, ?4 property filter (NULL =
+/// all), ?5 1 when the schedule restarts the count after any payment, ?6 /
+/// ?7 the debt dates wanted (after ?6 if set, up to ?7), ?8-?10 the cursor
+/// (NULL = from the start); scope from ?11. PAGE is the page's LIMIT.
+const CANDIDATES_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
+        b.tenant_zone, b.property_zone, b.tenant_status, DEBT AS debt_date
     FROM tenant_balances b
+    WHERE WANTED
+    ORDER BY DEBT ASC, b.balance_cents DESC, b.tenant_id ASC PAGE";
+
+/// A page of [`CANDIDATES_SQL`] with the tenant and property columns the
+/// list shows; ?3 is now. Joined after the page is cut, so a page reads
+/// its own tenants, not every overdue one.
+const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
+        b.tenant_zone, b.property_zone, b.tenant_status, b.debt_date,
+        t.name, t.unit, t.property_id, p.name AS property_name, np.paused_until, np.reason AS pause_reason
+    FROM (CANDIDATES) b
     JOIN tenants t ON t.tenant_id = b.tenant_id
     LEFT JOIN properties p ON p.property_id = t.property_id
     LEFT JOIN notice_pauses np ON np.tenant_id = b.tenant_id AND np.paused_until > ?3
-    WHERE WANTED
-    ORDER BY DEBT ASC, b.balance_cents DESC, b.tenant_id ASC";
+    ORDER BY b.debt_date ASC, b.balance_cents DESC, b.tenant_id ASC";
 
-/// Who the list's statements consider (the LIST_SQL parameters).
+/// Who the list's statements consider (the [`CANDIDATES_SQL`] parameters).
 const WANTED: &str = "b.balance_cents > 0 AND b.oldest_unpaid_due_date <= ?2 AND b.balance_cents >= ?1
       AND b.tenant_status IN ('active', 'stop')
-      AND (?4 IS NULL OR t.property_id = ?4)
+      AND (?4 IS NULL OR b.tenant_id IN (SELECT pt.tenant_id FROM tenants pt WHERE pt.property_id = ?4))
       AND (?6 IS NULL OR DEBT > ?6) AND DEBT <= ?7
       AND (?8 IS NULL OR (DEBT, -b.balance_cents, b.tenant_id) > (?8, -?9, ?10))";
 
@@ -204,9 +213,11 @@ struct Reader<'q> {
 }
 
 impl Reader<'_> {
-    fn sql(&self, select: &str) -> String {
+    /// `select` with the wanted tenants (and, in LIST_SQL, the page cut
+    /// at `page`, a LIMIT clause or nothing) filled in.
+    fn sql(&self, select: &str, page: &str) -> String {
         let wanted = format!("{WANTED}{}", self.scope.0);
-        select.replace("WANTED", &wanted).replace("DEBT", DEBT_DATE)
+        select.replace("CANDIDATES", CANDIDATES_SQL).replace("PAGE", page).replace("WANTED", &wanted).replace("DEBT", DEBT_DATE)
     }
 
     /// Parameters for debt dates after `after` (exclusive) up to `upto`.
@@ -267,7 +278,7 @@ impl Reader<'_> {
             // A stage a day or two long: no date is certain.
             (0, vec![(p_after, p_upto)])
         } else {
-            let sql = self.sql(&format!("SELECT count(*) AS n FROM ({}\n)", LIST_SQL));
+            let sql = self.sql("SELECT count(*) AS n FROM tenant_balances b WHERE WANTED", "");
             let sure = db.execute(&sql, &self.params(after, upto, None))?.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
             let mut bands = vec![(Some(upto), p_upto)];
             if let Some(a) = after {
@@ -277,7 +288,7 @@ impl Reader<'_> {
         };
         let mut edges = 0;
         for (a, u) in bands {
-            let rows = db.execute(&self.sql(LIST_SQL), &self.params(a, u, None))?;
+            let rows = db.execute(&self.sql(LIST_SQL, ""), &self.params(a, u, None))?;
             for r in rows.iter() {
                 edges += i64::from(self.on_list(&r)?.is_some());
             }
@@ -300,7 +311,15 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
             (schedule.spec.stages[i].days_past_due, schedule.spec.stages.get(i + 1).map(|s| s.days_past_due))
         }
     };
-    let reader = Reader { schedule, q, now, days, scope: q.scope.and_property_in_numbered("t.property_id", 11) };
+    // The scope as the tenants of its properties, so the page is cut
+    // before any join.
+    let (in_scope, scope_params) = q.scope.and_property_in_numbered("st.property_id", 11);
+    let scope = if in_scope.is_empty() {
+        (in_scope, scope_params)
+    } else {
+        (format!(" AND b.tenant_id IN (SELECT st.tenant_id FROM tenants st WHERE true{in_scope})"), scope_params)
+    };
+    let reader = Reader { schedule, q, now, days, scope };
     let total = reader.total(db)?;
     let rules = store::all_rules(db)?;
     let (after, upto) = reader.possible();
@@ -317,7 +336,7 @@ pub fn build(db: &dyn Db, checker: &dyn ComplianceCheck, q: &CallListQuery<'_>, 
         let want = (q.limit - items.len() as i64).max(0) + 1;
         let batch = if q.callable || q.stage.is_some() || !first { want.max(BATCH) } else { want };
         first = false;
-        let sql = format!("{}\n    {}", reader.sql(LIST_SQL), db::limit_clause(batch, Some(offset)));
+        let sql = reader.sql(LIST_SQL, &db::limit_clause(batch, Some(offset)));
         let rows = db.execute(&sql, &reader.params(after, upto, cursor.as_ref()))?;
         offset = 0;
         let listed: Vec<Option<(schedule::Standing, i64, Option<Tz>)>> = rows.iter().map(|r| reader.on_list(&r)).collect::<Result<_>>()?;
