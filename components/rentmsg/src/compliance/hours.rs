@@ -342,7 +342,8 @@ pub fn first_instant_at_or_after(date: NaiveDate, time: NaiveTime, tz: Tz) -> Op
     let mut naive = date.and_time(time);
     // Gaps are at most a few hours; step forward a minute at a time.
     for _ in 0..(24 * 60) {
-        match time::from_local(naive, tz) {
+        // The module, not the `time` argument.
+        match crate::base::time::from_local(naive, tz) {
             LocalResult::Single(t) => return Some(t),
             LocalResult::Ambiguous(a, b) => return Some(a.min(b)),
             LocalResult::None => {
