@@ -6,8 +6,9 @@ use super::input::json_body;
 use super::{ApiError, Call};
 use crate::base::channel::Channel;
 use crate::base::http::Response;
-use crate::compliance::load::parse_at;
+use crate::compliance::load::{parse_at, typed_address};
 use crate::compliance::{store, CheckRequest};
+use crate::records::tenants;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -39,10 +40,20 @@ pub(super) fn check(call: &Call<'_>) -> Result<Response, ApiError> {
         Some(s) => parse_at(s)?,
         None => call.ctx.now,
     };
+    let address = match body.address {
+        Some(address) => {
+            let country = match tenants::get(call.db(), tenant_id)? {
+                Some(tenant) => tenants::effective(&tenant, tenants::property(call.db(), &tenant.property_id)?.as_ref()).country,
+                None => return Err(ApiError::new(404, format!("tenant `{tenant_id}` not found"))),
+            };
+            typed_address(body.channel, Some(address), &country)?
+        }
+        None => None,
+    };
     let request = CheckRequest {
         tenant_id: tenant_id.to_owned(),
         channel: body.channel,
-        address: body.address,
+        address,
         at,
         manual: body.manual.unwrap_or(false),
     };

@@ -58,6 +58,12 @@ pub fn phone_e164(raw: &str, country: &str) -> Result<String, String> {
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// Is `s` shaped like an E.164 number (`+`, then up to 15 digits, the
+/// first not 0)? Shape only: [`phone_e164`] is the validation.
+pub fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|d| (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0'))
+}
+
 /// A reasonable email check (not full RFC 5322): one `@`, a non-empty local
 /// part without spaces or control characters, a domain of at least two
 /// dot-separated labels of letters, digits and hyphens. Returned lower-cased
@@ -171,6 +177,16 @@ mod tests {
         for (raw, country, want) in cases {
             let got = phone_e164(raw, country).ok();
             assert_eq!(got.as_deref(), *want, "{raw:?} in {country}");
+        }
+    }
+
+    #[test]
+    fn e164_shape() {
+        for ok in ["+14155552671", "+442079460958", "+33612345678", "+1"] {
+            assert!(is_e164(ok), "{ok}");
+        }
+        for bad in ["14155552671", "(415) 555-2671", "+1 415 555 2671", "+0412345678", "+1234567890123456", "+", "", "pat@example.com"] {
+            assert!(!is_e164(bad), "{bad}");
         }
     }
 

@@ -13,6 +13,7 @@
 use super::controls::{self, Control};
 use super::hours::{self, start_of_day};
 use crate::base::channel::Channel;
+use crate::base::time;
 use crate::records::consent::{self, ConsentEvent, ConsentStatus};
 use crate::records::tenants::ContactKind;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -192,7 +193,7 @@ fn block(rule: impl Into<String>, detail: impl Into<String>) -> Finding {
 }
 
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M %Z").to_string()
+    format!("{} {}", time::local(t, tz).format("%a %Y-%m-%d %H:%M"), time::abbreviation(t, tz))
 }
 
 /// Decide one proposed contact. Pure: the same inputs give the same answer.
@@ -429,7 +430,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
         }
     }
 
-    let today = t.with_timezone(&tz).date_naive();
+    let today = time::local_date(t, tz);
 
     // Hold-for after a right-party contact (calls).
     if channel == Channel::Phone && !a.rpc_codes.is_empty() {
@@ -443,7 +444,7 @@ fn evaluate(facts: &Facts, p: &Proposed, a: &controls::Applicable<'_>, t: DateTi
                 .filter(|h| h.at <= t + Duration::days(1))
                 .filter(|h| h.channel == Channel::Phone && (h.own || c.apply_to_group))
                 .filter(|h| h.call_result.is_some_and(|r| a.rpc_codes.binary_search(&r).is_ok()))
-                .map(|h| h.at.with_timezone(&tz).date_naive())
+                .map(|h| time::local_date(h.at, tz))
                 .filter(|d| *d <= today && today < *d + Duration::days(days))
                 .max();
             if let Some(day) = last_rpc {
@@ -561,7 +562,7 @@ fn counted_days(
                     _ => true,
                 }
         })
-        .map(|h| h.at.with_timezone(&tz).date_naive())
+        .map(|h| time::local_date(h.at, tz))
         .filter(|d| *d >= first_day && *d <= last_day)
         .collect();
     days.sort_unstable();

@@ -1,9 +1,10 @@
 //! Legal contact hours: a daily window, per-weekday replacements (Ontario's
 //! Sunday 13:00-17:00, Québec's closed Sunday) and closed holidays, all in a
-//! local time zone. Evaluated with the zone's real rules (chrono-tz), so a
+//! local time zone. Evaluated with the zone's real rules (`base::time`), so a
 //! window holds in local wall-clock time across DST changes.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use crate::base::time;
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use std::fmt;
 
@@ -309,7 +310,7 @@ impl Hours {
 
     /// Is contact allowed at `t` in zone `tz`?
     pub fn allows(&self, t: DateTime<Utc>, tz: Tz) -> bool {
-        let local = t.with_timezone(&tz).naive_local();
+        let local = time::local(t, tz);
         self.span_on(local.date()).is_some_and(|s| s.contains(local.time()))
     }
 
@@ -319,7 +320,7 @@ impl Hours {
         if self.allows(t, tz) {
             return Some(t);
         }
-        let local = t.with_timezone(&tz).naive_local();
+        let local = time::local(t, tz);
         let mut date = local.date();
         for _ in 0..=LOOKAHEAD_DAYS {
             if let Some(span) = self.span_on(date) {
@@ -341,9 +342,10 @@ pub fn first_instant_at_or_after(date: NaiveDate, time: NaiveTime, tz: Tz) -> Op
     let mut naive = date.and_time(time);
     // Gaps are at most a few hours; step forward a minute at a time.
     for _ in 0..(24 * 60) {
-        match tz.from_local_datetime(&naive) {
-            LocalResult::Single(t) => return Some(t.with_timezone(&Utc)),
-            LocalResult::Ambiguous(a, b) => return Some(a.min(b).with_timezone(&Utc)),
+        // The module, not the `time` argument.
+        match crate::base::time::from_local(naive, tz) {
+            LocalResult::Single(t) => return Some(t),
+            LocalResult::Ambiguous(a, b) => return Some(a.min(b)),
             LocalResult::None => {
                 naive += Duration::minutes(1);
                 naive = naive.with_second_zero();

@@ -38,7 +38,9 @@ pub struct CheckRequest {
     pub tenant_id: String,
     /// Text, email, phone or letter.
     pub channel: Channel,
-    /// Address as given (any common spelling); None = the tenant's usual one.
+    /// Phone number in E.164 form or email address (any case); None = the
+    /// tenant's usual one. A number a person typed goes through
+    /// [`load::typed_address`] first.
     pub address: Option<String>,
     /// The moment the contact would be made.
     pub at: DateTime<Utc>,

@@ -166,8 +166,8 @@ pub fn end_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     // A DST gap at midnight: the first valid moment after it.
     let mut t = midnight;
     for _ in 0..4 {
-        if let Some(local) = zone.from_local_datetime(&t).earliest() {
-            return local.with_timezone(&Utc);
+        if let Some(instant) = time::from_local(t, zone).earliest() {
+            return instant;
         }
         t += Duration::minutes(30);
     }

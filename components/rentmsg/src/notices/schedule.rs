@@ -186,7 +186,7 @@ impl Schedule {
 
     /// Can a notice go out at `t` in the facility's zone `tz`?
     pub fn allows(&self, t: DateTime<Utc>, tz: Tz) -> bool {
-        let date = t.with_timezone(&tz).date_naive();
+        let date = time::local_date(t, tz);
         !self.dates.contains(&date) && self.hours.allows(t, tz)
     }
 
@@ -196,7 +196,7 @@ impl Schedule {
         let mut at = t;
         for _ in 0..400 {
             let open = self.hours.next_open(at, tz)?;
-            let date = open.with_timezone(&tz).date_naive();
+            let date = time::local_date(open, tz);
             if !self.dates.contains(&date) {
                 return Some(open);
             }

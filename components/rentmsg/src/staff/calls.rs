@@ -17,6 +17,7 @@
 use crate::records::audit;
 use crate::base::channel::Channel;
 use crate::compliance::controls::{self, Control};
+use crate::compliance::load::typed_address;
 use crate::compliance::{store, CheckError, CheckRequest, ComplianceCheck, Decision, Verdict};
 use crate::records::contact_log::{self, Contact, Direction, NewContact};
 use crate::base::db::{self, Db};
@@ -180,7 +181,7 @@ pub fn record(
                 Some(p.address.clone())
             }
             Ok(kind) => return Err(Error::Invalid(format!("{} is not a phone number", kind.as_str())).into()),
-            Err(_) => Some(a.to_owned()),
+            Err(_) => typed_address(Channel::Phone, Some(a.to_owned()), &eff.country)?,
         },
     };
     let decision = checker.check(&CheckRequest {

@@ -86,7 +86,7 @@ pub fn zone(db: &dyn Db, asked: Option<&str>) -> Result<Tz> {
 
 fn start_of(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+    time::from_local(midnight, tz).earliest().unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
 }
 
 /// Count and the first rows of a query returning tenant_id, label, at, zone.
