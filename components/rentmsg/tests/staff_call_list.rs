@@ -5,6 +5,7 @@
 
 mod common;
 
+use rentmsg::base::db::Db;
 use common::Env;
 use serde_json::{json, Value as Json};
 
@@ -96,6 +97,15 @@ fn cursor_pages_are_slices_of_the_whole_ordered_list_and_offset_still_works() {
     let second = env.get_ok(&format!("/api/call-list?limit=3&after={}", first["next"].as_str().unwrap()));
     assert_eq!(ids(&second), ["D", "E", "F"]);
     assert_eq!(second["total"], json!(9));
+    // With the count restarting at a payment the debt date is computed, not
+    // the stored column the order index holds; no one here has paid, so
+    // the list and its pages are the same.
+    env.db.execute("UPDATE notice_schedule SET spec = json_set(spec, '$.reset_after_any_payment', json('true'))", &[]).unwrap();
+    for limit in [1, 4] {
+        let expected: Vec<Vec<String>> = ORDER.chunks(limit).map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
+        assert_eq!(walk(&env, "", limit), expected, "pages of {limit}, count restarting at a payment");
+    }
+    env.db.execute("UPDATE notice_schedule SET spec = json_set(spec, '$.reset_after_any_payment', json('false'))", &[]).unwrap();
     // Offset, as existing callers page.
     assert_eq!(ids(&env.get_ok("/api/call-list?limit=3&offset=3")), ["D", "E", "F"]);
     assert_eq!(ids(&env.get_ok("/api/call-list?limit=2&offset=7")), ["H", "K"]);

@@ -305,7 +305,8 @@ fn the_migration_counts_what_was_already_there() {
     portfolio(&db);
     let mut rng = Rng(7);
     workload(&db, &mut rng, 500);
-    assert_eq!(rentmsg::schema::migrate(&db, now()).unwrap(), vec![13]);
+    let from_13: Vec<i64> = rentmsg::schema::MIGRATIONS.iter().map(|m| m.version).filter(|v| *v >= 13).collect();
+    assert_eq!(rentmsg::schema::migrate(&db, now()).unwrap(), from_13);
     assert_matches_recount(&db, "2024-03-01", "2024-03-31");
     assert_matches_recount(&db, "2024-03-05", "2024-03-09");
     // And the triggers carry on from there.

@@ -28,6 +28,7 @@ pub mod v10_languages;
 pub mod v11_message_language;
 pub mod v12_listing_counts;
 pub mod v13_report_days;
+pub mod v14_call_list_order;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -57,6 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v11_message_language::MIGRATION,
     v12_listing_counts::MIGRATION,
     v13_report_days::MIGRATION,
+    v14_call_list_order::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

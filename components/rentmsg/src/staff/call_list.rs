@@ -169,12 +169,13 @@ const DEBT_DATE: &str = "(CASE WHEN ?5 = 1 AND b.last_payment_date >= b.oldest_u
 /// oldest-unpaid due date with a stage due, ?4 property filter (NULL =
 /// all), ?5 1 when the schedule restarts the count after any payment, ?6 /
 /// ?7 the debt dates wanted (after ?6 if set, up to ?7), ?8-?10 the cursor
-/// (NULL = from the start); scope from ?11. PAGE is the page's LIMIT.
+/// (NULL = from the start); scope from ?11. PAGE is the page's LIMIT;
+/// IN_ORDER names the index that gives the order, when one does.
 const CANDIDATES_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due_date, b.last_payment_date,
         b.tenant_zone, b.property_zone, b.tenant_status, DEBT AS debt_date
-    FROM tenant_balances b
+    FROM tenant_balances b IN_ORDER
     WHERE WANTED
-    ORDER BY DEBT ASC, b.balance_cents DESC, b.tenant_id ASC PAGE";
+    ORDER BY DEBT ASC, -b.balance_cents ASC, b.tenant_id ASC PAGE";
 
 /// A page of [`CANDIDATES_SQL`] with the tenant and property columns the
 /// list shows; ?3 is now. Joined after the page is cut, so a page reads
@@ -217,7 +218,20 @@ impl Reader<'_> {
     /// at `page`, a LIMIT clause or nothing) filled in.
     fn sql(&self, select: &str, page: &str) -> String {
         let wanted = format!("{WANTED}{}", self.scope.0);
-        select.replace("CANDIDATES", CANDIDATES_SQL).replace("PAGE", page).replace("WANTED", &wanted).replace("DEBT", DEBT_DATE)
+        // Without the restart the debt date is the column itself, and the
+        // list's order is an index's (`tenant_balances_call_order`): a page
+        // reads its own rows instead of sorting the whole overdue set.
+        let (debt, in_order) = if self.schedule.spec.reset_after_any_payment {
+            (DEBT_DATE, "")
+        } else {
+            ("b.oldest_unpaid_due_date", "INDEXED BY tenant_balances_call_order")
+        };
+        select
+            .replace("CANDIDATES", CANDIDATES_SQL)
+            .replace("IN_ORDER", in_order)
+            .replace("PAGE", page)
+            .replace("WANTED", &wanted)
+            .replace("DEBT", debt)
     }
 
     /// Parameters for debt dates after `after` (exclusive) up to `upto`.
