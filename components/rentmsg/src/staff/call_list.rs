@@ -193,7 +193,7 @@ const LIST_SQL: &str = "SELECT b.tenant_id, b.balance_cents, b.oldest_unpaid_due
 const WANTED: &str = "b.balance_cents > 0 AND b.oldest_unpaid_due_date <= ?2 AND b.balance_cents >= ?1
       AND b.tenant_status IN ('active', 'stop')
       AND (?4 IS NULL OR b.tenant_id IN (SELECT pt.tenant_id FROM tenants pt WHERE pt.property_id = ?4))
-      AND (?6 IS NULL OR DEBT > ?6) AND DEBT <= ?7
+      AND DEBT > coalesce(?6, '') AND DEBT <= ?7
       AND (?8 IS NULL OR (DEBT, -b.balance_cents, b.tenant_id) > (?8, -?9, ?10))";
 
 /// One recent call: when, and its result code.
