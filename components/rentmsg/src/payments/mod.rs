@@ -115,7 +115,7 @@ fn none() -> serde_json::Value {
 }
 
 fn not_allowed(allow: &str) -> Result<Response> {
-    let r = html(405, page::render_message("Not allowed", "Use the link in your message.", None)?, "method_not_allowed", none());
+    let r = html(405, page::render_message("Not allowed", "Use the link in your message.", None), "method_not_allowed", none());
     Ok(r.with_header("allow", allow))
 }
 
@@ -124,7 +124,7 @@ fn invalid_link() -> Result<Response> {
 }
 
 fn invalid_link_in(lang: Language) -> Result<Response> {
-    Ok(html(404, page::render_invalid_in(lang)?, "invalid_link", none()))
+    Ok(html(404, page::render_invalid_in(lang), "invalid_link", none()))
 }
 
 /// The language asked for with `?lang=` (unknown values are ignored).
@@ -324,7 +324,7 @@ fn page_route(env: &PayEnv<'_>, req: &Request, token: &str, log: bool) -> Result
             _ => {}
         }
     }
-    let body = if log { page::render_page(&v)? } else { String::new() };
+    let body = if log { page::render_page(&v) } else { String::new() };
     Ok(html(200, body, "page", serde_json::json!({ "notice_id": a.target.outbox_id, "settled": v.settled, "stop": v.stop })))
 }
 
@@ -389,14 +389,14 @@ fn checkout_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Respon
             Language::Fr => format!("le bureau de {}", a.facility),
         });
         let (title, text) = checkout_words(lang, CheckoutTrouble::Stop, &office);
-        return Ok(html(409, page::render_message_in(lang, title, &text, Some(&back))?, "checkout_refused_stop", notice));
+        return Ok(html(409, page::render_message_in(lang, title, &text, Some(&back)), "checkout_refused_stop", notice));
     }
     if a.summary.balance_cents <= 0 {
         return Ok(redirect(&back, "checkout_nothing_owed", notice));
     }
     if env.config.secret_key.is_empty() {
         let (title, text) = checkout_words(lang, CheckoutTrouble::Off, "");
-        return Ok(html(503, page::render_message_in(lang, title, &text, Some(&back))?, "checkout_not_configured", notice));
+        return Ok(html(503, page::render_message_in(lang, title, &text, Some(&back)), "checkout_not_configured", notice));
     }
     let amount = a.summary.balance_cents;
     let product = match &a.tenant.unit {
@@ -420,7 +420,7 @@ fn checkout_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Respon
         let (title, text) = checkout_words(lang, CheckoutTrouble::Failed, "");
         let mut r = html(
             502,
-            page::render_message_in(lang, title, &text, Some(&back))?,
+            page::render_message_in(lang, title, &text, Some(&back)),
             what,
             serde_json::json!({ "notice_id": a.target.outbox_id, "detail": detail }),
         );
@@ -517,7 +517,7 @@ fn promise_route(env: &PayEnv<'_>, req: &Request, token: &str) -> Result<Respons
         v.error = Some(msg);
         v.form_date = date;
         v.form_amount = amount;
-        Ok(html(status, page::render_page(&v)?, "promise_refused", serde_json::json!({ "notice_id": a.target.outbox_id })))
+        Ok(html(status, page::render_page(&v), "promise_refused", serde_json::json!({ "notice_id": a.target.outbox_id })))
     };
     if req.body.len() > MAX_FORM_BYTES {
         return refuse(String::new(), String::new(), form_words(lang, FormTrouble::TooLarge).into(), 413);
