@@ -218,14 +218,16 @@ fn view(env: &PayEnv<'_>, a: &Account, token: &str, lang: Language, asked: Optio
         },
         date: time::parse_date(&p.promised_date).map(|d| long_date(lang, d)).unwrap_or(p.promised_date),
     });
+    let stop = a.tenant.status == TenantStatus::Stop;
     Ok(PageView {
         tenant_name: a.tenant.name.clone(),
         facility: a.facility.clone(),
         unit: a.tenant.unit.clone(),
         balance: money(a.summary.balance_cents.max(0)),
         settled: a.summary.balance_cents <= 0,
-        stop: a.tenant.status == TenantStatus::Stop,
-        office_contact: crate::records::help_contact::get(env.db, &a.property_id)?,
+        stop,
+        // Only a stop-status page names it: no lookup for the others.
+        office_contact: if stop { crate::records::help_contact::get(env.db, &a.property_id)? } else { None },
         days_past_due: a.summary.days_past_due,
         charges: a
             .summary

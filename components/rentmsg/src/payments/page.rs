@@ -40,7 +40,8 @@ pub struct PageView {
     pub settled: bool,
     /// The account is on stop status: no online payment.
     pub stop: bool,
-    /// Whom to call (the property's contact line), when known.
+    /// Whom to call (the property's contact line), when known; looked up
+    /// for a stop-status page only, the one page that shows it.
     pub office_contact: Option<String>,
     /// Days past due of the oldest unpaid charge.
     pub days_past_due: i64,
