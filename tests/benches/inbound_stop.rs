@@ -18,7 +18,7 @@
 //! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
 
 use e2e::twilio::{form_body, inbound_sms, signature};
-use e2e::bench::{env_usize, import_stop_tenants, percentile_ms, post_webhooks, stop_tenant_number, stops_stored, SignedWebhook};
+use e2e::bench::{cpu_seconds, env_usize, import_stop_tenants, percentile_ms, post_webhooks, stop_tenant_number, stops_stored, SignedWebhook};
 use e2e::{workspace_root, App};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,17 +42,6 @@ fn prepare(prefix: &str, from: impl Fn(usize) -> String, text: &str, n: usize) -
             SignedWebhook { body: form_body(&fields), signature: signature(AUTH, &url, &fields) }
         })
         .collect()
-}
-
-/// CPU time (user + system, all threads, seconds) a process has used so far,
-/// from `/proc/<pid>/stat`; 0 where that is not available.
-fn cpu_seconds(pid: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // Linux reports these in USER_HZ, 100 per second.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// CPU seconds used by the host process, by this process (the client), during `phase`.

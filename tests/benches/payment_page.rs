@@ -12,7 +12,7 @@
 //! links in the texts are opened `PAGE_BENCH_REQUESTS` (default 2000) times
 //! in turn by `PAGE_BENCH_CONCURRENCY` (default 20) clients.
 
-use e2e::bench::{env_usize, percentile_ms};
+use e2e::bench::{cpu_seconds, env_usize, percentile_ms};
 use e2e::{json, workspace_root, App, FakeServer, Recorded};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -62,6 +62,33 @@ async fn fire(client: &reqwest::Client, urls: Arc<Vec<String>>, concurrency: usi
         bytes = bytes.max(b);
     }
     (all, failed, started.elapsed(), bytes)
+}
+
+/// CPU seconds of a serving host and of this process (the client) over some rounds.
+#[derive(Default)]
+struct Cpu {
+    host: f64,
+    client: f64,
+}
+
+impl Cpu {
+    fn start(host_pid: &str) -> Cpu {
+        Cpu { host: cpu_seconds(host_pid), client: cpu_seconds("self") }
+    }
+
+    fn stop(self, host_pid: &str) -> Cpu {
+        Cpu { host: cpu_seconds(host_pid) - self.host, client: cpu_seconds("self") - self.client }
+    }
+
+    fn add(&mut self, other: Cpu) {
+        self.host += other.host;
+        self.client += other.client;
+    }
+
+    fn per_request(&self, n: usize) -> String {
+        let n = n.max(1) as f64;
+        format!("{:.0} / {:.0} us", self.host * 1e6 / n, self.client * 1e6 / n)
+    }
 }
 
 fn main() {
@@ -132,6 +159,8 @@ fn main() {
     let (mut hello_failed, mut page_failed, mut page_bytes) = (0, 0, 0);
     let mut invalid_not_404 = 0;
     let (mut hello_time, mut page_time) = (Duration::ZERO, Duration::ZERO);
+    let (hello_pid, product_pid) = (hello.pid().to_string(), product.pid().to_string());
+    let (mut hello_cpu, mut page_cpu, mut invalid_cpu) = (Cpu::default(), Cpu::default(), Cpu::default());
     rt.block_on(async {
         // Warm-up, not measured.
         let warm: Vec<String> = page_urls.iter().take(concurrency * 2).cloned().collect();
@@ -140,17 +169,23 @@ fn main() {
         let per_round = n.div_ceil(ROUNDS);
         for r in 0..ROUNDS {
             let range = r * per_round..((r + 1) * per_round).min(n);
+            let cpu = Cpu::start(&hello_pid);
             let (lat, f, t, _) = fire(&client, Arc::new(hello_urls[range.clone()].to_vec()), concurrency).await;
+            hello_cpu.add(cpu.stop(&hello_pid));
             hello_lat.extend(lat);
             hello_failed += f;
             hello_time += t;
+            let cpu = Cpu::start(&product_pid);
             let (lat, f, t, b) = fire(&client, Arc::new(page_urls[range.clone()].to_vec()), concurrency).await;
+            page_cpu.add(cpu.stop(&product_pid));
             page_lat.extend(lat);
             page_failed += f;
             page_time += t;
             page_bytes = page_bytes.max(b);
             // Every one of these is a 404: `fire` counts them all as "failed".
+            let cpu = Cpu::start(&product_pid);
             let (lat, f, _, _) = fire(&client, Arc::new(invalid_urls[range].to_vec()), concurrency).await;
+            invalid_cpu.add(cpu.stop(&product_pid));
             invalid_not_404 += lat.len() - f;
             invalid_lat.extend(lat);
         }
@@ -162,17 +197,20 @@ fn main() {
     let (p50, p99) = (percentile_ms(&page_lat, 50.0), percentile_ms(&page_lat, 99.0));
     println!("payment page benchmark: {n} opens of {tenants} real links, {concurrency} concurrent clients, loopback, local host");
     println!(
-        "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}",
-        hello_lat.len() as f64 / hello_time.as_secs_f64()
+        "  trivial (hello):  p50 {h50:8.2} ms   p99 {h99:8.2} ms   {:7.0} req/s   errors {hello_failed}   CPU per request host / client {}",
+        hello_lat.len() as f64 / hello_time.as_secs_f64(),
+        hello_cpu.per_request(hello_lat.len())
     );
     println!(
-        "  payment page:     p50 {p50:8.2} ms   p99 {p99:8.2} ms   {:7.0} req/s   errors {page_failed}   {page_bytes} bytes",
-        page_lat.len() as f64 / page_time.as_secs_f64()
+        "  payment page:     p50 {p50:8.2} ms   p99 {p99:8.2} ms   {:7.0} req/s   errors {page_failed}   {page_bytes} bytes   CPU per request host / client {}",
+        page_lat.len() as f64 / page_time.as_secs_f64(),
+        page_cpu.per_request(page_lat.len())
     );
     println!(
-        "  invalid link:     p50 {:8.2} ms   p99 {:8.2} ms   (token check and the 404 page, no database write)",
+        "  invalid link:     p50 {:8.2} ms   p99 {:8.2} ms   (token check and the 404 page, no database write)   CPU per request host / client {}",
         percentile_ms(&invalid_lat, 50.0),
-        percentile_ms(&invalid_lat, 99.0)
+        percentile_ms(&invalid_lat, 99.0),
+        invalid_cpu.per_request(invalid_lat.len())
     );
     println!("  ratio page/trivial: p50 {:.2}x   p99 {:.2}x   (target p50 <= 5x)", p50 / h50, p99 / h99);
     if hello_failed + page_failed + invalid_not_404 > 0 {

@@ -174,6 +174,18 @@ pub mod bench {
         (all, failed, started.elapsed())
     }
 
+    /// CPU time (user + system, all threads, seconds) process `pid` (or
+    /// `"self"`) has used so far, from `/proc/<pid>/stat`; 0 where that is
+    /// not available.
+    pub fn cpu_seconds(pid: &str) -> f64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        // Linux reports these in USER_HZ, 100 per second.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// A count from the environment (`default` when unset or not a number).
     pub fn env_usize(name: &str, default: usize) -> usize {
         std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

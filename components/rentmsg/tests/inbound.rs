@@ -674,6 +674,25 @@ fn staff_undo_a_misread_revocation() {
     assert!(t.by_customer_on("T1", SHARED), "STOP stays");
 }
 
+/// A tenant whose mobile and home numbers are the same is matched once, and
+/// the tenants sharing a number are listed by tenant id, whatever order
+/// they were imported in.
+#[test]
+fn a_number_on_two_contact_points_of_a_tenant_matches_it_once() {
+    let t = T::new();
+    t.env.import_ok(
+        "tenants",
+        "tenant_id,property_id,name,unit,mobile_phone,home_phone,work_phone,email,work_email,state,country,time_zone,group_id\n\
+         T9,P1,Sam Roe,9A,+1 212 555 0199,+1 212 555 0199,,,,,,,\n\
+         T10,P2,Ada Poe,10B,,,+1 212 555 0199,,,,,,\n",
+    );
+    t.text("SMd1", "+12125550199", "STOP");
+    let row = t.env.db.execute("SELECT tenant_ids FROM inbound_messages WHERE message_sid = 'SMd1'", &[]).unwrap();
+    assert_eq!(row.first().unwrap().str("tenant_ids").unwrap(), r#"["T10","T9"]"#, "each tenant once, by id as text");
+    assert_eq!(t.count("SELECT count(*) AS n FROM contact_log WHERE tenant_id = 'T9' AND provider_id = 'SMd1'"), 1);
+    assert_eq!(t.count("SELECT count(*) AS n FROM contact_log WHERE tenant_id = 'T10' AND provider_id = 'SMd1'"), 1);
+}
+
 /// Stored tenant ids that are not a JSON array are corrupt data, not "no
 /// tenants": the inbox refuses to guess.
 #[test]

@@ -5,6 +5,7 @@
 mod common;
 
 use common::Env;
+use rentmsg::base::db::Db;
 use rentmsg::inbound::process::{self, InboundSms, ReplySettings};
 use serde_json::json;
 
@@ -54,4 +55,29 @@ fn staff_replace_the_phrase_list_and_refusals_change_nothing() {
     }
     assert_eq!(env.get_ok("/api/revocation-phrases")["phrases"].as_array().unwrap().len(), 2, "refusals changed nothing");
     assert_eq!(env.count("SELECT count(*) AS n FROM audit_log WHERE action = 'revocation_phrases.update'"), 1);
+}
+
+/// When both forms of a message are phrases (the whole text, and the text
+/// without its politeness), the whole, longer one is what the message was
+/// taken as.
+#[test]
+fn the_longest_matching_phrase_is_recorded() {
+    let env = Env::new();
+    env.seed();
+    let r = env.put_json(
+        "/api/revocation-phrases",
+        &json!({ "phrases": [
+            { "phrase": "stop texting me", "language": "en" },
+            { "phrase": "stop texting me please", "language": "en" }
+        ] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let receive = |sid: &str, body: &str| {
+        let msg = InboundSms { message_sid: sid, from: "+14155552671", to: "+15005550006", body, num_media: 0, provider_keyword: None };
+        process::receive(&env.db, &msg, &ReplySettings { sms_from: "+15005550006" }, env.now).unwrap().revocation_phrase
+    };
+    assert_eq!(receive("SMl1", "Stop texting me please").as_deref(), Some("STOP TEXTING ME PLEASE"));
+    env.db.execute("DELETE FROM exclusions", &[]).unwrap();
+    // Only the form without politeness is a phrase here.
+    assert_eq!(receive("SMl2", "Please stop texting me").as_deref(), Some("STOP TEXTING ME"));
 }

@@ -194,10 +194,16 @@ struct Match {
 }
 
 /// Parse the `[[tenant_id, property_id, property_name], ...]` JSON built
-/// by the lookup.
+/// by the lookup: one entry per contact point with the number, so a tenant
+/// whose mobile and home numbers are the same appears twice. Each tenant
+/// once, by tenant id (as SQLite orders text), here rather than with
+/// `DISTINCT` / `ORDER BY` in the lookup, which made SQLite build and drop
+/// two temporary B-trees on every inbound message.
 fn parse_matches(json: &str) -> Result<Vec<Match>> {
-    let rows: Vec<(String, String, Option<String>)> =
+    let mut rows: Vec<(String, String, Option<String>)> =
         serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("tenant lookup: {e}")))?;
+    rows.sort_unstable();
+    rows.dedup();
     Ok(rows.into_iter().map(|(tenant_id, property_id, property_name)| Match { tenant_id, property_id, property_name }).collect())
 }
 
@@ -272,8 +278,10 @@ fn help_contact(db: &dyn Db, matches: &[Match], settings: &ReplySettings<'_>, to
 /// transaction; a MessageSid seen before changes nothing.
 pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, now: DateTime<Utc>) -> Result<InboundOutcome> {
     let key = keywords::lookup_key(msg.body);
-    // Up to two forms of the message (whole, and without politeness); an
-    // absent one is bound as NULL, which matches no phrase.
+    // Up to two forms of the message, the whole one first and the one
+    // without politeness (always shorter) second: the first that is a
+    // phrase is the longest match. An absent one is bound as NULL, which
+    // matches no phrase.
     let phrase_keys = revocation::lookup_keys(msg.body);
     let phrase_key = |i: usize| phrase_keys.get(i).map(String::as_str);
     db::transaction(db, |tx| {
@@ -284,12 +292,12 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
                 (SELECT id FROM inbound_messages WHERE message_sid = ?) AS seen_id,
                 (SELECT action FROM sms_keywords WHERE keyword = ?) AS action,
                 (SELECT language FROM sms_keywords WHERE keyword = ?) AS keyword_language,
-                (SELECT phrase FROM sms_revocation_phrases WHERE phrase IN (?, ?) ORDER BY length(phrase) DESC LIMIT 1) AS phrase,
-                (SELECT json_group_array(json_array(tenant_id, property_id, property_name)) FROM (
-                    SELECT DISTINCT t.tenant_id, t.property_id, p.name AS property_name
+                coalesce((SELECT phrase FROM sms_revocation_phrases WHERE phrase = ?),
+                         (SELECT phrase FROM sms_revocation_phrases WHERE phrase = ?)) AS phrase,
+                (SELECT json_group_array(json_array(t.tenant_id, t.property_id, p.name))
                     FROM contact_points cp JOIN tenants t ON t.tenant_id = cp.tenant_id
                     LEFT JOIN properties p ON p.property_id = t.property_id
-                    WHERE cp.address = ? AND cp.channel = 'phone' ORDER BY t.tenant_id)) AS tenants",
+                    WHERE cp.address = ? AND cp.channel = 'phone') AS tenants",
             &[msg.message_sid.into(), key.as_deref().into(), key.as_deref().into(), phrase_key(0).into(), phrase_key(1).into(), msg.from.into()],
         )?;
         let facts = facts.first().ok_or_else(|| Error::Corrupt("no row from a scalar select".into()))?;
