@@ -165,7 +165,7 @@ const DEBT_DATE: &str = "(CASE WHEN ?5 = 1 AND b.last_payment_date >= b.oldest_u
                   THEN b.last_payment_date ELSE b.oldest_unpaid_due_date END)";
 
 /// The overdue set in list order, from the balance summary alone (its
-/// partial index covers every column): ?1 minimum balance, ?2 latest
+/// overdue index holds every column read here): ?1 minimum balance, ?2 latest
 /// oldest-unpaid due date with a stage due, ?4 property filter (NULL =
 /// all), ?5 1 when the schedule restarts the count after any payment, ?6 /
 /// ?7 the debt dates wanted (after ?6 if set, up to ?7), ?8-?10 the cursor
