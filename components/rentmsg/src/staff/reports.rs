@@ -48,7 +48,7 @@
 //! column: after each property row its language rows, and after the totals
 //! one `ALL-<code>` row per language and currency.
 
-use crate::base::db::{Db, Value};
+use crate::base::db::{Db, Row, Value};
 use crate::base::error::{Error, Result};
 use crate::base::locale::Language;
 use crate::base::time;
@@ -226,9 +226,6 @@ pub struct Report {
     pub languages: Option<Vec<LanguageTotals>>,
 }
 
-/// Figures keyed by property and, when split, language.
-type Cells = BTreeMap<(String, Option<Language>), Counts>;
-
 /// `c` as the figures of a property billing in `currency`: the money
 /// figure is a number (zero without payments) and split under its code.
 fn in_currency(mut c: Counts, currency: &str) -> Counts {
@@ -265,33 +262,33 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
     if q.property_id.is_some() && by.is_empty() {
         return Err(Error::NotFound(format!("property `{}` not found", q.property_id.as_deref().unwrap_or_default())));
     }
-    for ((id, _), c) in figures(db, q, false)? {
+    let split = q.by == Some(Breakdown::Language);
+    let figures = figures(db, q, split)?;
+    for (id, c) in figures.property {
         if let Some(p) = by.get_mut(&id) {
             p.counts = in_currency(c, &p.currency);
         }
     }
     let mut language_totals: Option<BTreeMap<(Language, String), Counts>> = None;
-    if q.by == Some(Breakdown::Language) {
+    if split {
         let mut sums = BTreeMap::new();
         for p in by.values_mut() {
             p.languages = Some(Vec::new());
         }
-        for ((id, language), c) in figures(db, q, true)? {
-            let (Some(p), Some(language)) = (by.get_mut(&id), language) else { continue };
+        for ((id, language), c) in figures.language {
+            let Some(p) = by.get_mut(&id) else { continue };
             let counts = in_currency(c, &p.currency);
             if counts == in_currency(Counts::default(), &p.currency) {
                 continue;
             }
-            sums.entry((language, p.currency.clone()))
-                .or_insert_with(|| Counts { payments_after_notice_cents: Some(0), ..Counts::default() })
-                .add(&counts);
+            sums.entry((language, p.currency.clone())).or_insert_with(zero).add(&counts);
             p.languages.get_or_insert_with(Vec::new).push(LanguageCounts { language, counts });
         }
         language_totals = Some(sums);
     }
     let properties: Vec<PropertyReport> = by.into_values().collect();
     let currencies: Vec<String> = properties.iter().map(|p| p.currency.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let mut totals = Counts { payments_after_notice_cents: Some(0), ..Counts::default() };
+    let mut totals = zero();
     for p in &properties {
         totals.add(&p.counts);
     }
@@ -311,11 +308,43 @@ pub fn build(db: &dyn Db, q: &ReportQuery) -> Result<Report> {
     })
 }
 
-/// Every figure of the report's range, per property, and per tenant
-/// language too when `split` (else the language is None), from the
-/// per-day figures the writers keep (`report_days`, `report_day_blocks`):
-/// a month costs one row per property, day and language.
-fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
+/// The figures of a report's range: per property, and per property and
+/// tenant language when asked for.
+struct Figures {
+    property: BTreeMap<String, Counts>,
+    language: BTreeMap<(String, Language), Counts>,
+}
+
+/// Counts with a money figure (zero), so adding to them keeps one.
+fn zero() -> Counts {
+    Counts { payments_after_notice_cents: Some(0), ..Counts::default() }
+}
+
+/// One `report_days` sum row as counts.
+fn day_counts(r: &Row<'_>) -> Result<Counts> {
+    Ok(Counts {
+        queued: r.i64("queued")?,
+        sent: r.i64("sent")?,
+        delivered: r.i64("delivered")?,
+        blocked: r.i64("blocked")?,
+        failed: r.i64("failed")?,
+        replies: r.i64("replies")?,
+        opt_outs: r.i64("opt_outs")?,
+        links_opened: r.i64("links_opened")?,
+        promises: r.i64("promises")?,
+        promises_kept: r.i64("promises_kept")?,
+        promises_broken: r.i64("promises_broken")?,
+        payments_after_notice: r.i64("payments")?,
+        payments_after_notice_cents: Some(r.i64("payment_cents")?),
+        ..Counts::default()
+    })
+}
+
+/// Every figure of the report's range, from the per-day figures the
+/// writers keep (`report_days`, `report_day_blocks`), in one read: a month
+/// costs one row per property, day and language. The split by language
+/// (`split`) comes from the same rows.
+fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Figures> {
     let mut params: Vec<Value> = vec![time::date_string(q.from).into(), time::date_string(q.to).into()];
     // One property reads its own rows through the property index.
     let (days, blocks, only) = match &q.property_id {
@@ -325,16 +354,8 @@ fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
         }
         None => ("report_days", "report_day_blocks", ""),
     };
-    // Language `*` rows hold the replies and opt-outs once per property;
-    // the split reads the per-language rows only.
-    let key = |property: String, language: &str| -> Result<Option<(String, Option<Language>)>> {
-        match (split, language) {
-            (true, "*") => Ok(None),
-            (true, l) => Ok(Some((property, Some(l.parse::<Language>().map_err(|e| Error::Corrupt(e.to_string()))?)))),
-            (false, _) => Ok(Some((property, None))),
-        }
-    };
-    let mut cells = Cells::new();
+    let language_of = |r: &Row<'_>| r.str("language")?.parse::<Language>().map_err(|e| Error::Corrupt(e.to_string()));
+    let mut f = Figures { property: BTreeMap::new(), language: BTreeMap::new() };
     let rows = db.execute(
         &format!(
             "SELECT property_id, language, sum(queued) AS queued, sum(sent) AS sent, sum(delivered) AS delivered, sum(blocked) AS blocked,
@@ -346,25 +367,21 @@ fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
         &params,
     )?;
     for r in rows.iter() {
-        let language = r.string("language")?;
-        let Some(k) = key(r.string("property_id")?, &language)? else { continue };
-        let c = cells.entry(k).or_default();
-        // Unsplit, a property's replies and opt-outs are its `*` row's.
-        if split || language == "*" {
-            c.replies += r.i64("replies")?;
-            c.opt_outs += r.i64("opt_outs")?;
+        let property = r.string("property_id")?;
+        let c = day_counts(&r)?;
+        let whole = f.property.entry(property.clone()).or_insert_with(zero);
+        // Language `*` rows hold the property's replies and opt-outs, once
+        // per message; a language's own rows hold everything else, and its
+        // replies and opt-outs for the split.
+        if r.str("language")? == "*" {
+            whole.replies += c.replies;
+            whole.opt_outs += c.opt_outs;
+            continue;
         }
-        c.queued += r.i64("queued")?;
-        c.sent += r.i64("sent")?;
-        c.delivered += r.i64("delivered")?;
-        c.blocked += r.i64("blocked")?;
-        c.failed += r.i64("failed")?;
-        c.links_opened += r.i64("links_opened")?;
-        c.promises += r.i64("promises")?;
-        c.promises_kept += r.i64("promises_kept")?;
-        c.promises_broken += r.i64("promises_broken")?;
-        c.payments_after_notice += r.i64("payments")?;
-        c.payments_after_notice_cents = Some(c.payments_after_notice_cents.unwrap_or(0) + r.i64("payment_cents")?);
+        whole.add(&Counts { replies: 0, opt_outs: 0, ..c.clone() });
+        if split {
+            f.language.entry((property, language_of(&r)?)).or_insert_with(zero).add(&c);
+        }
     }
     let rules = db.execute(
         &format!("SELECT property_id, language, rule, sum(n) AS n FROM {blocks} WHERE day >= ?1 AND day <= ?2{only} GROUP BY property_id, language, rule"),
@@ -372,12 +389,16 @@ fn figures(db: &dyn Db, q: &ReportQuery, split: bool) -> Result<Cells> {
     )?;
     for r in rules.iter() {
         let n = r.i64("n")?;
-        let Some(k) = key(r.string("property_id")?, r.str("language")?)? else { continue };
-        if n != 0 {
-            *cells.entry(k).or_default().blocked_by_reason.entry(r.string("rule")?).or_default() += n;
+        if n == 0 {
+            continue;
+        }
+        let (property, rule) = (r.string("property_id")?, r.string("rule")?);
+        *f.property.entry(property.clone()).or_insert_with(zero).blocked_by_reason.entry(rule.clone()).or_default() += n;
+        if split {
+            *f.language.entry((property, language_of(&r)?)).or_insert_with(zero).blocked_by_reason.entry(rule).or_default() += n;
         }
     }
-    Ok(cells)
+    Ok(f)
 }
 
 /// The column a report split by language adds after [`CSV_COLUMNS`].
@@ -470,7 +491,7 @@ pub fn to_csv(r: &Report) -> Result<Vec<u8>> {
     if r.currencies.len() > 1 {
         // One totals row per currency: its money figures and its counts.
         for code in &r.currencies {
-            let mut t = Counts { payments_after_notice_cents: Some(0), ..Counts::default() };
+            let mut t = zero();
             for p in r.properties.iter().filter(|p| &p.currency == code) {
                 t.add(&p.counts);
             }
