@@ -180,6 +180,48 @@ fn routed_component(path: &str) -> Option<String> {
         .map(|t| t.component)
 }
 
+/// Every staff API route, its path parameters filled in (a number, an
+/// address, a template stage), is routed by spin.toml to the component
+/// serving its group, and no other component; a path no group serves
+/// reaches staff-console, which answers 404 with the reason.
+#[test]
+fn every_staff_api_route_reaches_the_component_serving_its_group() {
+    let m = manifest();
+    let routes: Vec<(String, String)> = m
+        .http_triggers
+        .iter()
+        .filter_map(|t| match &t.route {
+            spin_host_config::manifest::HttpRoute::Path(p) => Some((p.clone(), t.component.clone())),
+            spin_host_config::manifest::HttpRoute::Private => None,
+        })
+        .collect();
+    let router = spin_host_config::routes::Router::build(&m.http_base, &routes).expect("spin.toml routes");
+    let routed = |path: &str| router.route(path).map(|r| r.component);
+    let samples = ["T1", "%2B14155552671", "pat%40example.com", "reminder_1"];
+    let mut wrong = Vec::new();
+    for group in rentmsg::api::GROUPS {
+        assert!(m.components.iter().any(|c| c.id == group.component), "spin.toml has no component {:?}", group.component);
+        for route in group.routes {
+            for sample in samples {
+                let path: String = route
+                    .path
+                    .split('/')
+                    .map(|seg| if seg.starts_with('{') { sample } else { seg })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let got = routed(&path);
+                if got.as_deref() != Some(group.component) {
+                    wrong.push(format!("{} {path}: routed to {got:?}, served by {:?}", route.method, group.component));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    for path in ["/api/no-such-thing", "/api/import", "/api/tenants/T1/unknown", "/console"] {
+        assert_eq!(routed(path).as_deref(), Some(rentmsg::api::CONSOLE.component), "{path}");
+    }
+}
+
 /// `twin` has `original`'s source, stores, databases, outbound hosts,
 /// variables and dependencies (it differs only in its triggers).
 fn assert_same_component(original: &str, twin: &str) {

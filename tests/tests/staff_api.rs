@@ -1,4 +1,5 @@
-//! The staff API end to end: the real `staff-console.wasm` in the local host
+//! The staff API end to end: the real staff components (`staff-console`,
+//! `staff-intake`, `staff-messaging`, with their dependencies) in the local host
 //! on the app's `spin.toml`, driven over plain HTTP.
 //!
 //! Contact history is written by other components (outbound-send,
@@ -422,8 +423,9 @@ fn logs_carry_routes_not_personal_data() {
     app.staff_put("/api/tenants/T1/contact-points/%2B14155552671/exclusion", &json!({"on": true}));
     app.staff_put("/api/tenants/T1/contact-points/pat%40example.com/exclusion", &json!({"on": true}));
     app.staff_get("/api/tenants/T1");
+    let staff = |j: &Json| rentmsg::api::GROUPS.iter().any(|g| j["component"] == json!(g.component));
     let console_lines = |log: &str| -> Vec<Json> {
-        log.lines().filter_map(|l| serde_json::from_str::<Json>(l).ok()).filter(|j| j["component"] == json!("staff-console")).collect()
+        log.lines().filter_map(|l| serde_json::from_str::<Json>(l).ok()).filter(|j| staff(j)).collect()
     };
     let log = app.log_when(|log| console_lines(log).len() >= 5);
     let lines = console_lines(&log);

@@ -1,8 +1,9 @@
 //! `components/staff-console/openapi.yaml` documents exactly the routes the
-//! staff API serves (`rentmsg::api::ROUTES`), and the replies the API really
+//! staff API serves (`rentmsg::api::GROUPS`), and the replies the API really
 //! gives match the documented schemas.
 //!
-//! Adding a route: add it to `ROUTES` and to `paths` in the OpenAPI file (with
+//! Adding a route: add it to a route group (and, outside staff-console's
+//! group, its path to spin.toml) and to `paths` in the OpenAPI file (with
 //! its parameters and at least a 401 response); the first test names
 //! whatever is missing on either side.
 
@@ -49,7 +50,7 @@ fn documented_operations(doc: &Json) -> BTreeSet<(String, String)> {
     ops
 }
 
-/// `/api/*` routes served by other components than staff-console (an exact
+/// `/api/*` routes served by components outside the staff API (an exact
 /// route in spin.toml beats staff-console's `/api/...`): method, path and
 /// the component (the cron components' HTTP-only twins, which SpinKube can run). They are documented in the same file.
 const SERVED_ELSEWHERE: &[(&str, &str, &str)] =
@@ -65,7 +66,7 @@ fn routes_served_elsewhere_are_routed_to_their_component_in_spin_toml() {
         assert!(found, "spin.toml has no [[trigger.http]] route = {route:?} for component {component:?}");
         assert!(
             rentmsg::api::route_table().iter().all(|(_, p)| p != route),
-            "{route} is served by {component}; it must not also be in rentmsg::api::ROUTES"
+            "{route} is served by {component}; it must not also be in rentmsg::api::GROUPS"
         );
     }
 }
@@ -82,12 +83,12 @@ fn openapi_paths_and_methods_match_the_served_routes() {
     let mut problems = Vec::new();
     for (method, path) in served.difference(&documented) {
         problems.push(format!(
-            "{method} {path} is served (rentmsg::api::ROUTES) but missing from {OPENAPI}: add `{}:` under `paths: {path}:`",
+            "{method} {path} is served (rentmsg::api::GROUPS) but missing from {OPENAPI}: add `{}:` under `paths: {path}:`",
             method.to_ascii_lowercase()
         ));
     }
     for (method, path) in documented.difference(&served) {
-        problems.push(format!("{method} {path} is documented in {OPENAPI} but not served: add it to rentmsg::api::ROUTES or remove it"));
+        problems.push(format!("{method} {path} is documented in {OPENAPI} but not served: add it to a group of rentmsg::api::GROUPS or remove it"));
     }
     assert!(problems.is_empty(), "the OpenAPI document and the routes disagree:\n  {}", problems.join("\n  "));
 }

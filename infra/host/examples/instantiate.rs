@@ -24,7 +24,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const COMPONENTS: &[(&str, &str)] = &[
     ("hello", "fixture_hello.wasm"),
     ("staff-console", "staff_console.wasm"),
+    ("staff-intake", "staff_intake.wasm"),
+    ("staff-messaging", "staff_messaging.wasm"),
     ("compliance-alone", "compliance.wasm"),
+    ("phone-numbers-alone", "phone_numbers.wasm"),
     ("outbound-send", "outbound_send.wasm"),
     ("payment-link", "payment_link.wasm"),
     ("overdue-scan", "overdue_scan.wasm"),
@@ -32,14 +35,15 @@ const COMPONENTS: &[(&str, &str)] = &[
 ];
 
 /// The app's own manifest with its sources read from `wasm`, plus `hello`
-/// and the compliance component on its own.
+/// and the compliance and phone-numbers components on their own.
 fn manifest(root: &Path, wasm: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     let text = std::fs::read_to_string(root.join("spin.toml"))?;
     let w = wasm.display().to_string();
     let mut text = text.replace("target/wasm32-wasip2/release/", &format!("{w}/"));
     text.push_str(&format!(
         "\n[[trigger.http]]\nroute = \"/instantiate-hello\"\ncomponent = \"hello\"\n\n[component.hello]\nsource = \"{w}/fixture_hello.wasm\"\n\n\
-         [component.compliance-alone]\nsource = \"{w}/compliance.wasm\"\nsqlite_databases = [\"default\"]\n"
+         [component.compliance-alone]\nsource = \"{w}/compliance.wasm\"\nsqlite_databases = [\"default\"]\n\n\
+         [component.phone-numbers-alone]\nsource = \"{w}/phone_numbers.wasm\"\n"
     ));
     std::fs::create_dir_all(out)?;
     let path = out.join("spin.toml");

@@ -1,17 +1,20 @@
-//! The staff API (`/api/*`), independent of any HTTP stack: the component
-//! turns its request into a [`Request`], calls [`handle`] and writes the
-//! [`Response`] back. Tested natively end to end against `NativeDb`.
+//! The staff API (`/api/*`), independent of any HTTP stack: a staff
+//! component turns its request into a [`Request`], calls [`serve`] with its
+//! route group and writes the [`Response`] back ([`component`] does all
+//! three in a Spin component). Tested natively end to end against
+//! `NativeDb` through [`handle`], which serves every group.
 //!
 //! Every route but signing in needs a caller ([`auth`]): the break-glass
 //! `staff_token`, a person's API token or a console session; a missing or
 //! wrong one gets 401 and no data, before any routing. Each route names the
-//! least role that may call it ([`Need`], in [`ROUTES`]: the one place that
+//! least role that may call it ([`Need`], in the route groups: the one place that
 //! decides); a weaker role gets 403. The caller's property scope is applied
 //! here to every tenant, property, inbox or outbox id the request names
 //! (outside it: 404, as if it did not exist) and by the list routes to
 //! what they list. Bad
 //! input always gets a 4xx JSON `{"error": "..."}` saying what is wrong
-//! ([`errors`]). The routes served are [`ROUTES`], one file per resource;
+//! ([`errors`]). The routes served are the [`GROUPS`], one file per resource,
+//! each group served by its own component ([`RouteGroup`]);
 //! `components/staff-console/openapi.yaml` documents exactly those (a test
 //! checks both directions).
 
@@ -28,6 +31,8 @@ pub use crate::staff::reply::{NextPass, ReplySender};
 use chrono::{DateTime, Utc};
 
 mod auth;
+#[cfg(feature = "compliance-client")]
+pub mod component;
 mod errors;
 mod input;
 
@@ -116,85 +121,128 @@ pub struct Route {
     pub need: Need,
 }
 
+/// The routes one component serves. Spin routes by path alone, so every
+/// method of a path is in one group; spin.toml sends each group's paths to
+/// its component (a test routes every template through the manifest). A
+/// component links only its own group's handlers, so the phone-number
+/// metadata and the template engine are in the components that use them.
+pub struct RouteGroup {
+    /// The component serving these routes (its spin.toml name, and the
+    /// `component` of its log lines).
+    pub component: &'static str,
+    /// The routes, matched in order.
+    pub routes: &'static [Route],
+}
+
+/// The staff console's routes: the pages' reads (tenants, call list,
+/// inbox, outbox, audit, reports), accounts and sign-in, and the settings
+/// that take no phone number and render no template.
+pub const CONSOLE: RouteGroup = RouteGroup {
+    component: "staff-console",
+    routes: &[
+        Route { method: "GET", path: "/api/tenants", handler: tenants::list, need: VIEWER },
+        Route { method: "GET", path: "/api/tenants/{tenant_id}", handler: tenants::get, need: VIEWER },
+        Route { method: "PATCH", path: "/api/tenants/{tenant_id}", handler: tenants::patch, need: COLLECTOR },
+        Route { method: "GET", path: "/api/tenants/{tenant_id}/ledger", handler: ledger::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/tenants/{tenant_id}/exclusions", handler: exclusions::put_tenant_flags, need: MANAGER },
+        Route { method: "GET", path: "/api/tenants/{tenant_id}/contacts", handler: contacts::list, need: VIEWER },
+        Route { method: "GET", path: "/api/audit", handler: audit::list, need: VIEWER },
+        Route { method: "GET", path: "/api/inbox", handler: inbox::list, need: VIEWER },
+        Route { method: "GET", path: "/api/inbox/{id}", handler: inbox::get, need: VIEWER },
+        Route { method: "POST", path: "/api/inbox/{id}/read", handler: inbox::mark_read, need: COLLECTOR },
+        Route { method: "POST", path: "/api/inbox/{id}/handled", handler: inbox::mark_handled, need: COLLECTOR },
+        Route { method: "DELETE", path: "/api/inbox/{id}/handled", handler: inbox::reopen, need: COLLECTOR },
+        Route { method: "POST", path: "/api/inbox/{id}/undo-opt-out", handler: inbox::undo_opt_out, need: COLLECTOR },
+        Route { method: "GET", path: "/api/keywords", handler: keywords::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/keywords", handler: keywords::put, need: MANAGER },
+        Route { method: "GET", path: "/api/revocation-phrases", handler: revocation_phrases::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/revocation-phrases", handler: revocation_phrases::put, need: MANAGER },
+        Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::put, need: MANAGER },
+        Route { method: "GET", path: "/api/contact-controls", handler: contact_controls::list, need: VIEWER },
+        Route { method: "POST", path: "/api/contact-controls", handler: contact_controls::create, need: MANAGER },
+        Route { method: "GET", path: "/api/contact-controls/{key}", handler: contact_controls::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/contact-controls/{key}", handler: contact_controls::put, need: MANAGER },
+        Route { method: "DELETE", path: "/api/contact-controls/{key}", handler: contact_controls::delete, need: MANAGER },
+        Route { method: "GET", path: "/api/call-result-codes", handler: compliance::call_result_codes, need: VIEWER },
+        Route { method: "GET", path: "/api/notice-schedule", handler: schedule::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/notice-schedule", handler: schedule::put, need: MANAGER },
+        Route { method: "GET", path: "/api/outbox", handler: outbox::list, need: VIEWER },
+        Route { method: "GET", path: "/api/outbox/{id}", handler: outbox::get, need: VIEWER },
+        Route { method: "GET", path: "/api/settings", handler: settings::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/settings", handler: settings::put, need: MANAGER },
+        Route { method: "GET", path: "/api/call-list", handler: calls::call_list, need: VIEWER },
+        Route { method: "GET", path: "/api/reports", handler: reports::get, need: VIEWER },
+        Route { method: "GET", path: "/api/reports/chart.svg", handler: reports::chart, need: VIEWER },
+        Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: promises::list, need: VIEWER },
+        Route { method: "POST", path: "/api/tenants/{tenant_id}/promises", handler: promises::create, need: COLLECTOR },
+        Route { method: "POST", path: "/api/staff-users", handler: staff_users::create, need: ADMIN },
+        Route { method: "GET", path: "/api/staff-users", handler: staff_users::list, need: ADMIN },
+        Route { method: "GET", path: "/api/staff-users/{id}", handler: staff_users::get, need: ADMIN },
+        Route { method: "PATCH", path: "/api/staff-users/{id}", handler: staff_users::patch, need: ADMIN },
+        Route { method: "POST", path: "/api/staff-users/{id}/token", handler: staff_users::rotate_token, need: SELF_OR_ADMIN },
+        Route { method: "PUT", path: "/api/staff-users/{id}/password", handler: staff_users::set_password, need: SELF_OR_ADMIN },
+        Route { method: "POST", path: "/api/session", handler: session::sign_in, need: PUBLIC },
+        Route { method: "DELETE", path: "/api/session", handler: session::sign_out, need: VIEWER },
+        Route { method: "GET", path: "/api/me", handler: session::me, need: VIEWER },
+        Route { method: "GET", path: "/api/tenants/{tenant_id}/conversation", handler: conversation::get, need: VIEWER },
+        Route { method: "GET", path: "/api/today", handler: today::get, need: VIEWER },
+    ],
+};
+
+/// What staff bring in: the CSV imports and every route where a person
+/// types a phone number (validated against the numbering plan), so the
+/// phone metadata is linked into this component only.
+pub const INTAKE: RouteGroup = RouteGroup {
+    component: "staff-intake",
+    routes: &[
+        Route { method: "GET", path: "/api/tenants/{tenant_id}/consent", handler: consent::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/tenants/{tenant_id}/consent", handler: consent::put, need: COLLECTOR },
+        Route { method: "POST", path: "/api/import/properties", handler: imports::properties, need: MANAGER },
+        Route { method: "POST", path: "/api/import/tenants", handler: imports::tenants, need: MANAGER },
+        Route { method: "POST", path: "/api/import/ledger", handler: imports::ledger, need: MANAGER },
+        Route {
+            method: "PUT",
+            path: "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion",
+            handler: exclusions::put_contact_point,
+            need: COLLECTOR,
+        },
+        Route { method: "GET", path: "/api/sms-numbers/{number}", handler: sms_numbers::get, need: VIEWER },
+        Route { method: "POST", path: "/api/compliance/check", handler: compliance::check, need: COLLECTOR },
+        Route { method: "POST", path: "/api/tenants/{tenant_id}/calls", handler: calls::record, need: COLLECTOR },
+        Route { method: "POST", path: "/api/tenants/{tenant_id}/inbound-calls", handler: inbound_calls::record, need: COLLECTOR },
+    ],
+};
+
+/// Routes that render message templates: the notice templates, staff
+/// messages and replies (a reply is sent at once, through the providers).
+pub const MESSAGING: RouteGroup = RouteGroup {
+    component: "staff-messaging",
+    routes: &[
+        Route { method: "GET", path: "/api/notice-templates", handler: templates::list, need: VIEWER },
+        Route { method: "GET", path: "/api/notice-templates/{stage}/{channel}", handler: templates::get, need: VIEWER },
+        Route { method: "PUT", path: "/api/notice-templates/{stage}/{channel}", handler: templates::put, need: MANAGER },
+        Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: messages::send, need: COLLECTOR },
+        Route { method: "POST", path: "/api/tenants/{tenant_id}/replies", handler: replies::create, need: COLLECTOR },
+    ],
+};
+
+/// Every route the staff API serves, group by group.
+pub const GROUPS: [&RouteGroup; 3] = [&CONSOLE, &INTAKE, &MESSAGING];
+
 /// Every route the staff API serves.
-pub const ROUTES: &[Route] = &[
-    Route { method: "POST", path: "/api/import/properties", handler: imports::properties, need: MANAGER },
-    Route { method: "POST", path: "/api/import/tenants", handler: imports::tenants, need: MANAGER },
-    Route { method: "POST", path: "/api/import/ledger", handler: imports::ledger, need: MANAGER },
-    Route { method: "GET", path: "/api/tenants", handler: tenants::list, need: VIEWER },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}", handler: tenants::get, need: VIEWER },
-    Route { method: "PATCH", path: "/api/tenants/{tenant_id}", handler: tenants::patch, need: COLLECTOR },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/ledger", handler: ledger::get, need: VIEWER },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/consent", handler: consent::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/tenants/{tenant_id}/consent", handler: consent::put, need: COLLECTOR },
-    Route { method: "PUT", path: "/api/tenants/{tenant_id}/exclusions", handler: exclusions::put_tenant_flags, need: MANAGER },
-    Route {
-        method: "PUT",
-        path: "/api/tenants/{tenant_id}/contact-points/{contact_point}/exclusion",
-        handler: exclusions::put_contact_point,
-        need: COLLECTOR,
-    },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/contacts", handler: contacts::list, need: VIEWER },
-    Route { method: "GET", path: "/api/audit", handler: audit::list, need: VIEWER },
-    Route { method: "GET", path: "/api/inbox", handler: inbox::list, need: VIEWER },
-    Route { method: "GET", path: "/api/inbox/{id}", handler: inbox::get, need: VIEWER },
-    Route { method: "POST", path: "/api/inbox/{id}/read", handler: inbox::mark_read, need: COLLECTOR },
-    Route { method: "POST", path: "/api/inbox/{id}/handled", handler: inbox::mark_handled, need: COLLECTOR },
-    Route { method: "DELETE", path: "/api/inbox/{id}/handled", handler: inbox::reopen, need: COLLECTOR },
-    Route { method: "POST", path: "/api/inbox/{id}/undo-opt-out", handler: inbox::undo_opt_out, need: COLLECTOR },
-    Route { method: "GET", path: "/api/keywords", handler: keywords::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/keywords", handler: keywords::put, need: MANAGER },
-    Route { method: "GET", path: "/api/revocation-phrases", handler: revocation_phrases::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/revocation-phrases", handler: revocation_phrases::put, need: MANAGER },
-    Route { method: "GET", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/properties/{property_id}/sms-help-contact", handler: help_contact::put, need: MANAGER },
-    Route { method: "GET", path: "/api/sms-numbers/{number}", handler: sms_numbers::get, need: VIEWER },
-    Route { method: "POST", path: "/api/compliance/check", handler: compliance::check, need: COLLECTOR },
-    Route { method: "GET", path: "/api/contact-controls", handler: contact_controls::list, need: VIEWER },
-    Route { method: "POST", path: "/api/contact-controls", handler: contact_controls::create, need: MANAGER },
-    Route { method: "GET", path: "/api/contact-controls/{key}", handler: contact_controls::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/contact-controls/{key}", handler: contact_controls::put, need: MANAGER },
-    Route { method: "DELETE", path: "/api/contact-controls/{key}", handler: contact_controls::delete, need: MANAGER },
-    Route { method: "GET", path: "/api/call-result-codes", handler: compliance::call_result_codes, need: VIEWER },
-    Route { method: "GET", path: "/api/notice-schedule", handler: schedule::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/notice-schedule", handler: schedule::put, need: MANAGER },
-    Route { method: "GET", path: "/api/notice-templates", handler: templates::list, need: VIEWER },
-    Route { method: "GET", path: "/api/notice-templates/{stage}/{channel}", handler: templates::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/notice-templates/{stage}/{channel}", handler: templates::put, need: MANAGER },
-    Route { method: "GET", path: "/api/outbox", handler: outbox::list, need: VIEWER },
-    Route { method: "GET", path: "/api/outbox/{id}", handler: outbox::get, need: VIEWER },
-    Route { method: "GET", path: "/api/settings", handler: settings::get, need: VIEWER },
-    Route { method: "PUT", path: "/api/settings", handler: settings::put, need: MANAGER },
-    Route { method: "GET", path: "/api/call-list", handler: calls::call_list, need: VIEWER },
-    Route { method: "POST", path: "/api/tenants/{tenant_id}/calls", handler: calls::record, need: COLLECTOR },
-    Route { method: "POST", path: "/api/tenants/{tenant_id}/inbound-calls", handler: inbound_calls::record, need: COLLECTOR },
-    Route { method: "POST", path: "/api/tenants/{tenant_id}/messages", handler: messages::send, need: COLLECTOR },
-    Route { method: "GET", path: "/api/reports", handler: reports::get, need: VIEWER },
-    Route { method: "GET", path: "/api/reports/chart.svg", handler: reports::chart, need: VIEWER },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/promises", handler: promises::list, need: VIEWER },
-    Route { method: "POST", path: "/api/tenants/{tenant_id}/promises", handler: promises::create, need: COLLECTOR },
-    Route { method: "POST", path: "/api/staff-users", handler: staff_users::create, need: ADMIN },
-    Route { method: "GET", path: "/api/staff-users", handler: staff_users::list, need: ADMIN },
-    Route { method: "GET", path: "/api/staff-users/{id}", handler: staff_users::get, need: ADMIN },
-    Route { method: "PATCH", path: "/api/staff-users/{id}", handler: staff_users::patch, need: ADMIN },
-    Route { method: "POST", path: "/api/staff-users/{id}/token", handler: staff_users::rotate_token, need: SELF_OR_ADMIN },
-    Route { method: "PUT", path: "/api/staff-users/{id}/password", handler: staff_users::set_password, need: SELF_OR_ADMIN },
-    Route { method: "POST", path: "/api/session", handler: session::sign_in, need: PUBLIC },
-    Route { method: "DELETE", path: "/api/session", handler: session::sign_out, need: VIEWER },
-    Route { method: "GET", path: "/api/me", handler: session::me, need: VIEWER },
-    Route { method: "GET", path: "/api/tenants/{tenant_id}/conversation", handler: conversation::get, need: VIEWER },
-    Route { method: "POST", path: "/api/tenants/{tenant_id}/replies", handler: replies::create, need: COLLECTOR },
-    Route { method: "GET", path: "/api/today", handler: today::get, need: VIEWER },
-];
+fn all_routes() -> impl Iterator<Item = &'static Route> {
+    GROUPS.into_iter().flat_map(|g| g.routes.iter())
+}
 
 /// `(method, path template)` of every route, for docs and tests.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
-    ROUTES.iter().map(|r| (r.method, r.path)).collect()
+    all_routes().map(|r| (r.method, r.path)).collect()
 }
 
 /// `(method, path template, need)` of every route, for docs and tests.
 pub fn route_needs() -> Vec<(&'static str, &'static str, Need)> {
-    ROUTES.iter().map(|r| (r.method, r.path, r.need)).collect()
+    all_routes().map(|r| (r.method, r.path, r.need)).collect()
 }
 
 /// A matched request, as every handler sees it.
@@ -258,27 +306,38 @@ fn match_template<'p>(template: &'static str, path: &'p str) -> Option<Vec<(&'st
     }
 }
 
-/// Answer one staff API request, deciding compliance in-process over
-/// `ctx.db` ([`DbChecker`]): tests and native tools.
+/// Answer one staff API request on any route, deciding compliance
+/// in-process over `ctx.db` ([`DbChecker`]): tests and native tools.
 pub fn handle(req: &Request, ctx: &ApiContext<'_>) -> Response {
-    handle_with(req, ctx, &DbChecker { db: ctx.db })
+    handle_sending(req, ctx, &DbChecker { db: ctx.db }, &NextPass)
 }
 
-/// Answer one staff API request, asking `checker` for every compliance
-/// decision (the staff-console component passes the compliance
-/// component's WIT import, so staff see exactly what the product applies).
-pub fn handle_with(req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck) -> Response {
-    handle_sending(req, ctx, checker, &NextPass)
-}
-
-/// As [`handle_with`], with `sender` running the send step for a staff
-/// reply at once (the staff-console component passes the provider step).
+/// As [`handle`], asking `checker` for every compliance decision and with
+/// `sender` running the send step of a staff reply.
 pub fn handle_sending(req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck, sender: &dyn ReplySender) -> Response {
+    dispatch(all_routes(), req, ctx, checker, sender)
+}
+
+/// Answer one request on `group`'s routes (what a staff component serves):
+/// compliance decisions from `checker` (the compliance component's WIT
+/// import, so staff see exactly what the product applies), a staff reply's
+/// send step from `sender`.
+pub fn serve(group: &RouteGroup, req: &Request, ctx: &ApiContext<'_>, checker: &dyn ComplianceCheck, sender: &dyn ReplySender) -> Response {
+    dispatch(group.routes.iter(), req, ctx, checker, sender)
+}
+
+fn dispatch(
+    routes: impl Iterator<Item = &'static Route>,
+    req: &Request,
+    ctx: &ApiContext<'_>,
+    checker: &dyn ComplianceCheck,
+    sender: &dyn ReplySender,
+) -> Response {
     let path = req.path_only();
     let method = req.method.to_ascii_uppercase();
     let mut allowed: Vec<&'static str> = Vec::new();
     let mut found = None;
-    for route in ROUTES {
+    for route in routes {
         if let Some(params) = match_template(route.path, path) {
             if route.method == method {
                 found = Some((route, params));

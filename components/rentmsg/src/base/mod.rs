@@ -1,7 +1,8 @@
 //! The ground every other module stands on: error types, the [`db::Db`]
 //! trait with its Spin and native implementations, time, money, languages
 //! and currencies, channels,
-//! normalising of addresses and names, and form decoding.
+//! normalising of addresses and names (phone numbers here or through the
+//! phone-numbers component), and form decoding.
 //!
 //! Owns no table and no domain rule; must not import any other module of
 //! this crate.
@@ -14,4 +15,6 @@ pub mod http;
 pub mod locale;
 pub mod money;
 pub mod normalize;
+#[cfg(feature = "phone-client")]
+mod phone_client;
 pub mod time;

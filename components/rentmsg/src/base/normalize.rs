@@ -41,8 +41,18 @@ pub fn state(raw: &str) -> Result<Option<String>, String> {
 
 /// A phone number in E.164 form (`+15551234567`). `country` (alpha-2) is
 /// used for numbers written without a `+` country prefix. Extensions are
-/// dropped: E.164 has none and texts cannot use them.
+/// dropped: E.164 has none and texts cannot use them. Validated by
+/// [`parse_phone`], here or (feature `phone-client`) in the phone-numbers
+/// component through its WIT import.
 pub fn phone_e164(raw: &str, country: &str) -> Result<String, String> {
+    #[cfg(feature = "phone-client")]
+    return super::phone_client::e164(raw, country);
+    #[cfg(not(feature = "phone-client"))]
+    return parse_phone(raw, country);
+}
+
+/// [`phone_e164`] by the numbering plan's metadata, in this process.
+pub fn parse_phone(raw: &str, country: &str) -> Result<String, String> {
     let s = raw.trim();
     if s.is_empty() {
         return Err("phone number is empty".into());
