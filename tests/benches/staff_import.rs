@@ -1,5 +1,6 @@
 //! Staff API import benchmark: 50,000-row tenant and ledger files imported
-//! through the real local host and the real `staff-console.wasm` over HTTP,
+//! through the real local host and the real `staff-intake.wasm` (with its
+//! `phone-numbers.wasm` dependency) over HTTP,
 //! against a baseline measured in the same run: the same library import
 //! called natively on a SQLite file with the host's settings (WAL,
 //! synchronous=NORMAL, foreign keys on).
