@@ -190,6 +190,19 @@ mod tests {
         }
     }
 
+    // Any text a person or a file can put in a phone cell is answered with
+    // a number or a reason, never a panic (a trapped request): the parser
+    // is third-party code running on untrusted text in every import.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+        #[test]
+        fn any_phone_text_gets_an_answer(raw in "[0-9+()x#*. \\-]{0,24}|\\PC{0,40}", country in "US|CA|GB|FR|MX|[A-Z]{2}|\\PC{0,3}") {
+            if let Ok(e164) = parse_phone(&raw, &country) {
+                proptest::prop_assert!(is_e164(&e164), "{raw:?} in {country:?} gave {e164:?}");
+            }
+        }
+    }
+
     #[test]
     fn e164_shape() {
         for ok in ["+14155552671", "+442079460958", "+33612345678", "+1"] {
