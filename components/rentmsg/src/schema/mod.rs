@@ -29,6 +29,7 @@ pub mod v11_message_language;
 pub mod v12_listing_counts;
 pub mod v13_report_days;
 pub mod v14_call_list_order;
+pub mod v15_overdue_counts;
 
 use crate::base::db::{self, Db, DbError};
 use chrono::{DateTime, Utc};
@@ -59,6 +60,7 @@ pub const MIGRATIONS: &[Migration] = &[
     v12_listing_counts::MIGRATION,
     v13_report_days::MIGRATION,
     v14_call_list_order::MIGRATION,
+    v15_overdue_counts::MIGRATION,
 ];
 
 /// Is every migration of `list` recorded? Counts as well as the newest

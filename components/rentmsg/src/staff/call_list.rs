@@ -13,6 +13,9 @@
 //! Cost: one statement reads the page of the overdue set (through the
 //! balance summary's partial index), one the page's recent calls; then one
 //! compliance decision per listed tenant, so a page is bounded by `limit`.
+//! The `total` over the whole portfolio adds up the overdue tenants per
+//! debt date (`overdue_counts`, kept by triggers) instead of counting them;
+//! a property's or a scope's total counts that property's overdue tenants.
 
 use crate::staff::calls;
 use crate::base::channel::Channel;
@@ -196,6 +199,22 @@ const WANTED: &str = "b.balance_cents > 0 AND b.oldest_unpaid_due_date <= ?2 AND
       AND DEBT > coalesce(?6, '') AND DEBT <= ?7
       AND (?8 IS NULL OR (DEBT, -b.balance_cents, b.tenant_id) > (?8, -?9, ?10))";
 
+/// The count of [`WANTED`] for the whole portfolio when the debt date is
+/// the oldest unpaid due date: the overdue tenants per debt date and status
+/// (`overdue_counts`, kept by triggers) in the dates wanted, less those
+/// owing under the minimum, found by seeking the overdue index at each of
+/// those dates. Its cost follows the number of debt dates, not of tenants.
+/// Parameters as WANTED's ?1, ?2, ?6 and ?7: the minimum balance, the
+/// latest debt date with a stage due, the debt dates wanted (after ?3 if
+/// set, up to ?4).
+const SURE_FROM_COUNTS: &str = "SELECT
+    (SELECT coalesce(sum(c.n), 0) FROM overdue_counts c
+      WHERE c.tenant_status IN ('active', 'stop') AND c.debt_date <= ?2 AND c.debt_date > coalesce(?3, '') AND c.debt_date <= ?4)
+  - (SELECT count(*) FROM overdue_counts c
+      JOIN tenant_balances b INDEXED BY tenant_balances_overdue
+        ON b.oldest_unpaid_due_date = c.debt_date AND b.balance_cents > 0 AND b.balance_cents < ?1 AND b.tenant_status = c.tenant_status
+      WHERE c.tenant_status IN ('active', 'stop') AND c.debt_date <= ?2 AND c.debt_date > coalesce(?3, '') AND c.debt_date <= ?4) AS n";
+
 /// One recent call: when, and its result code.
 type PastCall = (DateTime<Utc>, Option<i64>);
 
@@ -236,10 +255,9 @@ impl Reader<'_> {
 
     /// Parameters for debt dates after `after` (exclusive) up to `upto`.
     fn params(&self, after: Option<NaiveDate>, upto: NaiveDate, cursor: Option<&Cursor>) -> Vec<Value> {
-        let latest = self.now.date_naive() + Duration::days(1) - Duration::days(self.schedule.first_days());
         let mut p: Vec<Value> = vec![
             self.schedule.spec.min_balance_cents.into(),
-            time::date_string(latest).into(),
+            time::date_string(self.latest()).into(),
             time::timestamp(self.now).into(),
             self.q.property_id.into(),
             i64::from(self.schedule.spec.reset_after_any_payment).into(),
@@ -251,6 +269,11 @@ impl Reader<'_> {
         ];
         p.extend(self.scope.1.iter().cloned());
         p
+    }
+
+    /// The latest oldest-unpaid due date with a stage due in some zone.
+    fn latest(&self) -> NaiveDate {
+        self.now.date_naive() + Duration::days(1) - Duration::days(self.schedule.first_days())
     }
 
     /// Debt dates some tenant could have the wanted days past due with:
@@ -282,6 +305,13 @@ impl Reader<'_> {
         Ok(Some((standing, stage, tz)))
     }
 
+    /// Does the count cover every tenant, by oldest unpaid due date? Then
+    /// the per-date counts answer it ([`SURE_FROM_COUNTS`]); a property or
+    /// a scope is counted over its own tenants.
+    fn whole_portfolio(&self) -> bool {
+        !self.schedule.spec.reset_after_any_payment && self.q.property_id.is_none() && self.scope.0.is_empty()
+    }
+
     /// Tenants on the wanted list: those whose debt date puts them on it in
     /// any zone, counted by the database, and those near the edges, whose
     /// zone decides, counted one by one.
@@ -292,8 +322,18 @@ impl Reader<'_> {
             // A stage a day or two long: no date is certain.
             (0, vec![(p_after, p_upto)])
         } else {
-            let sql = self.sql("SELECT count(*) AS n FROM tenant_balances b WHERE WANTED", "");
-            let sure = db.execute(&sql, &self.params(after, upto, None))?.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
+            let sure = if self.whole_portfolio() {
+                let params: [Value; 4] = [
+                    self.schedule.spec.min_balance_cents.into(),
+                    time::date_string(self.latest()).into(),
+                    after.map(time::date_string).into(),
+                    time::date_string(upto).into(),
+                ];
+                db.execute(SURE_FROM_COUNTS, &params)?
+            } else {
+                db.execute(&self.sql("SELECT count(*) AS n FROM tenant_balances b WHERE WANTED", ""), &self.params(after, upto, None))?
+            };
+            let sure = sure.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
             let mut bands = vec![(Some(upto), p_upto)];
             if let Some(a) = after {
                 bands.push((p_after, a));
