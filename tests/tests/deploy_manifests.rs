@@ -187,15 +187,7 @@ fn routed_component(path: &str) -> Option<String> {
 #[test]
 fn every_staff_api_route_reaches_the_component_serving_its_group() {
     let m = manifest();
-    let routes: Vec<(String, String)> = m
-        .http_triggers
-        .iter()
-        .filter_map(|t| match &t.route {
-            spin_host_config::manifest::HttpRoute::Path(p) => Some((p.clone(), t.component.clone())),
-            spin_host_config::manifest::HttpRoute::Private => None,
-        })
-        .collect();
-    let router = spin_host_config::routes::Router::build(&m.http_base, &routes).expect("spin.toml routes");
+    let router = spin_host_config::routes::Router::for_manifest(&m).expect("spin.toml routes");
     let routed = |path: &str| router.route(path).map(|r| r.component);
     let samples = ["T1", "%2B14155552671", "pat%40example.com", "reminder_1"];
     let mut wrong = Vec::new();

@@ -124,6 +124,20 @@ impl RouteMatch {
 }
 
 impl Router {
+    /// The routes of `manifest`'s public HTTP triggers (private ones are
+    /// reached by service chaining, not by path).
+    pub fn for_manifest(manifest: &crate::manifest::AppManifest) -> anyhow::Result<Router> {
+        let routes: Vec<(String, String)> = manifest
+            .http_triggers
+            .iter()
+            .filter_map(|t| match &t.route {
+                crate::manifest::HttpRoute::Path(p) => Some((p.clone(), t.component.clone())),
+                crate::manifest::HttpRoute::Private => None,
+            })
+            .collect();
+        Router::build(&manifest.http_base, &routes)
+    }
+
     /// Compile `(route, component)` pairs under `base`.
     pub fn build(base: &str, routes: &[(String, String)]) -> anyhow::Result<Router> {
         let mut compiled: Vec<Route> = Vec::new();

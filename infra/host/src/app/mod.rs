@@ -221,15 +221,7 @@ impl App {
         let engine = new_engine()?;
         let base_linker = linker::base_linker(&engine)?;
 
-        let routes: Vec<(String, String)> = manifest
-            .http_triggers
-            .iter()
-            .filter_map(|t| match &t.route {
-                spin_host_config::manifest::HttpRoute::Path(p) => Some((p.clone(), t.component.clone())),
-                spin_host_config::manifest::HttpRoute::Private => None,
-            })
-            .collect();
-        let router = Router::build(&manifest.http_base, &routes)?;
+        let router = Router::for_manifest(&manifest)?;
         for dup in router.duplicates() {
             tracing::error!(
                 "route {} of component {:?} duplicates the one of component {:?} and will never be used",
