@@ -4,13 +4,14 @@
 //! each with the compliance component (a dependency). It also serves
 //! `/unsubscribe/:token`, the opt-out link it puts in every email.
 
-use rentmsg::compliance::client::ComponentChecker;
 use rentmsg::base::db::SpinDb;
-use rentmsg::sending::pacing::{Clock as _, SystemClock};
-use rentmsg::sending::send::{self, SendConfig, SendEnv, SendReport};
-use rentmsg::sending::spin_io::{KvCounter, WasiHttp};
+use rentmsg::sending::send::{self, SendReport};
+use rentmsg::sending::spin_io::{log_line, SpinSend};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
+
+/// This component's name in its log lines.
+const COMPONENT: &str = "outbound-send";
 
 wit_bindgen::generate!({
     path: "../../wit/spin-cron.wit",
@@ -21,38 +22,15 @@ fn var(name: &str) -> String {
     variables::get(name).unwrap_or_default().trim().to_owned()
 }
 
-fn log_line(v: &serde_json::Value) {
-    let mut line = serde_json::json!({ "component": "outbound-send" });
-    if let (Some(obj), Some(src)) = (line.as_object_mut(), v.as_object()) {
-        obj.extend(src.clone());
-    }
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
-}
-
 /// One send pass ending at the end of this minute (or after `max_seconds`).
 fn run(max_seconds: Option<i64>) -> anyhow::Result<SendReport> {
-    let config = SendConfig::from_variables(var)?;
+    let send = SpinSend::open(COMPONENT)?;
     let db = SpinDb::open_default()?;
-    let counter = KvCounter::open("default").map_err(anyhow::Error::msg)?;
-    let clock = SystemClock;
-    let now = clock.now();
-    let mut deadline = send::default_deadline(now);
-    if let Some(s) = max_seconds {
-        deadline = deadline.min(now + chrono::Duration::seconds(s));
-    }
-    let owner = rentmsg::notices::links::new_link_id().map_err(|e| anyhow::anyhow!("random source: {e}"))?;
-    let env = SendEnv {
-        db: &db,
-        checker: &ComponentChecker,
-        http: &WasiHttp::default(),
-        counter: &counter,
-        clock: &clock,
-        config: &config,
-        owner: &owner,
-        deadline,
-        log: &log_line,
+    let deadline = |now| {
+        let end_of_minute = send::default_deadline(now);
+        max_seconds.map_or(end_of_minute, |s| end_of_minute.min(now + chrono::Duration::seconds(s)))
     };
-    Ok(send::run_pass(&env)?)
+    Ok(send.run(&db, deadline, send::run_pass)?)
 }
 
 fn report_line(trigger: &str, started: std::time::Instant, outcome: Result<&SendReport, &anyhow::Error>) {
@@ -60,7 +38,7 @@ fn report_line(trigger: &str, started: std::time::Instant, outcome: Result<&Send
         Ok(r) => serde_json::json!({ "event": "pass", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "report": r }),
         Err(e) => serde_json::json!({ "event": "pass_failed", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "error": e.to_string() }),
     };
-    log_line(&v);
+    log_line(COMPONENT, &v);
 }
 
 struct Cron;
@@ -128,7 +106,7 @@ fn unsubscribe_route(req: &Request, token: &str) -> Response {
     });
     match outcome {
         Ok(page) => {
-            log_line(&serde_json::json!({ "event": "unsubscribe", "outcome": page.outcome, "status": page.status }));
+            log_line(COMPONENT, &serde_json::json!({ "event": "unsubscribe", "outcome": page.outcome, "status": page.status }));
             let mut b = Response::builder();
             b.status(page.status)
                 .header("content-type", "text/html; charset=utf-8")
@@ -140,7 +118,7 @@ fn unsubscribe_route(req: &Request, token: &str) -> Response {
             b.body(page.body).build()
         }
         Err(e) => {
-            log_line(&serde_json::json!({ "event": "unsubscribe_failed", "error": e.to_string() }));
+            log_line(COMPONENT, &serde_json::json!({ "event": "unsubscribe_failed", "error": e.to_string() }));
             Response::builder()
                 .status(503)
                 .header("content-type", "text/plain; charset=utf-8")

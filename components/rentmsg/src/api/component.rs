@@ -11,9 +11,9 @@ use super::{authenticate, serve as serve_group, ApiContext, RouteGroup, MAX_BODY
 use crate::base::db::{Db, SpinDb};
 use crate::base::http;
 use crate::compliance::client::ComponentChecker;
-use crate::sending::pacing::{Clock as _, Counter, SystemClock};
-use crate::sending::send::{self, SendConfig, SendEnv, SendReport};
-use crate::sending::spin_io::{KvCounter, WasiHttp};
+use crate::sending::pacing::Counter;
+use crate::sending::send::{self, SendReport};
+use crate::sending::spin_io::{KvCounter, SpinSend};
 use crate::staff::reply::ReplySender;
 use futures::StreamExt as _;
 use spin_sdk::http::IncomingRequest;
@@ -124,30 +124,8 @@ const REPLY_SLOT_WAIT_SECONDS: i64 = 5;
 
 impl ReplySender for ProviderReply {
     fn send_now(&self, db: &dyn Db, id: i64) -> Result<SendReport, String> {
-        let var = |name: &str| variables::get(name).unwrap_or_default().trim().to_owned();
-        let config = SendConfig::from_variables(var).map_err(|e| e.to_string())?;
-        let counter = KvCounter::open("default")?;
-        let clock = SystemClock;
-        let now = clock.now();
-        let owner = crate::notices::links::new_link_id().map_err(|e| format!("random source: {e}"))?;
-        let log = |v: &serde_json::Value| {
-            let mut line = serde_json::json!({ "component": self.component });
-            if let (Some(obj), Some(src)) = (line.as_object_mut(), v.as_object()) {
-                obj.extend(src.clone());
-            }
-            eprintln!("{line}");
-        };
-        let env = SendEnv {
-            db,
-            checker: &ComponentChecker,
-            http: &WasiHttp::default(),
-            counter: &counter,
-            clock: &clock,
-            config: &config,
-            owner: &owner,
-            deadline: now + chrono::Duration::seconds(REPLY_SLOT_WAIT_SECONDS),
-            log: &log,
-        };
-        send::send_row(&env, id, true).map_err(|e| e.to_string())
+        let send = SpinSend::open(self.component).map_err(|e| e.to_string())?;
+        send.run(db, |now| now + chrono::Duration::seconds(REPLY_SLOT_WAIT_SECONDS), |env| send::send_row(env, id, true))
+            .map_err(|e| e.to_string())
     }
 }

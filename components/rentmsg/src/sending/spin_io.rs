@@ -1,6 +1,8 @@
 //! The send pass's outside world inside a Spin component (feature `spin`):
 //! outbound HTTP over `wasi:http` with timeouts ([`WasiHttp`]) and the pace
-//! budget over `wasi:keyvalue` atomics ([`KvCounter`]).
+//! budget over `wasi:keyvalue` atomics ([`KvCounter`]); with the
+//! compliance component as well (feature `compliance-client`), a whole send
+//! step's environment ([`SpinSend`]).
 
 use crate::sending::pacing::Counter;
 use crate::sending::providers::{CallId, Collected, HttpClient, HttpRequest, HttpResponse, Started, TransportError};
@@ -212,3 +214,77 @@ impl Counter for KvCounter {
     }
 }
 
+
+/// Why a Spin component cannot set up a send step.
+#[cfg(feature = "compliance-client")]
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] crate::sending::send::ConfigError),
+    #[error("{0}")]
+    KeyValue(String),
+    #[error("random source: {0}")]
+    Random(getrandom::Error),
+}
+
+/// Everything a send step needs from a Spin component: the settings from
+/// its variables, the pace budget in the `default` key-value store, this
+/// run's lease owner, outbound HTTP and the compliance component. The send
+/// pass and a staff reply's immediate send both run through it.
+#[cfg(feature = "compliance-client")]
+pub struct SpinSend {
+    component: &'static str,
+    config: crate::sending::send::SendConfig,
+    counter: KvCounter,
+    owner: String,
+    http: WasiHttp,
+}
+
+#[cfg(feature = "compliance-client")]
+impl SpinSend {
+    /// Read the variables and open the store; `component` names the log lines.
+    pub fn open(component: &'static str) -> Result<SpinSend, SetupError> {
+        let var = |name: &str| spin_sdk::variables::get(name).unwrap_or_default().trim().to_owned();
+        Ok(SpinSend {
+            component,
+            config: crate::sending::send::SendConfig::from_variables(var)?,
+            counter: KvCounter::open("default").map_err(SetupError::KeyValue)?,
+            owner: crate::notices::links::new_link_id().map_err(SetupError::Random)?,
+            http: WasiHttp::default(),
+        })
+    }
+
+    /// Run `step` on `db` with the deadline `deadline` gives for the time now.
+    pub fn run<R>(
+        &self,
+        db: &dyn crate::base::db::Db,
+        deadline: impl FnOnce(chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc>,
+        step: impl FnOnce(&crate::sending::send::SendEnv<'_>) -> R,
+    ) -> R {
+        use crate::sending::pacing::Clock as _;
+        let clock = crate::sending::pacing::SystemClock;
+        let log = |v: &serde_json::Value| log_line(self.component, v);
+        let env = crate::sending::send::SendEnv {
+            db,
+            checker: &crate::compliance::client::ComponentChecker,
+            http: &self.http,
+            counter: &self.counter,
+            clock: &clock,
+            config: &self.config,
+            owner: &self.owner,
+            deadline: deadline(clock.now()),
+            log: &log,
+        };
+        step(&env)
+    }
+}
+
+/// One JSON line on stderr, `component` first, then `fields`' own fields;
+/// written in one call (stderr is unbuffered, and each write is a host call).
+pub fn log_line(component: &str, fields: &serde_json::Value) {
+    let mut line = serde_json::json!({ "component": component });
+    if let (Some(obj), Some(src)) = (line.as_object_mut(), fields.as_object()) {
+        obj.extend(src.clone());
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+}
