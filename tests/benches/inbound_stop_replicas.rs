@@ -62,11 +62,10 @@ fn main() {
         let (ca, cb) = (client.clone(), client.clone());
         let (wa, wb) = (warm.clone(), warm.clone());
         let (ua, ub) = (a_url.clone(), b_url.clone());
-        let _ = tokio::join!(post_webhooks(&ca, &ua, wa, half), post_webhooks(&cb, &ub, wb, half));
+        let _ = tokio::join!(post_webhooks(&ca, &ua, wa, 0, half), post_webhooks(&cb, &ub, wb, 0, half));
         let started = Instant::now();
-        let ((la, fa, _), (lb, fb, _)) =
-            tokio::join!(post_webhooks(&ca, &ua, even, half), post_webhooks(&cb, &ub, odd, concurrency - half));
-        ((la, fa), (lb, fb), started.elapsed())
+        let (pa, pb) = tokio::join!(post_webhooks(&ca, &ua, even, 0, half), post_webhooks(&cb, &ub, odd, 0, concurrency - half));
+        ((pa.latencies, pa.failed), (pb.latencies, pb.failed), started.elapsed())
     });
 
     let missing = n - stops_stored(&a, n);

@@ -126,24 +126,52 @@ pub mod bench {
         pub signature: String,
     }
 
+    /// What [`post_webhooks`] saw.
+    pub struct Posted {
+        /// Latencies of the measured webhooks, µs, in no order.
+        pub latencies: Vec<u64>,
+        /// Webhooks that failed, measured or not: transport errors or a
+        /// status other than 200.
+        pub failed: usize,
+        /// From the first measured webhook's start to the last answer.
+        pub time: Duration,
+        /// Answers received in that time, measured or not.
+        pub answered: usize,
+        /// Latencies of the first webhook of each client (all sent at the
+        /// same instant), µs, in no order.
+        pub first_wave: Vec<u64>,
+    }
+
+    impl Posted {
+        /// Answers a second while the measured webhooks were sent.
+        pub fn per_second(&self) -> f64 {
+            self.answered as f64 / self.time.as_secs_f64()
+        }
+    }
+
     /// POST every webhook to `url` from `clients` concurrent clients, each
-    /// taking the next one as soon as its last was answered: latencies in
-    /// µs, failures (transport errors or a status other than 200), and how
-    /// long it all took.
+    /// taking the next one as soon as its last was answered. The first
+    /// `ramp` are sent but not measured: they bring the clients from one
+    /// synchronised start (every client's first request at once) to the
+    /// staggered arrivals of a steady load.
     pub async fn post_webhooks(
         client: &reqwest::Client,
         url: &str,
         webhooks: Arc<Vec<SignedWebhook>>,
+        ramp: usize,
         clients: usize,
-    ) -> (Vec<u64>, usize, Duration) {
+    ) -> Posted {
         let next = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
             let (client, url, webhooks, next) = (client.clone(), url.to_owned(), webhooks.clone(), next.clone());
             tasks.push(tokio::spawn(async move {
-                let (mut latencies, mut failed) = (Vec::new(), 0);
-                while let Some(w) = webhooks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                // (index, sent, answered) of each webhook this client sent.
+                let mut sent = Vec::new();
+                let mut failed = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(w) = webhooks.get(i) else { break };
                     let t = Instant::now();
                     let resp = client
                         .post(&url)
@@ -159,19 +187,25 @@ pub mod bench {
                         }
                         Err(_) => false,
                     };
-                    latencies.push(t.elapsed().as_micros() as u64);
+                    sent.push((i, t, Instant::now()));
                     failed += usize::from(!ok);
                 }
-                (latencies, failed)
+                (sent, failed)
             }));
         }
-        let (mut all, mut failed) = (Vec::new(), 0);
+        let (mut sent, mut failed) = (Vec::new(), 0);
         for t in tasks {
-            let (latencies, f) = t.await.expect("client task");
-            all.extend(latencies);
+            let (s, f) = t.await.expect("client task");
+            sent.extend(s);
             failed += f;
         }
-        (all, failed, started.elapsed())
+        let end = Instant::now();
+        let from = sent.iter().filter(|(i, _, _)| *i >= ramp).map(|(_, t, _)| *t).min().unwrap_or(end);
+        let micros = |t: &Instant, done: &Instant| done.duration_since(*t).as_micros() as u64;
+        let latencies = sent.iter().filter(|(i, _, _)| *i >= ramp).map(|(_, t, done)| micros(t, done)).collect();
+        let answered = sent.iter().filter(|(_, _, done)| *done >= from).count();
+        let first_wave = sent.iter().filter(|(i, _, _)| *i < clients).map(|(_, t, done)| micros(t, done)).collect();
+        Posted { latencies, failed, time: end.duration_since(from), answered, first_wave }
     }
 
     /// CPU time (user + system, all threads, seconds) process `pid` (or
