@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     }))?;
     let host_addr = server_rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = spin_host::triggers::http::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let serving = host.clone();
         tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
@@ -150,7 +150,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = spin_host::triggers::http::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {

@@ -145,7 +145,7 @@ async fn serve(root: &Path, state: &Path, runtime_config: &Path) -> anyhow::Resu
         ..Default::default()
     })
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = spin_host::triggers::http::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/probe/bench", listener.local_addr()?);
     let serving = host.clone();
     tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });

@@ -162,7 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 spin_host::build_cmd::build(&options.manifest, &[])?;
             }
             let host = Host::load(options).await?;
-            let listener = tokio::net::TcpListener::bind(&listen)
+            let listener = spin_host::triggers::http::bind(&listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr()?;

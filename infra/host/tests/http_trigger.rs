@@ -269,3 +269,35 @@ key_value_stores = ["default"]
     // Only `second` may open the default store: it is the one serving.
     assert_eq!(app.results_at("/same/x", json!([{ "op": "kv.open", "store": "default" }])).await, vec![ok(Json::Null)]);
 }
+
+/// A burst of new connections is queued by the kernel until the host
+/// accepts them: none has its SYN dropped (with the standard library's
+/// backlog of 128, the connections past it waited a second for TCP to
+/// retry). Nothing accepts here, so every connection below must complete
+/// its handshake from the listen queue alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_connections_waits_in_the_listen_queue() {
+    let listener = spin_host::triggers::http::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    // The kernel caps every backlog at `somaxconn`; test what it allows, up to 300.
+    let allowed = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(128);
+    let burst = allowed.min(300);
+    let connected = tokio::task::spawn_blocking(move || {
+        let mut open = Vec::new();
+        for i in 0..burst {
+            // Loopback answers a queued SYN at once; a dropped one is retried after 1 s.
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                Ok(stream) => open.push(stream),
+                Err(e) => return Err(format!("connection {i} of {burst}: {e}")),
+            }
+        }
+        Ok(open.len())
+    })
+    .await
+    .expect("connecting task");
+    assert_eq!(connected, Ok(burst));
+    drop(listener);
+}

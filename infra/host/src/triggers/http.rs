@@ -38,6 +38,29 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a request body may go without a byte before the request fails (Spin's figure).
 const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Connections the kernel may hold ready for [`serve`] to accept (capped by
+/// the system's `somaxconn`). The standard library's 128 dropped the SYNs
+/// of a burst of new connections past it: a provider opening a few hundred
+/// connections at once saw some of them wait a second for TCP to retry.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listen on `addr` (`host:port`; port 0 picks a free one) with
+/// [`LISTEN_BACKLOG`].
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket = if resolved.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        // As the standard library does: a restart can take the port back
+        // while the old connections sit in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(resolved).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} resolves to no address"))))
+}
+
 /// Serve `app` on `listener` until `shutdown` completes, then let requests
 /// in flight finish (up to [`SHUTDOWN_GRACE`]).
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {

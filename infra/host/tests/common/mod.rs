@@ -123,7 +123,7 @@ impl Start {
     /// Load and serve the app on a free port.
     pub async fn start(self) -> TestApp {
         let host = Host::load(self.options.clone()).await.expect("load the app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = spin_host::triggers::http::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = host.clone();
