@@ -81,9 +81,9 @@ struct Phase {
 }
 
 impl Phase {
-    async fn round(&mut self, client: &reqwest::Client, url: &str, pid: u32, chunk: Arc<Vec<SignedWebhook>>, ramp: usize, clients: usize) {
+    async fn round(&mut self, url: &str, pid: u32, chunk: Arc<Vec<SignedWebhook>>, ramp: usize, clients: usize) {
         self.served += chunk.len();
-        let (posted, host, client_cpu) = with_cpu(pid, post_webhooks(client, url, chunk, ramp, clients)).await;
+        let (posted, host, client_cpu) = with_cpu(pid, post_webhooks(url, chunk, ramp, clients)).await;
         self.latencies.extend(posted.latencies);
         self.latencies.sort_unstable();
         self.first_wave.extend(posted.first_wave);
@@ -148,17 +148,12 @@ fn main() {
     let warm = prepare("warm", |i| format!("+1212{:03}{:04}", 201 + i / 10_000, i % 10_000), "STOP?!x", ramp);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client");
     let servers = [(&hello, hello.url("/webhooks/sms")), (&durable, durable.url("/webhooks/sms")), (&product, product.url("/webhooks/sms"))];
     let mut phases: [Phase; 3] = Default::default();
     rt.block_on(async {
         let warm = Arc::new(warm);
         for ((_, url), phase) in servers.iter().zip(phases.iter_mut()) {
-            phase.failed += post_webhooks(&client, url, warm.clone(), 0, concurrency).await.failed;
+            phase.failed += post_webhooks(url, warm.clone(), 0, concurrency).await.failed;
         }
         // Each round: its ramp, then its share of the STOPs.
         let per_round = n.div_ceil(ROUNDS);
@@ -175,7 +170,7 @@ fn main() {
         for chunk in chunks {
             let chunk = Arc::new(chunk);
             for ((app, url), phase) in servers.iter().zip(phases.iter_mut()) {
-                phase.round(&client, url, app.pid(), chunk.clone(), ramp, concurrency).await;
+                phase.round(url, app.pid(), chunk.clone(), ramp, concurrency).await;
             }
         }
     });

@@ -12,7 +12,7 @@ use e2e::bench::{env_usize, import_stop_tenants, percentile_ms, post_webhooks, s
 use e2e::twilio::{form_body, inbound_sms, signature};
 use e2e::App;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const AUTH: &str = "bench-sms-auth-token-0c9e44";
 const PUBLIC: &str = "https://rent.example.test";
@@ -55,16 +55,14 @@ fn main() {
     let warm = Arc::new(prepare(&warm_from, "warm", concurrency * 2));
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build().expect("client");
     let (a_url, b_url) = (a.url("/webhooks/sms"), b.url("/webhooks/sms"));
     let half = concurrency / 2;
     let ((mut a_lat, a_failed), (mut b_lat, b_failed), took) = rt.block_on(async {
-        let (ca, cb) = (client.clone(), client.clone());
         let (wa, wb) = (warm.clone(), warm.clone());
         let (ua, ub) = (a_url.clone(), b_url.clone());
-        let _ = tokio::join!(post_webhooks(&ca, &ua, wa, 0, half), post_webhooks(&cb, &ub, wb, 0, half));
+        let _ = tokio::join!(post_webhooks(&ua, wa, 0, half), post_webhooks(&ub, wb, 0, half));
         let started = Instant::now();
-        let (pa, pb) = tokio::join!(post_webhooks(&ca, &ua, even, 0, half), post_webhooks(&cb, &ub, odd, 0, concurrency - half));
+        let (pa, pb) = tokio::join!(post_webhooks(&ua, even, 0, half), post_webhooks(&ub, odd, 0, concurrency - half));
         ((pa.latencies, pa.failed), (pb.latencies, pb.failed), started.elapsed())
     });
 

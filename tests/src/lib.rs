@@ -149,22 +149,67 @@ pub mod bench {
         }
     }
 
-    /// POST every webhook to `url` from `clients` concurrent clients, each
-    /// taking the next one as soon as its last was answered. The first
+    /// A client's keep-alive HTTP/1.1 connection to `authority`.
+    async fn connect(authority: &str) -> Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>> {
+        let stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(connection);
+        Some(sender)
+    }
+
+    /// Send one webhook on `sender`: whether it was answered 200 with a
+    /// whole body.
+    async fn post_one(
+        sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+        authority: &str,
+        path: &str,
+        w: &SignedWebhook,
+    ) -> bool {
+        use http_body_util::BodyExt;
+        let request = http::Request::post(path)
+            .header(http::header::HOST, authority)
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", &w.signature)
+            .body(http_body_util::Full::new(bytes::Bytes::from(w.body.clone())));
+        let Ok(request) = request else { return false };
+        if sender.ready().await.is_err() {
+            return false;
+        }
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                response.into_body().collect().await.is_ok() && status == http::StatusCode::OK
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// POST every webhook to `url` (`http://host:port/path`) from `clients`
+    /// concurrent clients, each on a keep-alive connection of its own and
+    /// taking the next webhook as soon as its last was answered. The first
     /// `ramp` are sent but not measured: they bring the clients from one
     /// synchronised start (every client's first request at once) to the
     /// staggered arrivals of a steady load.
-    pub async fn post_webhooks(
-        client: &reqwest::Client,
-        url: &str,
-        webhooks: Arc<Vec<SignedWebhook>>,
-        ramp: usize,
-        clients: usize,
-    ) -> Posted {
+    pub async fn post_webhooks(url: &str, webhooks: Arc<Vec<SignedWebhook>>, ramp: usize, clients: usize) -> Posted {
+        let uri: http::Uri = url.parse().expect("an http://host:port/path URL");
+        let authority = uri.authority().map(ToString::to_string).expect("URL with host:port");
+        let path = uri.path().to_owned();
+        // Every client connected before the first webhook is sent.
+        let connecting: Vec<_> = (0..clients)
+            .map(|_| {
+                let authority = authority.clone();
+                tokio::spawn(async move { connect(&authority).await })
+            })
+            .collect();
+        let mut senders = Vec::new();
+        for c in connecting {
+            senders.push(c.await.ok().flatten());
+        }
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (client, url, webhooks, next) = (client.clone(), url.to_owned(), webhooks.clone(), next.clone());
+        for mut sender in senders {
+            let (authority, path, webhooks, next) = (authority.clone(), path.clone(), webhooks.clone(), next.clone());
             tasks.push(tokio::spawn(async move {
                 // (index, sent, answered) of each webhook this client sent.
                 let mut sent = Vec::new();
@@ -173,20 +218,17 @@ pub mod bench {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(w) = webhooks.get(i) else { break };
                     let t = Instant::now();
-                    let resp = client
-                        .post(&url)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .header("X-Twilio-Signature", &w.signature)
-                        .body(w.body.clone())
-                        .send()
-                        .await;
-                    let ok = match resp {
-                        Ok(resp) => {
-                            let status = resp.status().as_u16();
-                            resp.bytes().await.is_ok() && status == 200
-                        }
-                        Err(_) => false,
+                    if sender.as_ref().is_none_or(|s: &hyper::client::conn::http1::SendRequest<_>| s.is_closed()) {
+                        sender = connect(&authority).await;
+                    }
+                    let ok = match sender.as_mut() {
+                        Some(s) => tokio::time::timeout(Duration::from_secs(60), post_one(s, &authority, &path, w)).await == Ok(true),
+                        None => false,
                     };
+                    if !ok {
+                        // Whatever went wrong, the next one starts on a new connection.
+                        sender = None;
+                    }
                     sent.push((i, t, Instant::now()));
                     failed += usize::from(!ok);
                 }
