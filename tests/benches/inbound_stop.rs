@@ -18,10 +18,11 @@
 //! many STOPs as there are clients (from tenants of their own), unmeasured,
 //! so that the measured STOPs arrive staggered as from clients that have
 //! been sending for a while, not all at the round's first instant. (A
-//! round's first wave all arrives at once and its last answer waits for the
-//! whole wave: about 1.4x the steady p50; with 3,000 STOPs a round that wave
-//! was 7 % of the samples and set the p99.) The rate counts every answer
-//! from the first measured STOP's start to the round's end.
+//! round's first wave all arrives at once and its last answers wait for the
+//! whole wave, at up to twice the steady p50; with 3,000 STOPs a round that
+//! wave was 7 % of the samples and set the p99. It is printed on its own.)
+//! The rate counts every answer from the first measured STOP's start to the
+//! round's end.
 //!
 //! `INBOUND_BENCH_REQUESTS` (default 2000) STOPs, each from its own tenant's
 //! number, `INBOUND_BENCH_CONCURRENCY` (default 200) clients.
