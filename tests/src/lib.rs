@@ -142,13 +142,6 @@ pub mod bench {
         pub first_wave: Vec<u64>,
     }
 
-    impl Posted {
-        /// Answers a second while the measured webhooks were sent.
-        pub fn per_second(&self) -> f64 {
-            self.answered as f64 / self.time.as_secs_f64()
-        }
-    }
-
     /// A client's keep-alive HTTP/1.1 connection to `authority`.
     async fn connect(authority: &str) -> Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>> {
         let stream = tokio::net::TcpStream::connect(authority).await.ok()?;
