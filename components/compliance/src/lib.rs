@@ -40,8 +40,7 @@ impl wit::Guest for Component {
         if d.verdict != Verdict::Allow {
             // Every block and deferral is logged with its rules (tenant id,
             // never the address: logs carry no phone numbers or emails).
-            let log = serde_json::json!({
-                "component": "compliance",
+            let fields = serde_json::json!({
                 "tenant_id": request.tenant_id,
                 "channel": request.channel.as_str(),
                 "manual": request.manual,
@@ -49,7 +48,7 @@ impl wit::Guest for Component {
                 "rules": d.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
                 "defer_until": d.defer_until.map(rentmsg::base::time::timestamp),
             });
-            eprintln!("{log}");
+            rentmsg::base::log::line("compliance", &fields);
         }
         let reasons = |v: Vec<compliance::Reason>| {
             v.into_iter().map(|r| wit::Reason { rule: r.rule, detail: r.detail }).collect()

@@ -27,15 +27,13 @@ fn handle(req: Request) -> Response {
         }
     };
     // Route and outcome only: bodies, numbers and ids stay out of logs.
-    let log = serde_json::json!({
-        "component": "inbound-webhook",
+    let fields = serde_json::json!({
         "route": response.route.unwrap_or("-"),
         "status": response.status,
         "outcome": response.outcome,
         "ms": started.elapsed().as_millis() as u64,
         "diagnostic": response.diagnostic,
     });
-    // One write: stderr is unbuffered, and each write is a host call.
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{log}\n").as_bytes());
+    rentmsg::base::log::line("inbound-webhook", &fields);
     response.into_spin()
 }

@@ -6,7 +6,8 @@
 
 use rentmsg::base::db::SpinDb;
 use rentmsg::sending::send::{self, SendReport};
-use rentmsg::sending::spin_io::{log_line, SpinSend};
+use rentmsg::base::log::line as log_line;
+use rentmsg::sending::spin_io::SpinSend;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::{http_component, variables};
 

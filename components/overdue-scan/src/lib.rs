@@ -22,15 +22,11 @@ fn run() -> anyhow::Result<ScanReport> {
 
 /// One JSON line on stderr (counts only: no addresses, no names).
 fn log(trigger: &str, started: std::time::Instant, outcome: Result<&ScanReport, &anyhow::Error>) {
-    let line = match outcome {
-        Ok(report) => serde_json::json!({
-            "component": "overdue-scan", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "report": report,
-        }),
-        Err(e) => serde_json::json!({
-            "component": "overdue-scan", "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "error": e.to_string(),
-        }),
+    let fields = match outcome {
+        Ok(report) => serde_json::json!({ "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "report": report }),
+        Err(e) => serde_json::json!({ "trigger": trigger, "ms": started.elapsed().as_millis() as u64, "error": e.to_string() }),
     };
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+    rentmsg::base::log::line("overdue-scan", &fields);
 }
 
 struct Cron;

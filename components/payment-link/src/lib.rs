@@ -26,13 +26,9 @@ fn config() -> PayConfig {
     }
 }
 
-/// One JSON line on stderr: what happened, never tokens, addresses or secrets.
+/// One log line: what happened, never tokens, addresses or secrets.
 fn log_line(fields: serde_json::Value) {
-    let mut line = serde_json::json!({ "component": "payment-link" });
-    if let (Some(obj), Some(src)) = (line.as_object_mut(), fields.as_object()) {
-        obj.extend(src.clone());
-    }
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+    rentmsg::base::log::line("payment-link", &fields);
 }
 
 #[http_component]

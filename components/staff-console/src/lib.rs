@@ -17,13 +17,12 @@ async fn handle(req: IncomingRequest) -> Response {
     }
     let method = req.method().to_string();
     let page = console::serve(&method, &path);
-    let log = serde_json::json!({
-        "component": api::CONSOLE.component,
+    let fields = serde_json::json!({
         "method": method,
         "route": "/console",
         "status": page.status,
         "ms": started.elapsed().as_millis() as u64,
     });
-    eprintln!("{log}");
+    rentmsg::base::log::line(api::CONSOLE.component, &fields);
     page.into_spin()
 }

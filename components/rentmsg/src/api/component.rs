@@ -57,8 +57,7 @@ pub async fn serve(group: &RouteGroup, req: IncomingRequest, sender: &dyn ReplyS
         }
     };
     // Route templates only: raw paths can hold phone numbers or emails.
-    let log = serde_json::json!({
-        "component": group.component,
+    let fields = serde_json::json!({
         "method": api_request.method,
         "route": response.route.unwrap_or("-"),
         "status": response.status,
@@ -66,7 +65,7 @@ pub async fn serve(group: &RouteGroup, req: IncomingRequest, sender: &dyn ReplyS
         "ms": started.elapsed().as_millis() as u64,
         "diagnostic": response.diagnostic,
     });
-    eprintln!("{log}");
+    crate::base::log::line(group.component, &fields);
     response.into_spin()
 }
 

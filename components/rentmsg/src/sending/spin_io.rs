@@ -263,7 +263,7 @@ impl SpinSend {
     ) -> R {
         use crate::sending::pacing::Clock as _;
         let clock = crate::sending::pacing::SystemClock;
-        let log = |v: &serde_json::Value| log_line(self.component, v);
+        let log = |v: &serde_json::Value| crate::base::log::line(self.component, v);
         let env = crate::sending::send::SendEnv {
             db,
             checker: &crate::compliance::client::ComponentChecker,
@@ -277,14 +277,4 @@ impl SpinSend {
         };
         step(&env)
     }
-}
-
-/// One JSON line on stderr, `component` first, then `fields`' own fields;
-/// written in one call (stderr is unbuffered, and each write is a host call).
-pub fn log_line(component: &str, fields: &serde_json::Value) {
-    let mut line = serde_json::json!({ "component": component });
-    if let (Some(obj), Some(src)) = (line.as_object_mut(), fields.as_object()) {
-        obj.extend(src.clone());
-    }
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
 }
