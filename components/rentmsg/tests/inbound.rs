@@ -832,3 +832,31 @@ fn inbox_counters_follow_every_write() {
     assert_eq!(rentmsg::schema::migrate(&t.env.db, t.env.now).unwrap(), vec![12]);
     assert_inbox_counters(&t);
 }
+
+#[test]
+fn a_stops_stored_details_keep_their_json_shape() {
+    let t = T::new();
+    assert!(message(&t.text("SMshape1", UNKNOWN, "STOP")).is_some());
+    let detail = |sql: &str| -> Vec<String> {
+        t.env.db.execute(sql, &[]).unwrap().iter().map(|r| r.string("detail").unwrap()).collect()
+    };
+    let inbound_id = t.count("SELECT id AS n FROM inbound_messages WHERE message_sid = 'SMshape1'");
+    assert_eq!(
+        detail("SELECT detail FROM contact_log WHERE provider_id = 'SMshape1' ORDER BY id"),
+        vec![format!(
+            "{{\"effect\":\"opted_out\",\"inbound_id\":{inbound_id},\"keyword\":\"STOP\",\"kind\":\"opt_out\",\"num_media\":0,\"provider_opt_out_type\":null,\"revocation_phrase\":null}}"
+        )]
+    );
+    assert_eq!(
+        detail("SELECT detail FROM contact_log WHERE detail LIKE '%\"in_reply_to\":\"SMshape1\"%'"),
+        vec!["{\"auto_reply\":\"opt_out\",\"in_reply_to\":\"SMshape1\",\"via\":\"twiml\"}".to_owned()]
+    );
+    assert!(message(&t.text("SMshape2", UNKNOWN, "START")).is_some());
+    assert_eq!(
+        detail("SELECT detail FROM audit_log WHERE action = 'exclusions.number_by_customer' ORDER BY id"),
+        vec![
+            format!("{{\"message_sid\":\"SMshape1\",\"on\":true,\"reason\":\"{}\"}}", rentmsg::records::exclusions::CUSTOMER_STOP_REASON),
+            "{\"message_sid\":\"SMshape2\",\"on\":false}".to_owned(),
+        ]
+    );
+}

@@ -394,6 +394,27 @@ pub fn receive(db: &dyn Db, msg: &InboundSms<'_>, settings: &ReplySettings<'_>, 
     })
 }
 
+/// The `detail` of an inbound message's contact-log row. Fields in name
+/// order, the order the stored JSON has always had.
+#[derive(Serialize)]
+struct InboundDetail<'a> {
+    effect: Effect,
+    inbound_id: i64,
+    keyword: Option<&'a str>,
+    kind: Kind,
+    num_media: i64,
+    provider_opt_out_type: Option<&'static str>,
+    revocation_phrase: Option<&'a str>,
+}
+
+/// The `detail` of an automatic reply's contact-log row.
+#[derive(Serialize)]
+struct ReplyDetail<'a> {
+    auto_reply: Kind,
+    in_reply_to: &'a str,
+    via: &'static str,
+}
+
 /// The inbound message and its reply on every matched tenant's record (one
 /// row with no tenant for an unknown number), in one statement.
 #[allow(clippy::too_many_arguments)]
@@ -409,22 +430,18 @@ fn log_contacts(
     reply: Option<&str>,
     at: &str,
 ) -> Result<()> {
-    let inbound_detail = serde_json::json!({
-        "inbound_id": inbound_id,
-        "kind": kind.as_str(),
-        "effect": effect.as_str(),
-        "keyword": keyword,
-        "revocation_phrase": revocation_phrase,
-        "num_media": msg.num_media,
-        "provider_opt_out_type": msg.provider_keyword.map(ProviderKeyword::as_str),
+    let inbound_detail = serde_json::to_string(&InboundDetail {
+        effect,
+        inbound_id,
+        keyword,
+        kind,
+        num_media: msg.num_media,
+        provider_opt_out_type: msg.provider_keyword.map(ProviderKeyword::as_str),
+        revocation_phrase,
     })
-    .to_string();
-    let reply_detail = serde_json::json!({
-        "auto_reply": kind.as_str(),
-        "in_reply_to": msg.message_sid,
-        "via": "twiml",
-    })
-    .to_string();
+    .map_err(|e| Error::Corrupt(e.to_string()))?;
+    let reply_detail = serde_json::to_string(&ReplyDetail { auto_reply: kind, in_reply_to: msg.message_sid, via: "twiml" })
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
     let owners: Vec<Option<&str>> =
         if tenant_ids.is_empty() { vec![None] } else { tenant_ids.iter().map(|t| Some(t.as_str())).collect() };
     let mut params: Vec<Value> = Vec::new();

@@ -2,7 +2,7 @@
 //! (and every exclusion change from any component) adds a row.
 
 use crate::base::db::{self, Db};
-use crate::base::error::Result;
+use crate::base::error::{Error, Result};
 use crate::base::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,13 +35,14 @@ pub fn record(
     actor: &str,
     action: &str,
     target: &str,
-    detail: &serde_json::Value,
+    detail: &impl Serialize,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let target = if target.is_empty() { None } else { Some(target) };
+    let detail = serde_json::to_string(detail).map_err(|e| Error::Corrupt(format!("audit detail: {e}")))?;
     db.execute(
         "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-        &[time::timestamp(now).into(), actor.into(), action.into(), target.into(), detail.to_string().into()],
+        &[time::timestamp(now).into(), actor.into(), action.into(), target.into(), detail.into()],
     )?;
     Ok(())
 }

@@ -469,10 +469,20 @@ pub fn set_customer_opt_out_in_tx(
         CUSTOMER_ACTOR,
         "exclusions.number_by_customer",
         &format!("address:{address}"),
-        &serde_json::json!({ "on": true, "message_sid": message_sid, "reason": reason }),
+        &CustomerOptOutDetail { message_sid, on: true, reason: Some(reason) },
         at,
     )?;
     Ok(true)
+}
+
+/// The audit detail of a customer's own opt-out or opt-in: fields in name
+/// order, the order the stored JSON has always had; an opt-in has no reason.
+#[derive(Serialize)]
+struct CustomerOptOutDetail<'a> {
+    message_sid: Option<&'a str>,
+    on: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// The customer's START: lift their own exclusion of this address. Returns
@@ -502,7 +512,7 @@ pub fn clear_customer_opt_out_in_tx(tx: &dyn Db, address: &str, at: DateTime<Utc
         CUSTOMER_ACTOR,
         "exclusions.number_by_customer",
         &format!("address:{address}"),
-        &serde_json::json!({ "on": false, "message_sid": message_sid }),
+        &CustomerOptOutDetail { message_sid, on: false, reason: None },
         at,
     )?;
     Ok(true)
